@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// The README's two commands end here: `npm start` (set up, then run the main job) and
+// `npm test` (set up, then run every test). Only Node >= 20 and npm are assumed; pnpm 9.15.9 is
+// fetched through npx when it is not on PATH.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const PNPM_VERSION = '9.15.9';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const task = process.argv[2];
+const extra = process.argv.slice(3);
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32', ...options });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
+function pnpmCommand() {
+  const probe = spawnSync('pnpm', ['--version'], { encoding: 'utf8', shell: process.platform === 'win32' });
+  if (probe.status === 0 && probe.stdout.trim() === PNPM_VERSION) return ['pnpm', []];
+  return ['npx', ['-y', `pnpm@${PNPM_VERSION}`]];
+}
+
+const [pnpm, pnpmPrefix] = pnpmCommand();
+const pnpmRun = (...args) => run(pnpm, [...pnpmPrefix, ...args]);
+
+function install() {
+  const frozen = process.env.CI ? ['--frozen-lockfile'] : [];
+  const status = pnpmRun('install', ...frozen);
+  if (status !== 0) process.exit(status);
+}
+
+function summarize(reportPath) {
+  if (!existsSync(reportPath)) {
+    console.log('0 passed, 1 failed');
+    console.error(`no vitest report at ${reportPath}`);
+    return 1;
+  }
+  const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+  const passed = report.numPassedTests ?? 0;
+  const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+  const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  return failed > 0 || passed === 0 ? 1 : 0;
+}
+
+if (task === 'start') {
+  install();
+  process.exit(pnpmRun('--silent', 'run', '--filter', '@peftjs/example-quickstart', 'start', ...extra));
+} else if (task === 'test') {
+  install();
+  const reportPath = `${root}.vitest-report.json`;
+  const status = pnpmRun('exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportPath}`, ...extra);
+  const summary = summarize(reportPath);
+  process.exit(status !== 0 ? status : summary);
+} else {
+  console.error('usage: node scripts/bootstrap.mjs start|test [args]');
+  process.exit(2);
+}

@@ -1,0 +1,25 @@
+import { readdirSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+const packages = readdirSync(`${root}packages`).filter((name) => existsSync(`${root}packages/${name}/package.json`));
+
+// Tests read each package's source, never its build, so they run without `pnpm build`.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@peftjs\/core\/testing$/, replacement: `${root}packages/core/src/testing/index.ts` },
+      { find: /^@peftjs\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
+    ],
+  },
+  test: {
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    projects: [
+      ...packages.map((name) => ({ extends: true, test: { name, root: `${root}packages/${name}` } })),
+      { extends: true, test: { name: 'examples', root: `${root}examples`, include: ['**/*.test.ts'] } },
+    ],
+  },
+});
