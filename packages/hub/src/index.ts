@@ -1,1 +1,2 @@
-export {};
+export * from './errors/index';
+export * from './safetensors/index';
