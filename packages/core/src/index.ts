@@ -1,1 +1,44 @@
-export {};
+export * from './errors';
+export type { ParamRef } from './spec/param-ref';
+export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, SerializableLayerClass } from './spec/tuner-v1';
+export { TunerLayer, type TunerLayerArgs, type VariableUpdate } from './spec/tuner-layer';
+export { isPeftContainer, type PeftContainer } from './spec/peft-container';
+export { registerTuner, unregisterTuner, getTuner, hasTuner, listTuners, SUPPORTED_SPECIFICATION_VERSIONS, type RegisterTunerOptions } from './registry/tuner-registry';
+export {
+  registerArchitecture,
+  getArchitecture,
+  listArchitectures,
+  unregisterArchitecture,
+  registerTargetDefaults,
+  getRegisteredTargetDefaults,
+  setModelInfo,
+  getModelInfo,
+  type ArchitectureConfig,
+  type LayerRoles,
+  type ModelInfo,
+} from './registry/model-registry';
+export { fields, type ConfigField } from './config/config-fields';
+export { defineConfigSchema, toPythonJson, TASK_TYPES, type TaskType, type PeftConfig, type ConfigSchema, type TypedFields } from './config/config-schema';
+export { parsePeftConfig, serializePeftConfig } from './config/peft-config';
+export {
+  fullMatch,
+  matchesTargetModules,
+  layerIndexOf,
+  isTargeted,
+  matchesModulesToSave,
+  checkTargetingFields,
+  closestLayerNames,
+  type TargetingFields,
+} from './targeting/match-target';
+export { registerLayerFormat, getLayerFormat, layerParameters, permutedParam, type LayerFormat } from './model/layer-parameters';
+export { registerLinearLayerClass, isLinearLayerClass } from './model/linear-layers';
+export { namedLayers, type NamedLayer } from './model/named-layers';
+export { namedParameters } from './model/named-parameters';
+export { rewriteModel } from './model/rewrite-model';
+export { ModulesToSaveLayer } from './model/modules-to-save-layer';
+export { withForwardContext, currentForwardContext, BASE_ADAPTER_NAME, type ForwardContext } from './model/forward-context';
+export { injectAdapter, allLinearTargets } from './model/inject';
+export { PEFT_KEY_PREFIX } from './model/state-dict';
+export { PeftModel, getPeftModel, getLayerByPath, DEFAULT_ADAPTER_NAME, type GetPeftModelOptions, type ModelStatus, type Regular } from './model/peft-model';
+export { warn, setWarningHandler, type WarningHandler } from './util/warn';
+export { snakeToCamel, camelToSnake } from './util/strings';

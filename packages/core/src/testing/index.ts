@@ -1,1 +1,2 @@
-export {};
+export { describeTunerConformance, perturbAdapter, type ConformanceCase } from './conformance';
+export { assertClose, maxCloseViolation, maxAbsDifference } from './tensor-assertions';

@@ -1,0 +1,11 @@
+export { PeftError } from './peft-error';
+export { NoSuchTunerError } from './no-such-tuner-error';
+export { DuplicateTunerError } from './duplicate-tuner-error';
+export { UnsupportedTunerVersionError } from './unsupported-tuner-version-error';
+export { InvalidConfigError } from './invalid-config-error';
+export { NoMatchingTargetError } from './no-matching-target-error';
+export { AdapterFormatError } from './adapter-format-error';
+export { NoSuchAdapterError } from './no-such-adapter-error';
+export { UnsupportedLayerError } from './unsupported-layer-error';
+export { MergeError } from './merge-error';
+export { AdapterStateError } from './adapter-state-error';

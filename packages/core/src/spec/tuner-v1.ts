@@ -1,0 +1,73 @@
+import type { layers, LayersModel } from '@tensorflow/tfjs-layers';
+import type * as tf from '@tensorflow/tfjs-core';
+import type { PeftConfig } from '../config/config-schema';
+import type { ArchitectureConfig } from '../registry/model-registry';
+import type { TunerLayer } from './tuner-layer';
+
+/** A layer class a tuner registers with tf.serialization.registerClass. */
+export type SerializableLayerClass = tf.serialization.SerializableConstructor<tf.serialization.Serializable> & { className: string };
+
+/** Default targets for one model type. */
+export interface TargetDefaults {
+  readonly targetModules: readonly string[];
+  /** IA3: the subset of targets whose input (not output) is scaled. */
+  readonly feedforwardModules?: readonly string[];
+}
+
+/** What a tuner is told about the layer it adapts. */
+export interface LayerContext<Config extends PeftConfig> {
+  readonly adapterName: string;
+  readonly config: Config;
+  /** The layer's module path, e.g. `model.layers.0.self_attn.q_proj`. */
+  readonly path: string;
+  /** Every target path that this adapter matched (for options that depend on the whole set). */
+  readonly targetPaths: readonly string[];
+}
+
+/** What a tuner is told about the model when it prepares a config. */
+export interface ModelContext {
+  readonly model: LayersModel;
+  /** The model type (`llama`, `gpt2`, ...) when known. */
+  readonly modelType: string | undefined;
+  /** The registered architecture of that model type, when there is one. */
+  readonly architecture: ArchitectureConfig | undefined;
+}
+
+/**
+ * The tuner plugin interface, version 1. A method package implements it and calls
+ * `registerTuner(tuner)`; core never names a method. Versioned so core can adapt to old and
+ * new plugins (it refuses versions it does not know).
+ */
+export interface TunerV1<Config extends PeftConfig = PeftConfig> {
+  readonly specificationVersion: 'v1';
+  /** The value written to adapter_config.json's `peft_type`: 'LORA', 'IA3', ... */
+  readonly peftType: string;
+  /** Marks this tuner's weights in PEFT's key names (`lora_`); unique across tuners. */
+  readonly weightPrefix: string;
+  /** The npm package that provides the tuner, named in errors when it is missing. */
+  readonly packageName?: string;
+  /** Layer classes this tuner puts into models; core registers them for serialization. */
+  readonly layers: readonly SerializableLayerClass[];
+  /** tfjs layer class names the tuner can adapt (for error messages and 'all-linear'). */
+  readonly supportedLayerClasses: readonly string[];
+  /** Default targets per model type (PEFT's TRANSFORMERS_MODELS_TO_*_TARGET_MODULES_MAPPING). */
+  readonly defaultTargets?: Readonly<Record<string, TargetDefaults>>;
+
+  /** Validates raw config (snake_case JSON or camelCase options) and fills every default. */
+  parseConfig(raw: unknown): Config;
+  /** The JSON object Python PEFT writes for this config (snake_case, every key). */
+  serializeConfig(config: Config): Record<string, unknown>;
+  /** Default targets from a custom architecture's layer roles, when no explicit defaults exist. */
+  defaultTargetsForArchitecture?(architecture: ArchitectureConfig): TargetDefaults | undefined;
+  /** Fills model-dependent config fields (default targets, fan_in_fan_out, ...); returns a new config. */
+  prepareConfig?(config: Config, model: ModelContext): Config;
+  /** Refuses an adapter that cannot live beside the existing ones (e.g. LoRA bias with several adapters). */
+  checkNewAdapter?(config: Config, existing: ReadonlyMap<string, Config>): void;
+  /** Wraps a base layer in this tuner's layer, with the adapter added. */
+  createLayer(baseLayer: layers.Layer, context: LayerContext<Config>): TunerLayer;
+  /** Adds an adapter to a layer this tuner already wrapped. */
+  updateLayer(layer: TunerLayer, context: LayerContext<Config>): void;
+}
+
+/** Any tuner of any specification version: what the registry accepts and checks. */
+export type AnyTuner = TunerV1<any> | { readonly specificationVersion: string; readonly peftType: string };
