@@ -149,7 +149,8 @@ export function injectAdapter<Config extends TargetingConfig>(
       if (ModulesToSaveLayer.isModulesToSaveLayer(entry.layer)) {
         throw new AdapterStateError(`layer "${entry.path}" is in modules_to_save of another adapter and cannot also be a target`);
       }
-      if (!tuner.supportedLayerClasses.includes(entry.layer.getClassName())) {
+      const adaptable = tuner.canAdapt ? tuner.canAdapt(entry.layer) : tuner.supportedLayerClasses.includes(entry.layer.getClassName());
+      if (!adaptable) {
         throw new UnsupportedLayerError({ layerPath: entry.path, className: entry.layer.getClassName(), peftType: tuner.peftType, supported: tuner.supportedLayerClasses });
       }
       const wrapper = tuner.createLayer(entry.layer, layerContext);

@@ -48,8 +48,10 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   readonly packageName?: string;
   /** Layer classes this tuner puts into models; core registers them for serialization. */
   readonly layers: readonly SerializableLayerClass[];
-  /** tfjs layer class names the tuner can adapt (for error messages and 'all-linear'). */
+  /** tfjs layer class names the tuner can adapt (checked before createLayer, named in errors). */
   readonly supportedLayerClasses: readonly string[];
+  /** Overrides the class-name check, e.g. to accept every class registered as linear. */
+  canAdapt?(layer: layers.Layer): boolean;
   /** Default targets per model type (PEFT's TRANSFORMERS_MODELS_TO_*_TARGET_MODULES_MAPPING). */
   readonly defaultTargets?: Readonly<Record<string, TargetDefaults>>;
 
