@@ -9,7 +9,7 @@ import { checkTargetingFields, closestLayerNames, isTargeted, matchesModulesToSa
 import { warn } from '../util/warn';
 import { isLinearLayerClass } from './linear-layers';
 import { ModulesToSaveLayer } from './modules-to-save-layer';
-import { namedLayers, type NamedLayer } from './named-layers';
+import { isLayersModel, namedLayers, type NamedLayer } from './named-layers';
 import { createJournal, rewriteModel, rollbackJournal } from './rewrite-model';
 
 type TargetingConfig = PeftConfig & TargetingFields;
@@ -65,7 +65,14 @@ export function prepareTargeting<Config extends TargetingConfig>(tuner: TunerV1<
 /** PEFT's 'all-linear': the leaf names of every linear layer except the output head's. */
 export function allLinearTargets(context: ModelContext, named: readonly NamedLayer[]): string[] {
   const info = getModelInfo(context.model);
-  const outputs = new Set(context.model.outputs.map((output) => output.sourceLayer));
+  const outputs = new Set<layers.Layer>();
+  const collectOutputs = (model: LayersModel) => {
+    for (const output of model.outputs) {
+      outputs.add(output.sourceLayer);
+      if (isLayersModel(output.sourceLayer)) collectOutputs(output.sourceLayer);
+    }
+  };
+  collectOutputs(context.model);
   const leaf = (path: string) => path.slice(path.lastIndexOf('.') + 1);
   const headLeaves = new Set<string>();
   if (info.outputHeadPath) headLeaves.add(leaf(info.outputHeadPath));

@@ -1,0 +1,67 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { outputScale } from '../../../../examples/third-party-tuner/src/index';
+import { DuplicateTunerError, NoSuchTunerError, UnsupportedTunerVersionError } from '../errors';
+import type { TunerV1 } from '../spec/tuner-v1';
+import { getTuner, hasTuner, listTuners, registerTuner, unregisterTuner } from './tuner-registry';
+
+afterEach(() => {
+  unregisterTuner('OUTPUT_SCALE');
+  unregisterTuner('OTHER');
+});
+
+describe('tuner registry', () => {
+  it('registers, lists, gets and unregisters', () => {
+    registerTuner(outputScale);
+    expect(getTuner('OUTPUT_SCALE')).toBe(outputScale);
+    expect(listTuners()).toContain(outputScale);
+    expect(unregisterTuner('OUTPUT_SCALE')).toBe(true);
+    expect(hasTuner('OUTPUT_SCALE')).toBe(false);
+    expect(unregisterTuner('OUTPUT_SCALE')).toBe(false);
+  });
+
+  it('is idempotent for the same object', () => {
+    registerTuner(outputScale);
+    expect(() => registerTuner(outputScale)).not.toThrow();
+    expect(listTuners().filter((tuner) => tuner.peftType === 'OUTPUT_SCALE')).toHaveLength(1);
+  });
+
+  it('refuses a different tuner under a taken peftType unless asked to override', () => {
+    registerTuner(outputScale);
+    const impostor: TunerV1<any> = { ...outputScale };
+    expect(() => registerTuner(impostor)).toThrow(DuplicateTunerError);
+    registerTuner(impostor, { override: true });
+    expect(getTuner('OUTPUT_SCALE')).toBe(impostor);
+  });
+
+  it('refuses a weightPrefix that collides with another tuner', () => {
+    registerTuner(outputScale);
+    const other: TunerV1<any> = { ...outputScale, peftType: 'OTHER', weightPrefix: 'scale_' };
+    expect(() => registerTuner(other)).toThrow(/weightPrefix "scale_"/);
+    const nested: TunerV1<any> = { ...outputScale, peftType: 'OTHER', weightPrefix: 'scale_v' };
+    expect(() => registerTuner(nested)).toThrow(DuplicateTunerError);
+  });
+
+  it('refuses unknown specification versions with a clear error', () => {
+    const future = { ...outputScale, specificationVersion: 'v9' } as unknown as TunerV1<any>;
+    expect(() => registerTuner(future)).toThrow(UnsupportedTunerVersionError);
+    expect(() => registerTuner(future)).toThrow(/"v9".*supports: v1/);
+  });
+
+  it('names the registered tuners and the package to install when a peft_type is missing', () => {
+    registerTuner(outputScale);
+    try {
+      getTuner('LORA', { packageName: '@peftjs/lora' });
+      expect.unreachable();
+    } catch (error) {
+      expect(NoSuchTunerError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toMatch(/"LORA".*OUTPUT_SCALE.*@peftjs\/lora/);
+    }
+  });
+
+  it('shares registries between two copies of core through globalThis', async () => {
+    registerTuner(outputScale);
+    vi.resetModules();
+    const secondCopy = await import('./tuner-registry?copy=2');
+    expect(secondCopy.getTuner('OUTPUT_SCALE')).toBe(outputScale);
+  });
+});
