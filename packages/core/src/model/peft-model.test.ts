@@ -185,8 +185,8 @@ describe('targeting errors and defaults', () => {
       peftReplaceChildLayer(_name: string, layer: tfl.layers.Layer) {
         this.fc = layer;
       }
-      override build(shape: tf.Shape | tf.Shape[]) {
-        this.fc.build(shape as tf.Shape);
+      override build(shape: tfl.Shape | tfl.Shape[]) {
+        this.fc.build(shape as tfl.Shape);
         this.built = true;
       }
       override get trainableWeights() {
@@ -195,8 +195,8 @@ describe('targeting errors and defaults', () => {
       override get nonTrainableWeights() {
         return this.fc.nonTrainableWeights;
       }
-      override computeOutputShape(shape: tf.Shape | tf.Shape[]) {
-        return [(shape as tf.Shape)[0]!, 3];
+      override computeOutputShape(shape: tfl.Shape | tfl.Shape[]) {
+        return [(shape as tfl.Shape)[0]!, 3];
       }
       override call(input: tf.Tensor | tf.Tensor[]) {
         return tf.tanh(this.fc.apply(Array.isArray(input) ? input[0]! : input) as tf.Tensor);

@@ -61,7 +61,7 @@ describe('tuner registry', () => {
   it('shares registries between two copies of core through globalThis', async () => {
     registerTuner(outputScale);
     vi.resetModules();
-    const secondCopy = await import('./tuner-registry?copy=2');
+    const secondCopy = (await import(/* @vite-ignore */ `./tuner-registry?copy=${2}`)) as typeof import('./tuner-registry');
     expect(secondCopy.getTuner('OUTPUT_SCALE')).toBe(outputScale);
   });
 });
