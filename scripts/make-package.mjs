@@ -37,5 +37,6 @@ writeFileSync(
   `${dir}/tsup.config.ts`,
   `import { defineConfig } from 'tsup';\n\nexport default defineConfig({\n  entry: ['src/index.ts'],\n  format: ['esm'],\n  dts: true,\n  sourcemap: true,\n  clean: true,\n  external: [/^@tensorflow\\//, /^@peftjs\\//],\n});\n`,
 );
+writeFileSync(`${dir}/tsconfig.json`, `${JSON.stringify({ extends: '../../tsconfig.base.json', include: ['src'], exclude: ['src/**/*.test.ts', 'src/__fixtures__'] }, null, 2)}\n`);
 writeFileSync(`${dir}/README.md`, `# @peftjs/${name}\n\n${description}\n`);
 console.log(`created ${dir}`);
