@@ -1,1 +1,23 @@
-export {};
+export { initBackend, getBackendReport, resolveBackendChoice, BACKEND_ENV_VAR } from './init-backend';
+export type { InitBackendOptions } from './init-backend';
+export { formatBackendReport } from './backend-report';
+export type { BackendReport } from './backend-report';
+export { BACKEND_NAMES, isBackendName } from './backends/backend-name';
+export type { BackendName, BackendChoice } from './backends/backend-name';
+export {
+  WasmFix,
+  WASM_FIX_NAMES,
+  registerWasmFixes,
+  unregisterWasmFixes,
+  registeredWasmFixes,
+  batchMatMulGradConfig,
+} from './wasm-fixes/index';
+export type { WasmFixName, RegisterWasmFixesOptions } from './wasm-fixes/index';
+export {
+  PeftRuntimeError,
+  UnknownBackendError,
+  BackendNotInstalledError,
+  BackendInitError,
+  NoBackendAvailableError,
+  WasmFixesError,
+} from './errors/index';

@@ -1,0 +1,10 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+await tf.setBackend('wasm');
+const b1 = tf.randomNormal([512,512]);
+const run = (label, f) => { const out=[]; for (let i=0;i<6;i++){ const t0=performance.now(); f(); out.push((performance.now()-t0).toFixed(1)); } console.log(label, out.join(' ')); };
+run('add+ds+dispose', () => { const r = tf.add(b1,b1); r.dataSync(); r.dispose(); });
+run('tidy add', () => tf.tidy(() => { tf.add(b1,b1); }));
+run('tidy add ds', () => tf.tidy(() => { tf.add(b1,b1).dataSync(); }));
+run('tidy return ds', () => tf.tidy(() => tf.add(b1,b1).dataSync()));
+run('ds outside', () => { const r = tf.add(b1,b1); const d = r.dataSync(); r.dispose(); return d; });

@@ -1,0 +1,12 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+await tf.setBackend('wasm');
+const time = (label, f, n = 10) => { f(); const xs = []; for (let i = 0; i < n; i++) { const t0 = performance.now(); tf.tidy(() => { f(); }); xs.push(performance.now() - t0); } xs.sort((p, q) => p - q); console.log(label, xs[n >> 1].toFixed(2), xs[0].toFixed(2), xs[n-1].toFixed(2)); };
+const a = tf.randomNormal([64, 512]), b = tf.randomNormal([512, 512]);
+const bs = tf.mul(b, 0.04);
+time('plain', () => tf.matMul(a, b));
+time('tB', () => tf.matMul(a, b, false, true));
+time('tB small', () => tf.matMul(a, bs, false, true));
+time('tA', () => tf.matMul(a, a, true, false));
+time('tB', () => tf.matMul(a, b, false, true));
+time('tB+ds', () => tf.matMul(a, b, false, true).dataSync());

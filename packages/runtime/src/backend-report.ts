@@ -1,0 +1,23 @@
+import type { BackendName } from './backends/backend-name';
+import type { WasmFixName } from './wasm-fixes/wasm-fix-names';
+
+/** What `initBackend` chose and did. */
+export interface BackendReport {
+  /** The active tfjs backend. */
+  readonly backend: BackendName;
+  /** Whether a GPU is in use: true for `@tensorflow/tfjs-node-gpu` when TensorFlow placed ops on a GPU. */
+  readonly gpu: boolean;
+  /** The npm package that provides the backend, e.g. `@tensorflow/tfjs-backend-wasm`. */
+  readonly packageName: string;
+  /** That package's version. */
+  readonly version: string;
+  /** The backend fixes that are registered (see `WasmFix`); empty on backends that need none. */
+  readonly fixes: readonly WasmFixName[];
+}
+
+/** One line for logs: `tfjs backend: wasm (@tensorflow/tfjs-backend-wasm 4.22.0), no GPU, fixes: …`. */
+export function formatBackendReport(report: BackendReport): string {
+  const gpu = report.gpu ? 'GPU' : 'no GPU';
+  const fixes = report.fixes.length === 0 ? 'no fixes' : `fixes: ${report.fixes.join(', ')}`;
+  return `tfjs backend: ${report.backend} (${report.packageName} ${report.version}), ${gpu}, ${fixes}`;
+}

@@ -1,0 +1,24 @@
+import type { BackendName } from './backend-name';
+
+/** What a loader found: the package that provides the backend, its version, and whether a GPU is in use. */
+export interface LoadedBackend {
+  readonly packageName: string;
+  readonly version: string;
+  readonly gpu: boolean;
+}
+
+/**
+ * One backend's way in. `load` imports the optional package with a dynamic `import()`, makes the
+ * backend the active tfjs backend, and reports what it found. It throws `BackendNotInstalledError`
+ * when no package that provides the backend is installed, and `BackendInitError` when one is but
+ * fails to load or initialise.
+ *
+ * A new backend (webgpu) is one more file exporting a `BackendLoader` and one more entry in
+ * `BACKEND_NAMES` and the loader table.
+ */
+export interface BackendLoader {
+  readonly name: BackendName;
+  /** The npm packages that provide this backend, best first. */
+  readonly packageNames: readonly string[];
+  load(): Promise<LoadedBackend>;
+}

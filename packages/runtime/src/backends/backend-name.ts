@@ -1,0 +1,15 @@
+/**
+ * The backends runtime can pick, best first. `webgpu` will slot in here (between `tensorflow` and
+ * `wasm`) when its loader lands; nothing else in the selection logic names a backend.
+ */
+export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+
+/** A backend runtime can initialise. */
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** What `options.backend` / `PEFTJS_BACKEND` accept: a backend, or `auto` for the best one present. */
+export type BackendChoice = BackendName | 'auto';
+
+export function isBackendName(value: string): value is BackendName {
+  return (BACKEND_NAMES as readonly string[]).includes(value);
+}

@@ -1,0 +1,90 @@
+import { backendLoaders } from './backends/backend-loaders';
+import type { BackendChoice, BackendName } from './backends/backend-name';
+import { BACKEND_NAMES, isBackendName } from './backends/backend-name';
+import type { BackendReport } from './backend-report';
+import { NoBackendAvailableError } from './errors/no-backend-available-error';
+import { UnknownBackendError } from './errors/unknown-backend-error';
+import { registeredWasmFixes, registerWasmFixes } from './wasm-fixes/register-wasm-fixes';
+
+/** The environment variable that overrides automatic backend selection. */
+export const BACKEND_ENV_VAR = 'PEFTJS_BACKEND';
+
+export interface InitBackendOptions {
+  /**
+   * The backend to use, or `'auto'` (the default) for the best one installed:
+   * `tensorflow` (tfjs-node-gpu, then tfjs-node), then `wasm`, then `cpu`.
+   * Takes precedence over the `PEFTJS_BACKEND` environment variable.
+   */
+  backend?: BackendChoice;
+  /**
+   * Register the wasm fixes when the backend is `wasm` (default true). See `registerWasmFixes`.
+   * `false` registers nothing (fixes registered earlier stay; `unregisterWasmFixes` removes them).
+   */
+  wasmFixes?: boolean;
+  /** Where to read `PEFTJS_BACKEND` from; defaults to `process.env` (ignored where there is none). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+let lastReport: BackendReport | undefined;
+
+/**
+ * Picks the best TensorFlow.js backend present, makes it the active one, registers the fixes it
+ * needs (on `wasm`), and reports what it did.
+ *
+ * Idempotent: calling it again re-selects the same backend (a cheap no-op once initialised) and
+ * re-registers any fix another module overwrote since.
+ *
+ * @throws UnknownBackendError when `options.backend` or `PEFTJS_BACKEND` names no backend.
+ * @throws BackendNotInstalledError when the backend asked for by name is not installed.
+ * @throws BackendInitError when the backend asked for by name is installed but fails to start.
+ * @throws NoBackendAvailableError when automatic selection finds nothing that works.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendReport> {
+  const choice = resolveBackendChoice(options);
+  const candidates: readonly BackendName[] = choice === 'auto' ? BACKEND_NAMES : [choice];
+  const attempts: { backend: string; error: Error }[] = [];
+  for (const name of candidates) {
+    let loaded;
+    try {
+      loaded = await backendLoaders[name].load();
+    } catch (error) {
+      if (choice !== 'auto') {
+        throw error;
+      }
+      attempts.push({ backend: name, error: error instanceof Error ? error : new Error(String(error)) });
+      continue;
+    }
+    // The report tells what is registered, including fixes an earlier call registered.
+    const fixes = name !== 'wasm' ? [] : options.wasmFixes === false ? registeredWasmFixes() : registerWasmFixes();
+    lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([...fixes]) });
+    return lastReport;
+  }
+  throw new NoBackendAvailableError({ attempts });
+}
+
+/** The report of the last successful `initBackend` call, if any. */
+export function getBackendReport(): BackendReport | undefined {
+  return lastReport;
+}
+
+/** `options.backend`, else `PEFTJS_BACKEND`, else `'auto'`; validated. */
+export function resolveBackendChoice(options: InitBackendOptions = {}): BackendChoice {
+  const validChoices = ['auto', ...BACKEND_NAMES];
+  if (options.backend !== undefined) {
+    return parseChoice(options.backend, 'option', validChoices);
+  }
+  const env = options.env ?? (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const fromEnv = env?.[BACKEND_ENV_VAR];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    return parseChoice(fromEnv, 'env', validChoices);
+  }
+  return 'auto';
+}
+
+function parseChoice(raw: string, source: 'option' | 'env', validChoices: readonly string[]): BackendChoice {
+  const value = String(raw).trim().toLowerCase();
+  if (value === 'auto' || isBackendName(value)) {
+    return value;
+  }
+  throw new UnknownBackendError({ requested: String(raw), source, validChoices });
+}

@@ -1,0 +1,42 @@
+import type { DataId, DataType, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { getKernel } from '@tensorflow/tfjs-core';
+
+/**
+ * The parts of `BackendWasm` (from `@tensorflow/tfjs-backend-wasm`, an optional peer that is never
+ * imported statically here) that the fixes use. Every tensor lives on the wasm heap at
+ * `memoryOffset`; `makeOutput` allocates one.
+ */
+export interface WasmBackend {
+  readonly dataIdMap: { get(dataId: DataId): { id: number; memoryOffset: number } };
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  /** A view of the tensor's heap memory. Views go stale when the heap grows: take them after allocating. */
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: DataId, force?: boolean): boolean;
+  incRef(dataId: DataId): void;
+}
+
+/** Arguments every kernel function receives. */
+export interface KernelArgs {
+  inputs: NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: NamedAttrMap;
+}
+
+/** The registered wasm kernel function for `kernelName`; throws when it is not registered. */
+export function wasmKernel(kernelName: string): KernelFunc {
+  const config = getKernel(kernelName, 'wasm');
+  if (config == null) {
+    throw new Error(`the wasm kernel ${kernelName} is not registered`);
+  }
+  return config.kernelFunc;
+}
+
+/** Runs a registered wasm kernel that returns one tensor. */
+export function runWasmKernel(
+  kernelName: string,
+  backend: WasmBackend,
+  inputs: NamedTensorInfoMap,
+  attrs: NamedAttrMap = {},
+): TensorInfo {
+  return wasmKernel(kernelName)({ inputs, backend: backend as never, attrs }) as TensorInfo;
+}

@@ -1,0 +1,20 @@
+/** The fixes runtime registers on the wasm backend, by name. Names are stable: they appear in reports. */
+export const WasmFix = {
+  /** `BatchMatMul` gradient with explicit transposes (no transpose flags) that also reduces broadcast batch dims. */
+  batchMatMulGrad: 'batch-mat-mul-grad',
+  /** wasm `BatchMatMul` kernel: transpose flags become a real transpose; batched products run as fast 2-D products. */
+  batchMatMulKernel: 'batch-mat-mul-kernel',
+  /** wasm `_FusedMatMul` kernel: transpose flags become a real transpose. */
+  fusedMatMulKernel: 'fused-mat-mul-kernel',
+  /** wasm `UnsortedSegmentSum` kernel (embedding and gather gradients), which wasm lacks. */
+  unsortedSegmentSum: 'unsorted-segment-sum',
+  /** wasm `Conv2DBackpropFilter` kernel (conv filter gradients), which wasm lacks. */
+  conv2DBackpropFilter: 'conv2d-backprop-filter',
+  /** wasm `Identity` kernel that shares the input's memory instead of copying it. */
+  identityShare: 'identity-share',
+} as const;
+
+export type WasmFixName = (typeof WasmFix)[keyof typeof WasmFix];
+
+/** Every fix, in registration order. */
+export const WASM_FIX_NAMES: readonly WasmFixName[] = Object.values(WasmFix);

@@ -1,0 +1,11 @@
+import type { Restore } from './kernel-override';
+import type { WasmFixName } from './wasm-fix-names';
+
+/** One registration unit: a kernel or gradient that runtime registers for the wasm backend. */
+export interface WasmFixUnit {
+  readonly name: WasmFixName;
+  /** Registers the fix. Returns how to undo it, or `null` when the fix is not needed (nothing registered). */
+  apply(): Restore | null;
+  /** Whether the registration is still in place (another module may overwrite a global registration). */
+  isActive(): boolean;
+}
