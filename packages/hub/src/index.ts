@@ -1,2 +1,3 @@
 export * from './errors/index';
 export * from './safetensors/index';
+export * from './hub/index';

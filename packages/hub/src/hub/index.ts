@@ -1,0 +1,4 @@
+export { DEFAULT_ENDPOINT, type HubConnectionOptions, type HubCacheOptions } from './hub-settings';
+export { parseRepoId, type HubRepoType, type ParsedRepoId } from './repo-id';
+export { downloadRepo, downloadFile, type DownloadRepoOptions, type RepoSnapshot } from './download-repo';
+export { pushFolderToHub, type PushFolderToHubOptions, type PushResult } from './push-folder-to-hub';
