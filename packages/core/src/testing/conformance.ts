@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
-import { AdapterFormatError, MergeError } from '../errors';
+import { AdapterFormatError, MergeError, PeftError } from '../errors';
 import { namedLayers } from '../model/named-layers';
 import { PeftModel } from '../model/peft-model';
 import { getTuner, registerTuner } from '../registry/tuner-registry';
@@ -302,7 +302,13 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
           const inputs = testCase.makeInputs();
           const layerCount = model.layers.length;
           const tensorsBefore = tf.memory().numTensors;
-          expect(() => new PeftModel(model, { ...config, target_modules: ['no_such_layer_anywhere'] })).toThrow(/matched no layer/);
+          let thrown: unknown;
+          try {
+            new PeftModel(model, { ...config, target_modules: ['no_such_layer_anywhere'] });
+          } catch (error) {
+            thrown = error;
+          }
+          expect(PeftError.isInstance(thrown), `expected a PeftError, got ${String(thrown)}`).toBe(true);
           expect(model.layers.length).toBe(layerCount);
           expect(tf.memory().numTensors).toBe(tensorsBefore);
           tf.dispose(inputs);
