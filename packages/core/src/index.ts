@@ -39,6 +39,6 @@ export { ModulesToSaveLayer } from './model/modules-to-save-layer';
 export { withForwardContext, currentForwardContext, BASE_ADAPTER_NAME, type ForwardContext } from './model/forward-context';
 export { injectAdapter, allLinearTargets } from './model/inject';
 export { PEFT_KEY_PREFIX } from './model/state-dict';
-export { PeftModel, getPeftModel, getLayerByPath, DEFAULT_ADAPTER_NAME, type GetPeftModelOptions, type ModelStatus, type Regular } from './model/peft-model';
+export { PeftModel, getPeftModel, getPeftModelStateDict, setPeftModelStateDict, getLayerByPath, DEFAULT_ADAPTER_NAME, type GetPeftModelOptions, type ModelStatus, type Regular } from './model/peft-model';
 export { warn, setWarningHandler, type WarningHandler } from './util/warn';
 export { snakeToCamel, camelToSnake } from './util/strings';

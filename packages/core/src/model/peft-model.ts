@@ -430,3 +430,13 @@ export function getPeftModel(model: LayersModel, config: PeftConfig | Record<str
 export function getLayerByPath(model: LayersModel, path: string): layers.Layer | undefined {
   return namedLayers(model).find((entry) => entry.path === path)?.layer;
 }
+
+/** PEFT's get_peft_model_state_dict: the adapter's tensors under Python's keys and layouts (caller disposes). */
+export function getPeftModelStateDict(peftModel: PeftModel, adapterName?: string): Record<string, tf.Tensor> {
+  return peftModel.getStateDict(adapterName);
+}
+
+/** PEFT's set_peft_model_state_dict, strict: missing or mis-shaped tensors throw before anything is written. */
+export function setPeftModelStateDict(peftModel: PeftModel, tensors: Readonly<Record<string, tf.Tensor>>, adapterName?: string): void {
+  peftModel.loadStateDict(tensors, adapterName);
+}
