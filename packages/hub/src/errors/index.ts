@@ -7,3 +7,4 @@ export { HubOfflineError } from './hub-offline-error';
 export { HubDownloadError } from './hub-download-error';
 export { HubRequestError } from './hub-request-error';
 export { InvalidHubArgumentError } from './invalid-hub-argument-error';
+export { AdapterFolderError } from './adapter-folder-error';
