@@ -18,8 +18,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     projects: [
-      ...packages.map((name) => ({ extends: true, test: { name, root: `${root}packages/${name}` } })),
-      { extends: true, test: { name: 'examples', root: `${root}examples`, include: ['**/*.test.ts'] } },
+      ...packages.map((name) => ({ extends: true as const, test: { name, root: `${root}packages/${name}` } })),
+      { extends: true as const, test: { name: 'examples', root: `${root}examples`, include: ['**/*.test.ts'] } },
     ],
   },
 });

@@ -55,7 +55,14 @@ if (task === 'start') {
   const status = pnpmRun('exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportPath}`, ...extra);
   const summary = summarize(reportPath);
   process.exit(status !== 0 ? status : summary);
+} else if (task === 'check') {
+  // CI's second half: build every package, then type-check the whole workspace.
+  const build = pnpmRun('-r', '--filter', './packages/*', 'build');
+  if (build !== 0) console.error('build failed');
+  const typecheck = run(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.json', '--noEmit']);
+  if (typecheck !== 0) console.error('typecheck failed');
+  process.exit(build !== 0 || typecheck !== 0 ? 1 : 0);
 } else {
-  console.error('usage: node scripts/bootstrap.mjs start|test [args]');
+  console.error('usage: node scripts/bootstrap.mjs start|test|check [args]');
   process.exit(2);
 }
