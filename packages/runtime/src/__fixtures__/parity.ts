@@ -42,17 +42,32 @@ export async function runOn(
 }
 
 /**
- * The largest violation of |actual − expected| ≤ tolerance · max(1, |expected|) (absolute for small
- * values, relative for large ones), as a ratio: ≤ 1 passes.
+ * The largest violation of |actual − expected| ≤ tolerance · max(scale, |expected|) (absolute for
+ * small values, relative for large ones), as a ratio: ≤ 1 passes. `scale` defaults to 1; long
+ * float32 reductions pass the output's largest magnitude (their rounding error grows with it).
  */
-export function worstError(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = 1e-5): number {
+export function worstError(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tolerance = 1e-5,
+  scale = 1,
+): number {
   if (actual.length !== expected.length) {
     return Number.POSITIVE_INFINITY;
   }
   let worst = 0;
   for (let index = 0; index < actual.length; index++) {
-    const error = Math.abs(actual[index] - expected[index]) / (tolerance * Math.max(1, Math.abs(expected[index])));
+    const error = Math.abs(actual[index] - expected[index]) / (tolerance * Math.max(scale, Math.abs(expected[index])));
     worst = Number.isNaN(error) ? Number.POSITIVE_INFINITY : Math.max(worst, error);
   }
   return worst;
+}
+
+/** The largest absolute value. */
+export function maxAbs(values: ArrayLike<number>): number {
+  let largest = 0;
+  for (let index = 0; index < values.length; index++) {
+    largest = Math.max(largest, Math.abs(values[index]));
+  }
+  return largest;
 }

@@ -21,8 +21,8 @@ export function isModuleNotFound(error: unknown, packageName: string): boolean {
     // only the package's own name in the message means it is not installed.
     return text.includes(`'${packageName}'`) || text.includes(`"${packageName}"`);
   }
-  // Vite / vitest resolution failures.
-  return /Cannot find (package|module)|Failed to (load|resolve)/.test(text) && text.includes(packageName);
+  // Bundler and vite / vitest resolution failures ('Could not resolve "x" imported by "y"').
+  return /Cannot find (package|module)|Could not resolve|Failed to (load|resolve)/.test(text) && text.includes(packageName);
 }
 
 /** A named export of a module that may be ESM or CommonJS (then it can sit on `module.default`). */

@@ -1,0 +1,86 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { formatBackendReport } from './backend-report';
+import { BackendNotInstalledError } from './errors/backend-not-installed-error';
+import { PeftRuntimeError } from './errors/peft-runtime-error';
+import { UnknownBackendError } from './errors/unknown-backend-error';
+import { getBackendReport, initBackend, resolveBackendChoice } from './init-backend';
+import { registeredWasmFixes, unregisterWasmFixes } from './wasm-fixes/register-wasm-fixes';
+import { WASM_FIX_NAMES } from './wasm-fixes/wasm-fix-names';
+
+const noEnv = {};
+
+afterAll(async () => {
+  await initBackend({ backend: 'wasm', env: noEnv });
+});
+
+describe('initBackend', () => {
+  it('picks wasm here (tfjs-node is not installed) and registers the fixes', async () => {
+    const report = await initBackend({ env: noEnv });
+    expect(report).toEqual({
+      backend: 'wasm',
+      gpu: false,
+      packageName: '@tensorflow/tfjs-backend-wasm',
+      version: '4.22.0',
+      fixes: WASM_FIX_NAMES,
+    });
+    expect(tf.getBackend()).toBe('wasm');
+    expect(getBackendReport()).toEqual(report);
+    expect(formatBackendReport(report)).toBe(
+      `tfjs backend: wasm (@tensorflow/tfjs-backend-wasm 4.22.0), no GPU, fixes: ${WASM_FIX_NAMES.join(', ')}`,
+    );
+  });
+
+  it('is idempotent', async () => {
+    const first = await initBackend({ env: noEnv });
+    const kernel = tf.getKernel(tf.BatchMatMul, 'wasm').kernelFunc;
+    const backendInstance = tf.backend();
+    const second = await initBackend({ env: noEnv });
+    expect(second).toEqual(first);
+    expect(tf.backend()).toBe(backendInstance);
+    expect(tf.getKernel(tf.BatchMatMul, 'wasm').kernelFunc).toBe(kernel);
+  });
+
+  it('takes the backend from options, then PEFTJS_BACKEND', async () => {
+    const cpu = await initBackend({ env: { PEFTJS_BACKEND: 'cpu' } });
+    expect(cpu).toMatchObject({ backend: 'cpu', packageName: '@tensorflow/tfjs-backend-cpu', version: '4.22.0', fixes: [] });
+    expect(tf.getBackend()).toBe('cpu');
+    const wasm = await initBackend({ backend: 'wasm', env: { PEFTJS_BACKEND: 'cpu' } });
+    expect(wasm.backend).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(resolveBackendChoice({ env: { PEFTJS_BACKEND: ' WASM ' } })).toBe('wasm');
+    expect(resolveBackendChoice({ env: { PEFTJS_BACKEND: '' } })).toBe('auto');
+    expect(resolveBackendChoice({ backend: 'auto', env: { PEFTJS_BACKEND: 'cpu' } })).toBe('auto');
+  });
+
+  it('rejects an unknown name with a typed error naming the valid choices', async () => {
+    const fromEnv = initBackend({ env: { PEFTJS_BACKEND: 'webgl' } });
+    await expect(fromEnv).rejects.toThrow(UnknownBackendError);
+    await expect(fromEnv).rejects.toThrow(
+      'unknown backend "webgl" (from PEFTJS_BACKEND); valid choices: auto, tensorflow, wasm, cpu',
+    );
+    const error = await initBackend({ backend: 'gpu' as never }).catch((caught: unknown) => caught);
+    expect(UnknownBackendError.isInstance(error)).toBe(true);
+    expect(PeftRuntimeError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ requested: 'gpu', source: 'option', validChoices: ['auto', 'tensorflow', 'wasm', 'cpu'] });
+  });
+
+  it('names the packages to install for a backend that is not installed', async () => {
+    const error = await initBackend({ backend: 'tensorflow' }).catch((caught: unknown) => caught);
+    expect(BackendNotInstalledError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toBe(
+      'backend "tensorflow" is not installed: run `npm install @tensorflow/tfjs-node-gpu` (or @tensorflow/tfjs-node)',
+    );
+    expect(error).toMatchObject({ backend: 'tensorflow', packageNames: ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] });
+    expect(tf.getBackend()).toBe('wasm'); // a failed request leaves the active backend alone
+  });
+
+  it('reports fixes registered earlier even when asked not to register any', async () => {
+    unregisterWasmFixes();
+    expect((await initBackend({ backend: 'wasm', wasmFixes: false })).fixes).toEqual([]);
+    expect(registeredWasmFixes()).toEqual([]);
+    expect((await initBackend({ backend: 'wasm' })).fixes).toEqual(WASM_FIX_NAMES);
+    expect((await initBackend({ backend: 'wasm', wasmFixes: false })).fixes).toEqual(WASM_FIX_NAMES);
+  });
+});
