@@ -1,0 +1,158 @@
+import type { layers } from '@tensorflow/tfjs-layers';
+import {
+  getLayerFormat,
+  InvalidConfigError,
+  isLinearLayerClass,
+  UnsupportedLayerError,
+  warn,
+  type ArchitectureConfig,
+  type LayerContext,
+  type TargetDefaults,
+  type TunerLayer,
+  type TunerV1,
+} from '@peftjs/core';
+import { LORA_PEFT_TYPE, loraConfigSchema, type LoraConfig } from './lora-config';
+import { conv2dAdaptable, LoraConv2D } from './lora-conv2d-layer';
+import { LORA_DEFAULT_TARGETS } from './lora-default-targets';
+import { LoraDense } from './lora-dense-layer';
+import { LoraEmbedding } from './lora-embedding-layer';
+import { LoraLayer, type LoraAdapterOptions } from './lora-layer';
+
+/** The prefix that marks LoRA weights in PEFT's key names. */
+export const LORA_WEIGHT_PREFIX = 'lora_';
+
+const BASE_CLASSES = ['Dense', 'Conv2D', 'Embedding'] as const;
+
+/** Options for a LoRA tuner instance. */
+export interface LoraSettings {
+  /** Default targets per model type, on top of (and overriding) PEFT 0.11.1's table. */
+  defaultTargets?: Readonly<Record<string, TargetDefaults>>;
+}
+
+const patternCache = new Map<string, RegExp>();
+
+/**
+ * PEFT's rank/alpha lookup: the first key of `rank_pattern` then `alpha_pattern` that matches
+ * `re.match(rf".*\.{key}$", path)`, else the path itself; that one key is used for both lookups.
+ */
+export function patternKey(path: string, config: Pick<LoraConfig, 'rankPattern' | 'alphaPattern'>): string {
+  for (const key of [...Object.keys(config.rankPattern), ...Object.keys(config.alphaPattern)]) {
+    let regex = patternCache.get(key);
+    if (!regex) {
+      try {
+        regex = new RegExp(`^.*\\.${key}$`);
+      } catch (error) {
+        throw new InvalidConfigError(`rank_pattern / alpha_pattern key ${JSON.stringify(key)} is not a valid regular expression`, { field: 'rank_pattern', cause: error });
+      }
+      patternCache.set(key, regex);
+    }
+    if (regex.test(path)) return key;
+  }
+  return path;
+}
+
+/** The options of the adapter that `config` puts on the layer at `path` (rank and alpha after the patterns). */
+export function loraAdapterOptions(config: LoraConfig, path: string): LoraAdapterOptions {
+  const key = patternKey(path, config);
+  return {
+    r: config.rankPattern[key] ?? config.r,
+    loraAlpha: config.alphaPattern[key] ?? config.loraAlpha,
+    loraDropout: config.loraDropout,
+    useRslora: config.useRslora,
+    useDora: config.useDora,
+    initLoraWeights: config.initLoraWeights,
+  };
+}
+
+/** Whether a linear layer class stores its weight the way torch's GPT-2 Conv1D does (`[in, out]`, fan_in_fan_out). */
+function isFanInFanOutClass(layer: layers.Layer): boolean {
+  const className = layer.getClassName();
+  if (className === 'Dense') return false;
+  const rule = Object.values(getLayerFormat(className)?.weights ?? {}).find((entry) => entry.torchName === 'weight');
+  return rule !== undefined && (rule.toTorchPermutation === undefined || rule.toTorchPermutation.length === 0);
+}
+
+/** PEFT forces fan_in_fan_out per layer (false for Linear, true for Conv1D) and, like PEFT, writes it back to the config. */
+function correctFanInFanOut(layer: layers.Layer, context: LayerContext<LoraConfig>): void {
+  const expected = isFanInFanOutClass(layer);
+  if (context.config.fanInFanOut === expected) return;
+  warn(
+    expected
+      ? `fan_in_fan_out is set to False but the target module "${context.path}" is a ${layer.getClassName()} with an [in, out] weight (like GPT-2's Conv1D). Setting fan_in_fan_out to True.`
+      : `fan_in_fan_out is set to True but the target module "${context.path}" is a ${layer.getClassName()} (torch Linear). Setting fan_in_fan_out to False.`,
+  );
+  (context.config as { fanInFanOut: boolean }).fanInFanOut = expected;
+}
+
+function supportedClasses(): string[] {
+  return [...BASE_CLASSES, 'and every class registered with registerLinearLayerClass'];
+}
+
+/** Builds a LoRA tuner; `lora` is the ready default instance. */
+export function createLora(settings: LoraSettings = {}): TunerV1<LoraConfig> {
+  const defaultTargets = { ...LORA_DEFAULT_TARGETS, ...(settings.defaultTargets ?? {}) };
+
+  function wrap(baseLayer: layers.Layer, context: LayerContext<LoraConfig>): LoraLayer {
+    const className = baseLayer.getClassName();
+    if (className === 'Conv2D') {
+      const reason = conv2dAdaptable(baseLayer.getConfig());
+      if (reason) throw new UnsupportedLayerError({ layerPath: context.path, className: `Conv2D with ${reason}`, peftType: LORA_PEFT_TYPE, supported: supportedClasses() });
+      return new LoraConv2D({ baseLayer });
+    }
+    if (className === 'Embedding') return new LoraEmbedding({ baseLayer });
+    correctFanInFanOut(baseLayer, context);
+    return new LoraDense({ baseLayer });
+  }
+
+  return {
+    specificationVersion: 'v1',
+    peftType: LORA_PEFT_TYPE,
+    weightPrefix: LORA_WEIGHT_PREFIX,
+    packageName: '@peftjs/lora',
+    layers: [LoraDense, LoraConv2D, LoraEmbedding],
+    supportedLayerClasses: BASE_CLASSES,
+    defaultTargets,
+    canAdapt(layer) {
+      const className = layer.getClassName();
+      return (BASE_CLASSES as readonly string[]).includes(className) || isLinearLayerClass(className);
+    },
+    parseConfig: (raw) => loraConfigSchema.parse(raw),
+    serializeConfig: (config) => loraConfigSchema.serialize(config),
+    defaultTargetsForArchitecture(architecture: ArchitectureConfig): TargetDefaults | undefined {
+      const { query, value, queryKeyValue } = architecture.roles;
+      if (query && value) return { targetModules: [query, value] };
+      if (queryKeyValue) return { targetModules: [queryKeyValue] };
+      return undefined;
+    },
+    prepareConfig(config) {
+      if (config.layerReplication !== null) {
+        throw new InvalidConfigError(
+          'layer_replication is not supported by peftjs: it clones transformer blocks with shared weights, which a tfjs LayersModel graph cannot express; build the replicated model first, or set layer_replication to null',
+          { field: 'layer_replication' },
+        );
+      }
+      return config;
+    },
+    checkNewAdapter(config, existing) {
+      // PEFT's _check_new_adapter_config: with more than one adapter, the new one must have bias "none".
+      if (existing.size > 0 && config.bias !== 'none') {
+        throw new InvalidConfigError(
+          `LoRA supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters (the new adapter has bias ${JSON.stringify(config.bias)}).`,
+          { field: 'bias' },
+        );
+      }
+    },
+    createLayer(baseLayer, context) {
+      const layer = wrap(baseLayer, context);
+      layer.addAdapter(context.adapterName, loraAdapterOptions(context.config, context.path));
+      return layer;
+    },
+    updateLayer(layer: TunerLayer, context) {
+      if (layer instanceof LoraDense) correctFanInFanOut(layer.baseLayer, context);
+      layer.addAdapter(context.adapterName, loraAdapterOptions(context.config, context.path));
+    },
+  };
+}
+
+/** The LoRA tuner with PEFT 0.11.1's defaults: `registerTuner(lora)`. */
+export const lora: TunerV1<LoraConfig> = createLora();
