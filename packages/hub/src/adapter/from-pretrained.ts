@@ -1,0 +1,41 @@
+import { PeftModel } from '@peftjs/core';
+import { dispose } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { DEFAULT_ADAPTER_FOLDER_NAME } from './adapter-files';
+import { readAdapterFiles, type LoadAdapterOptions } from './load-adapter';
+
+export interface FromPretrainedOptions extends LoadAdapterOptions {
+  /** The name the adapter gets in the model. Default "default". */
+  adapterName?: string;
+  /** The base model's type (`gpt2`, `llama`, …), when it is not registered with the model. */
+  modelType?: string;
+}
+
+/**
+ * Wraps a base model with a saved adapter (PEFT's `PeftModel.from_pretrained`), from a local
+ * folder or a Hub repo id. The adapter is active; it is frozen unless `isTrainable`. The files
+ * are read and checked before the model is touched; if the tensors do not fit the model, the
+ * adapter is unloaded and the base model's trainability restored before the error is thrown.
+ */
+export async function fromPretrained(baseModel: LayersModel, dirOrRepoId: string, options: FromPretrainedOptions = {}): Promise<PeftModel> {
+  const adapterName = options.adapterName ?? DEFAULT_ADAPTER_FOLDER_NAME;
+  const { config, tensors } = await readAdapterFiles(dirOrRepoId, options);
+  const trainable = baseModel.weights.map((weight) => weight.trainable);
+  try {
+    const peftModel = new PeftModel(baseModel, config, { adapterName, modelType: options.modelType });
+    try {
+      peftModel.loadStateDict(tensors, adapterName);
+    } catch (error) {
+      peftModel.unload();
+      throw error;
+    }
+    return peftModel;
+  } catch (error) {
+    baseModel.weights.forEach((weight, index) => {
+      weight.trainable = trainable[index];
+    });
+    throw error;
+  } finally {
+    dispose(Object.values(tensors));
+  }
+}
