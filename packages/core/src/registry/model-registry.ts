@@ -41,6 +41,11 @@ export interface ModelInfo {
   nameOrPath?: string;
   /** The module path of the output head, left out of 'all-linear'. */
   outputHeadPath?: string;
+  /**
+   * The model's transformers config (config.json as parsed, snake_case keys), for methods that
+   * read sizes from it as PEFT does (prompt learning: `num_hidden_layers`, `hidden_size`, ...).
+   */
+  config?: Readonly<Record<string, unknown>>;
 }
 
 const architectures = globalRegistry('architectures', () => new Map<string, ArchitectureConfig>());
