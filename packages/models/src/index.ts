@@ -1,1 +1,68 @@
-export {};
+export * from './errors';
+export { loadConfig, loadGenerationConfig, generationDefaultsFrom, CONFIG_NAME, GENERATION_CONFIG_NAME, type GenerationDefaults } from './config/load-config';
+export { parsePretrainedConfig, type PretrainedConfig } from './config/pretrained-config';
+
+export { GPT2Conv1D } from './layers/gpt2-conv1d';
+export { LlamaRMSNorm } from './layers/rms-norm';
+export { RotaryEmbedding, ropeInverseFrequencies, type RopeScaling } from './layers/rotary-embedding';
+export { AttentionMaskBias } from './layers/attention-mask';
+export { ScaledDotProductAttention, isKeyValueCacheLayer, type KeyValueCacheLayer } from './layers/scaled-dot-product-attention';
+export { HFActivation, GatedActivation, applyActivation, ACTIVATIONS, type ActivationName } from './layers/activations';
+export { TiedLMHead } from './layers/tied-lm-head';
+export { PositionIds, SelectToken, isPositionIdsLayer } from './layers/position-ids';
+
+export { buildGPT2, gpt2Config, type GPT2Config } from './architectures/gpt2';
+export { buildLlama, llamaConfig, type LlamaConfig } from './architectures/llama';
+export { buildBert, bertConfig, type BertConfig, type BertHead, type ProblemType } from './architectures/bert';
+export type { BuildOptions } from './architectures/build-options';
+export type { WeightInit } from './architectures/init';
+export { INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS, POSITION_IDS } from './architectures/inputs';
+export {
+  registerModelType,
+  getModelType,
+  listModelTypes,
+  MODEL_TASKS,
+  type ModelTask,
+  type ModelTypeDefinition,
+  type ModelTaskDefinition,
+} from './architectures/model-types';
+export {
+  registerBuiltinModelTypes,
+  BUILTIN_MODEL_TYPES,
+  GPT2_ARCHITECTURE,
+  BERT_ARCHITECTURE,
+  GPT2_MODEL_TYPE,
+  LLAMA_MODEL_TYPE,
+  MISTRAL_MODEL_TYPE,
+  QWEN2_MODEL_TYPE,
+  BERT_MODEL_TYPE,
+} from './architectures/builtin-model-types';
+export { registerDefaultTargets, LORA_TARGET_MODULES, IA3_TARGET_MODULES, IA3_FEEDFORWARD_MODULES, PREFIX_TUNING_POSTPROCESS } from './architectures/default-targets';
+
+export { openWeights, weightsFromTensors, WEIGHTS_NAME, type WeightSource } from './weights/weight-source';
+export { loadWeights, type LoadWeightsOptions, type LoadWeightsReport } from './weights/load-weights';
+
+export { loadPretrained, modelFromConfig, getGenerationDefaults, type FromPretrainedOptions } from './auto/load-pretrained';
+export { resolveModelFolder, setModelResolver, MODEL_FILE_PATTERNS, type ModelResolver, type ResolveModelOptions } from './auto/resolve-model-folder';
+export {
+  AutoModel,
+  AutoModelForCausalLM,
+  AutoModelForSequenceClassification,
+  AutoModelForTokenClassification,
+  GPT2Model,
+  GPT2LMHeadModel,
+  LlamaModel,
+  LlamaForCausalLM,
+  MistralForCausalLM,
+  Qwen2ForCausalLM,
+  BertModel,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+  type AutoModelClass,
+  type PretrainedModelClass,
+} from './auto/pretrained-classes';
+
+export { causalLmLoss, tokenClassificationLoss, sequenceClassificationLoss, createSequenceClassificationLoss, IGNORE_INDEX } from './loss/losses';
+export { kvCacheModel, type KvCacheModel, type KeyValueLayout } from './generation/kv-cache-model';
+export { generate, type GenerateOptions } from './generation/generate';
+export { createRandom, sampleToken, type SamplingOptions } from './generation/sampling';

@@ -1,0 +1,25 @@
+import { readFile } from 'node:fs/promises';
+import type * as tf from '@tensorflow/tfjs-core';
+import { loadSafetensors } from '@peftjs/hub';
+import { fixturePath } from './fixture-paths';
+
+export interface PeftCase {
+  name: string;
+  json: Record<string, any>;
+  baseDir: string;
+  /** The case's io.safetensors; the caller disposes. */
+  io: Record<string, tf.Tensor>;
+  /** data.jsonl rows (causal LMs). */
+  rows: number[][];
+}
+
+export async function loadPeftCase(name: string): Promise<PeftCase> {
+  const json = JSON.parse(await readFile(fixturePath(name, 'case.json'), 'utf8'));
+  const io = await loadSafetensors(fixturePath(name, 'io.safetensors'));
+  const data = await readFile(fixturePath(name, 'data.jsonl'), 'utf8').catch(() => '');
+  const rows = data
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line).input_ids as number[]);
+  return { name, json, baseDir: fixturePath(name, 'base'), io, rows };
+}

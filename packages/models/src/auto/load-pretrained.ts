@@ -1,0 +1,127 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { InvalidConfigError, namedParameters, setModelInfo } from '@peftjs/core';
+import { generationDefaultsFrom, loadConfig, loadGenerationConfig, type GenerationDefaults } from '../config/load-config';
+import { parsePretrainedConfig, type PretrainedConfig } from '../config/pretrained-config';
+import { registerBuiltinModelTypes } from '../architectures/builtin-model-types';
+import type { BuildOptions } from '../architectures/build-options';
+import { getModelType, listModelTypes, MODEL_TASKS, type ModelTask, type ModelTypeDefinition } from '../architectures/model-types';
+import { ModelLoadError, UnsupportedModelTypeError } from '../errors';
+import { loadWeights } from '../weights/load-weights';
+import { openWeights } from '../weights/weight-source';
+import { resolveModelFolder, type ResolveModelOptions } from './resolve-model-folder';
+
+export interface FromPretrainedOptions extends ResolveModelOptions {
+  /** Compute dtype. TF.js layers compute in float32; F16 and BF16 checkpoints are widened to it. */
+  dtype?: 'float32';
+}
+
+const TASK_NAMES: Record<ModelTask, string> = {
+  base: 'base model',
+  'causal-lm': 'causal language model',
+  'sequence-classification': 'sequence classification',
+  'token-classification': 'token classification',
+};
+
+function supportedFor(task: ModelTask): string[] {
+  return listModelTypes().filter((type) => getModelType(type)?.tasks[task]);
+}
+
+function definitionFor(config: PretrainedConfig, task: ModelTask): ModelTypeDefinition {
+  registerBuiltinModelTypes();
+  const definition = getModelType(config.model_type);
+  if (!definition) throw new UnsupportedModelTypeError({ modelType: config.model_type, supported: listModelTypes() });
+  if (!definition.tasks[task]) {
+    throw new UnsupportedModelTypeError({ modelType: config.model_type, supported: supportedFor(task), task: TASK_NAMES[task] });
+  }
+  return definition;
+}
+
+const generationDefaults = new WeakMap<LayersModel, GenerationDefaults>();
+
+/** The generation defaults loaded with a model (generation_config.json, else config.json). */
+export function getGenerationDefaults(model: LayersModel): GenerationDefaults | undefined {
+  return generationDefaults.get(model);
+}
+
+function finish(model: LayersModel, config: PretrainedConfig, task: ModelTask, definition: ModelTypeDefinition, nameOrPath: string | undefined, generation?: GenerationDefaults): LayersModel {
+  const taskDefinition = definition.tasks[task]!;
+  setModelInfo(model, {
+    modelType: config.model_type,
+    ...(nameOrPath !== undefined ? { nameOrPath } : {}),
+    ...(taskDefinition.outputHeadPath ? { outputHeadPath: taskDefinition.outputHeadPath } : {}),
+    config,
+  });
+  generationDefaults.set(model, generation ?? generationDefaultsFrom(config));
+  return model;
+}
+
+/** transformers' init for parameters a checkpoint lacks: normal(0, initializer_range) weights, zero biases. */
+function initializeFresh(model: LayersModel, names: readonly string[], config: PretrainedConfig): void {
+  const range = typeof config.initializer_range === 'number' ? config.initializer_range : 0.02;
+  const params = namedParameters(model);
+  for (const name of names) {
+    const param = params.get(name);
+    if (!param) continue;
+    const shape = param.variable.shape as number[];
+    const value = name.endsWith('bias') ? tf.zeros(shape) : tf.randomNormal(shape, 0, range, 'float32');
+    param.variable.write(value);
+    value.dispose();
+  }
+}
+
+/** Builds a model from a config.json object with fresh weights (random by default). */
+export function modelFromConfig(rawConfig: Readonly<Record<string, unknown>>, task: ModelTask, options: BuildOptions = {}): LayersModel {
+  const config = parsePretrainedConfig(rawConfig, 'config');
+  const definition = definitionFor(config, task);
+  const model = definition.tasks[task]!.build(definition.parseConfig(config, 'config'), options);
+  return finish(model, config, task, definition, undefined);
+}
+
+/**
+ * Loads a transformers model folder (config.json + model.safetensors, single or sharded) or a
+ * Hub repo id as the class for `task`, dispatching on config.json's `model_type`.
+ */
+export async function loadPretrained(
+  dirOrRepoId: string,
+  task: ModelTask,
+  options: FromPretrainedOptions = {},
+  expected?: { className: string; modelTypes: readonly string[] },
+): Promise<LayersModel> {
+  if (!MODEL_TASKS.includes(task)) throw new InvalidConfigError(`unknown task "${task}"; one of ${MODEL_TASKS.join(', ')}`, { field: 'task' });
+  if (options.dtype !== undefined && options.dtype !== 'float32') {
+    throw new InvalidConfigError(`dtype "${options.dtype}" is not supported: TF.js layers compute in float32 (F16 and BF16 checkpoints are widened on load)`, {
+      field: 'dtype',
+    });
+  }
+  const folder = await resolveModelFolder(dirOrRepoId, options);
+  const config = await loadConfig(folder);
+  if (expected && !expected.modelTypes.includes(config.model_type)) {
+    throw new ModelLoadError(
+      `${expected.className} loads model_type ${expected.modelTypes.join(' or ')}, but ${folder}/config.json has "${config.model_type}"; use an AutoModel class to dispatch on model_type`,
+      { problem: 'invalid-config', path: `${folder}/config.json` },
+    );
+  }
+  const definition = definitionFor(config, task);
+  const taskDefinition = definition.tasks[task]!;
+  const typed = definition.parseConfig(config, `${folder}/config.json`);
+  const model = taskDefinition.build(typed, { init: 'zeros' });
+  try {
+    const source = await openWeights(folder);
+    try {
+      const report = await loadWeights(model, source, {
+        basePrefix: definition.basePrefix,
+        ignoreUnexpected: [...(definition.ignoreUnexpected ?? []), ...(taskDefinition.ignoreUnexpected?.(typed) ?? [])],
+        newlyInitialized: taskDefinition.newlyInitialized,
+      });
+      if (report.newlyInitialized.length > 0) initializeFresh(model, report.newlyInitialized, config);
+    } finally {
+      await source.close();
+    }
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  const generation = await loadGenerationConfig(folder);
+  return finish(model, config, task, definition, dirOrRepoId, generation ? { ...generationDefaultsFrom(config), ...generation } : undefined);
+}

@@ -1,0 +1,2 @@
+export { ModelLoadError, type ModelLoadProblem } from './model-load-error';
+export { UnsupportedModelTypeError } from './unsupported-model-type-error';

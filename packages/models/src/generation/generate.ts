@@ -1,0 +1,163 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { getModelInfo, InvalidConfigError, withForwardContext } from '@peftjs/core';
+import { getGenerationDefaults } from '../auto/load-pretrained';
+import { generationDefaultsFrom } from '../config/load-config';
+import { kvCacheModel, type KvCacheModel } from './kv-cache-model';
+import { createRandom, sampleToken } from './sampling';
+
+export interface GenerateOptions {
+  /** New tokens to generate at most. Default: generation_config's `max_new_tokens`, else 20. */
+  maxNewTokens?: number;
+  /**
+   * `[batch, seq]`, 1 = real token, 0 = padding (left-pad a batch of prompts of different
+   * lengths). Default: all ones. Position ids follow transformers' generate: `cumsum(mask) - 1`.
+   */
+  attentionMask?: tf.Tensor | number[][];
+  /** Sample instead of greedy decoding. Default: generation_config's `do_sample`, else false. */
+  doSample?: boolean;
+  /** Sampling temperature (> 0). Default 1. */
+  temperature?: number;
+  /** Sampling keeps the k most likely tokens; 0 disables. Default 50, as transformers. */
+  topK?: number;
+  /** Nucleus sampling: keep the most likely tokens up to probability p. Default 1 (off). */
+  topP?: number;
+  /** Seed for sampling; the same seed gives the same tokens. Default: Math.random. */
+  seed?: number;
+  /** A row that emits one of these stops; default from the model's generation config. `null`: none. */
+  eosTokenId?: number | readonly number[] | null;
+  /** Fills a finished row's remaining positions. Default: the model's pad token, else the first EOS, else 0. */
+  padTokenId?: number;
+  /** A row also stops when its new tokens end with one of these id sequences. */
+  stopSequences?: readonly (readonly number[])[];
+  /** Reuse past keys/values (default true). false recomputes the whole sequence at every step. */
+  useCache?: boolean;
+  /** One adapter name per row for a mixed-adapter batch (`"__base__"`: no adapter); see PeftModel.predict. */
+  adapterNames?: readonly string[];
+  /** Called after each step with the ids chosen for every row (pad for finished rows). */
+  onStep?: (tokens: readonly number[], step: number) => void;
+}
+
+function toRows(value: tf.Tensor | number[][] | readonly (readonly number[])[], what: string): Promise<number[][]> | number[][] {
+  if (Array.isArray(value)) return value.map((row) => [...row]);
+  const tensor = value as tf.Tensor;
+  if (tensor.rank !== 2) throw new InvalidConfigError(`${what} must be [batch, seq], got shape [${tensor.shape.join(', ')}]`, { field: what });
+  return tensor.array() as Promise<number[][]>;
+}
+
+/**
+ * Autoregressive generation for a causal LM built by @peftjs/models, or any PEFT-rewritten copy
+ * of one (LoRA, IA3 — merged or not). Returns each row's prompt followed by the new ids, as
+ * transformers' `generate()` does; rows that finished early are padded with the pad id.
+ *
+ * With the cache (default), the prompt runs once and each later step feeds only the new token
+ * with the past keys/values, so a step's cost does not grow with the length beyond attention.
+ */
+export async function generate(model: LayersModel, inputIds: tf.Tensor | number[][], options: GenerateOptions = {}): Promise<number[][]> {
+  const info = getModelInfo(model);
+  const defaults = getGenerationDefaults(model) ?? (info.config ? generationDefaultsFrom(info.config) : {});
+  const prompts = await toRows(inputIds, 'input_ids');
+  const batch = prompts.length;
+  const promptLength = prompts[0]?.length ?? 0;
+  if (batch === 0 || promptLength === 0 || prompts.some((row) => row.length !== promptLength)) {
+    throw new InvalidConfigError('input_ids must be a non-empty [batch, seq] array of equal-length rows (left-pad and pass attentionMask)', { field: 'input_ids' });
+  }
+  const mask = options.attentionMask ? await toRows(options.attentionMask, 'attention_mask') : prompts.map((row) => row.map(() => 1));
+  if (mask.length !== batch || mask.some((row) => row.length !== promptLength)) {
+    throw new InvalidConfigError(`attentionMask must have the shape of input_ids [${batch}, ${promptLength}]`, { field: 'attention_mask' });
+  }
+  const maxNewTokens = options.maxNewTokens ?? defaults.maxNewTokens ?? 20;
+  const eos = options.eosTokenId === null ? [] : options.eosTokenId !== undefined ? [options.eosTokenId].flat() : (defaults.eosTokenId ?? []);
+  const padTokenId = options.padTokenId ?? defaults.padTokenId ?? eos[0] ?? 0;
+  const doSample = options.doSample ?? defaults.doSample ?? false;
+  const sampling = {
+    temperature: options.temperature ?? defaults.temperature ?? 1,
+    topK: options.topK ?? defaults.topK ?? 50,
+    topP: options.topP ?? defaults.topP ?? 1,
+  };
+  if (!(sampling.temperature > 0)) throw new InvalidConfigError(`temperature must be > 0, got ${sampling.temperature}`, { field: 'temperature' });
+  if (!(sampling.topP > 0 && sampling.topP <= 1)) throw new InvalidConfigError(`topP must be in (0, 1], got ${sampling.topP}`, { field: 'top_p' });
+  if (options.adapterNames && options.adapterNames.length !== batch) {
+    throw new InvalidConfigError(`adapterNames has ${options.adapterNames.length} entries but the batch has ${batch} rows`, { field: 'adapter_names' });
+  }
+  const random = createRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const cached = kvCacheModel(model);
+  const useCache = (options.useCache ?? true) && cached !== undefined;
+
+  const sequences = prompts.map((row) => [...row]);
+  const finished = new Array<boolean>(batch).fill(false);
+  let past: tf.Tensor[] | undefined;
+  const run = (inputs: tf.Tensor[], target: LayersModel): tf.Tensor[] => {
+    const call = () => {
+      const outputs = target.apply(inputs, { training: false }) as tf.Tensor | tf.Tensor[];
+      return Array.isArray(outputs) ? outputs : [outputs];
+    };
+    return options.adapterNames ? withForwardContext({ adapterNames: options.adapterNames }, call) : call();
+  };
+
+  try {
+    for (let step = 0; step < maxNewTokens; step++) {
+      const nextScores = tf.tidy(() => {
+        const length = sequences[0]!.length;
+        const newCount = useCache && step > 0 ? 1 : length;
+        const ids = tf.tensor2d(sequences.map((row) => row.slice(length - newCount)), [batch, newCount], 'int32');
+        const attention = tf.tensor2d(mask, [batch, length], 'float32');
+        let logits: tf.Tensor;
+        if (cached) {
+          // transformers' generate: position = cumsum(mask) - 1, and 1 where the mask is 0.
+          const positions = mask.map((row) => {
+            let count = 0;
+            const all = row.map((value) => (value !== 0 ? count++ : 1));
+            return all.slice(length - newCount);
+          });
+          const inputs = [ids, attention, ...(cached.hasPositionIds ? [tf.tensor2d(positions, [batch, newCount], 'int32')] : [])];
+          const pastTensors =
+            useCache && past
+              ? past
+              : cached.layers.flatMap((layout) => [tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim]), tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim])]);
+          const outputs = run([...inputs, ...pastTensors], cached.model);
+          logits = outputs[0]!;
+          if (useCache) {
+            const presents = outputs.slice(cached.numSourceOutputs);
+            tf.dispose(past ?? []);
+            past = presents.map((tensor) => tf.keep(tensor));
+          }
+        } else {
+          const inputs = model.inputs.length >= 2 ? [ids, attention] : [ids];
+          logits = run(inputs, model)[0]!;
+        }
+        const [, seq, vocab] = logits.shape as [number, number, number];
+        return tf.reshape(tf.slice(logits, [0, seq - 1, 0], [batch, 1, vocab]), [batch, vocab]);
+      });
+      let chosen: number[];
+      if (doSample) {
+        const values = (await nextScores.data()) as Float32Array;
+        const vocab = nextScores.shape[1]!;
+        chosen = Array.from({ length: batch }, (_, row) => sampleToken(values.subarray(row * vocab, (row + 1) * vocab), sampling, random));
+      } else {
+        const argMax = tf.argMax(nextScores, -1);
+        chosen = Array.from(await argMax.data());
+        argMax.dispose();
+      }
+      nextScores.dispose();
+      const tokens = chosen.map((token, row) => (finished[row] ? padTokenId : token));
+      tokens.forEach((token, row) => {
+        sequences[row]!.push(token);
+        mask[row]!.push(1);
+        if (finished[row]) return;
+        if (eos.includes(token)) finished[row] = true;
+        const generated = sequences[row]!.slice(promptLength);
+        if (options.stopSequences?.some((stop) => stop.length > 0 && stop.length <= generated.length && stop.every((id, index) => generated[generated.length - stop.length + index] === id))) {
+          finished[row] = true;
+        }
+      });
+      options.onStep?.(tokens, step);
+      if (finished.every(Boolean)) break;
+    }
+  } finally {
+    tf.dispose(past ?? []);
+  }
+  return sequences;
+}
+
+export type { KvCacheModel };

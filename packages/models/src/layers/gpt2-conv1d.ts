@@ -1,0 +1,26 @@
+import { serialization } from '@tensorflow/tfjs-core';
+import { layers as tflLayers } from '@tensorflow/tfjs-layers';
+import type { layers } from '@tensorflow/tfjs-layers';
+import type { DenseLayerArgs } from '@tensorflow/tfjs-layers/dist/layers/core';
+import { registerLayerFormat, registerLinearLayerClass } from '@peftjs/core';
+
+/** tfjs-layers does not export its Dense class; take it from an instance. */
+const DenseClass = tflLayers.dense({ units: 1 }).constructor as new (args: DenseLayerArgs) => layers.Layer;
+
+/**
+ * transformers' GPT-2 `Conv1D`: a linear layer whose torch weight is `[in, out]` (`y = x W + b`),
+ * which is exactly the tfjs Dense kernel layout. A Dense subclass under its own class name (tfjs
+ * uses `Conv1D` for temporal convolution), registered as linear for 'all-linear' and with a torch
+ * format that does not transpose the kernel.
+ */
+export class GPT2Conv1D extends DenseClass {
+  static className = 'GPT2Conv1D';
+}
+
+serialization.registerClass(GPT2Conv1D as unknown as serialization.SerializableConstructor<serialization.Serializable>);
+registerLinearLayerClass(GPT2Conv1D.className);
+registerLayerFormat(GPT2Conv1D.className, { weights: { kernel: { torchName: 'weight' }, bias: { torchName: 'bias' } } });
+
+export function gpt2Conv1D(args: DenseLayerArgs): layers.Layer {
+  return new GPT2Conv1D(args);
+}

@@ -1,0 +1,153 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { layers } from '@tensorflow/tfjs-layers';
+import { shapeList, tensorList, type Kwargs, type Shape } from './layer-utils';
+
+const KV_CACHE_LAYER = Symbol.for('peftjs.models.keyValueCacheLayer');
+
+/**
+ * A layer that can take past keys/values: called with its usual inputs plus
+ * `[pastKey, pastValue]` (each `[batch, kvHeads, past, headDim]`, past may be 0) it returns
+ * `[output, presentKey, presentValue]` with the new positions appended. `kvCacheModel()` finds
+ * such layers by this marker, so a wrapper (prefix tuning, say) can opt in too.
+ */
+export interface KeyValueCacheLayer {
+  readonly [KV_CACHE_LAYER]: true;
+  readonly numKeyValueHeads: number;
+  readonly headDim: number;
+}
+
+export function isKeyValueCacheLayer(layer: unknown): layer is KeyValueCacheLayer & layers.Layer {
+  return typeof layer === 'object' && layer !== null && (layer as Record<symbol, unknown>)[KV_CACHE_LAYER] === true;
+}
+
+export interface ScaledDotProductAttentionArgs {
+  name: string;
+  numHeads: number;
+  /** Grouped-query attention: each kv head serves numHeads / numKeyValueHeads consecutive query heads. */
+  numKeyValueHeads?: number;
+  headDim: number;
+  /** Scores are divided by each of these in turn (transformers divides by sqrt(head_dim), GPT-2 optionally by layer_idx + 1). */
+  scoreDivisors: number[];
+  /** One fused `[q | k | v]` input (GPT-2 `c_attn`) instead of three. */
+  fusedQkv?: boolean;
+  /** Rotary embeddings: `[cos, sin]` inputs follow the mask bias. */
+  rotary?: boolean;
+}
+
+function rotateHalf(x: tf.Tensor): tf.Tensor {
+  const half = x.shape[x.rank - 1]! / 2;
+  const [first, second] = tf.split(x, [half, half], -1);
+  return tf.concat([tf.neg(second!), first!], -1);
+}
+
+/**
+ * The attention core between the projections: splits heads, applies RoPE, appends past keys and
+ * values, and computes `softmax(q kᵀ / d + bias) v`. Inputs: `q, k, v` (or one fused `qkv`), the
+ * bias from `AttentionMaskBias`, then `cos, sin` when rotary, then optionally `pastKey, pastValue`.
+ * Output: `[batch, seq, numHeads * headDim]` (plus the present keys/values when past was given).
+ * The projections stay separate graph layers so that PEFT methods can target them.
+ */
+export class ScaledDotProductAttention extends layers.Layer implements KeyValueCacheLayer {
+  static className = 'ScaledDotProductAttention';
+  readonly [KV_CACHE_LAYER] = true as const;
+  readonly numHeads: number;
+  readonly numKeyValueHeads: number;
+  readonly headDim: number;
+  readonly scoreDivisors: number[];
+  readonly fusedQkv: boolean;
+  readonly rotary: boolean;
+
+  constructor(args: ScaledDotProductAttentionArgs) {
+    super({ name: args.name, trainable: false });
+    this.numHeads = args.numHeads;
+    this.numKeyValueHeads = args.numKeyValueHeads ?? args.numHeads;
+    this.headDim = args.headDim;
+    this.scoreDivisors = [...args.scoreDivisors];
+    this.fusedQkv = args.fusedQkv ?? false;
+    this.rotary = args.rotary ?? false;
+    if (this.numHeads % this.numKeyValueHeads !== 0) {
+      throw new Error(`${this.name}: ${this.numHeads} attention heads are not a multiple of ${this.numKeyValueHeads} key/value heads`);
+    }
+  }
+
+  /** How many inputs come before the optional past key/value pair. */
+  get baseInputCount(): number {
+    return (this.fusedQkv ? 1 : 3) + 1 + (this.rotary ? 2 : 0);
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
+    const shapes = shapeList(inputShape);
+    const [batch, seq] = shapes[0]!;
+    const output: Shape = [batch ?? null, seq ?? null, this.numHeads * this.headDim];
+    if (shapes.length === this.baseInputCount) return output;
+    const present: Shape = [batch ?? null, this.numKeyValueHeads, null, this.headDim];
+    return [output, present, [...present]];
+  }
+
+  private heads(x: tf.Tensor, count: number): tf.Tensor {
+    const [batch, seq] = x.shape as [number, number, number];
+    return tf.transpose(tf.reshape(x, [batch, seq, count, this.headDim]), [0, 2, 1, 3]);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const list = tensorList(inputs);
+    const withPast = list.length === this.baseInputCount + 2;
+    if (!withPast && list.length !== this.baseInputCount) {
+      throw new Error(`${this.name}: expected ${this.baseInputCount} inputs (or ${this.baseInputCount + 2} with past keys/values), got ${list.length}`);
+    }
+    return tf.tidy(() => {
+      let index = 0;
+      let q: tf.Tensor;
+      let k: tf.Tensor;
+      let v: tf.Tensor;
+      if (this.fusedQkv) {
+        const size = this.numHeads * this.headDim;
+        [q, k, v] = tf.split(list[index++]!, [size, size, size], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      } else {
+        q = list[index++]!;
+        k = list[index++]!;
+        v = list[index++]!;
+      }
+      const bias = list[index++]!;
+      const [batch, seq] = q.shape as [number, number, number];
+      q = this.heads(q, this.numHeads);
+      k = this.heads(k, this.numKeyValueHeads);
+      v = this.heads(v, this.numKeyValueHeads);
+      if (this.rotary) {
+        const cos = tf.expandDims(list[index++]!, 1);
+        const sin = tf.expandDims(list[index++]!, 1);
+        q = tf.add(tf.mul(q, cos), tf.mul(rotateHalf(q), sin));
+        k = tf.add(tf.mul(k, cos), tf.mul(rotateHalf(k), sin));
+      }
+      if (withPast) {
+        k = tf.concat([list[index++]!, k], 2);
+        v = tf.concat([list[index++]!, v], 2);
+      }
+      const keys = k.shape[2]!;
+      const groups = this.numHeads / this.numKeyValueHeads;
+      // [batch, kvHeads, groups * seq, headDim]: query heads h*groups .. h*groups+groups-1 share kv head h.
+      const grouped = tf.reshape(q, [batch, this.numKeyValueHeads, groups * seq, this.headDim]);
+      let scores = tf.matMul(grouped, k, false, true);
+      for (const divisor of this.scoreDivisors) scores = tf.div(scores, divisor);
+      scores = tf.add(tf.reshape(scores, [batch, this.numHeads, seq, keys]), bias);
+      const probabilities = tf.reshape(tf.softmax(scores, -1), [batch, this.numKeyValueHeads, groups * seq, keys]);
+      const context = tf.reshape(tf.matMul(probabilities, v), [batch, this.numHeads, seq, this.headDim]);
+      const output = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, seq, this.numHeads * this.headDim]);
+      return withPast ? [output, k, v] : output;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      numHeads: this.numHeads,
+      numKeyValueHeads: this.numKeyValueHeads,
+      headDim: this.headDim,
+      scoreDivisors: this.scoreDivisors,
+      fusedQkv: this.fusedQkv,
+      rotary: this.rotary,
+    };
+  }
+}
+
+tf.serialization.registerClass(ScaledDotProductAttention);
