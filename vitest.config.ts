@@ -9,7 +9,7 @@ const packages = readdirSync(`${root}packages`).filter((name) => existsSync(`${r
 export default defineConfig({
   resolve: {
     alias: [
-      { find: /^@peftjs\/core\/testing$/, replacement: `${root}packages/core/src/testing/index.ts` },
+      { find: /^@peftjs\/([a-z-]+)\/testing$/, replacement: `${root}packages/$1/src/testing/index.ts` },
       { find: /^@peftjs\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
     ],
   },
