@@ -45,6 +45,17 @@ function outputNorm(kernel: tf.Tensor): tf.Tensor1D {
   return tf.sqrt(tf.sum(tf.square(kernel), axes)) as tf.Tensor1D;
 }
 
+/**
+ * A LayerVariable named `<layer>/<local>`. tfjs prefixes names with the current name scope, which
+ * is the layer's own name while a deserialized layer builds (then it would read `conv/conv/...`),
+ * so the name weights are saved and loaded under is pinned to the same value on both paths.
+ */
+function namedVariable(value: tf.Tensor, name: string): LayerVariable {
+  const variable = new LayerVariable(value, 'float32', name, true);
+  if (variable.originalName !== name) (variable as { originalName: string }).originalName = name;
+  return variable;
+}
+
 function uniform(shape: number[], bound: number): tf.Tensor {
   return tf.randomUniform(shape, -bound, bound, 'float32');
 }
@@ -127,8 +138,8 @@ export abstract class LoraLayer extends TunerLayer {
     }
     const { a, b } = this.initialFactors(options.r, options.initLoraWeights);
     const { a: aName, b: bName, suffix } = this.factorNames;
-    const variableA = new LayerVariable(a, 'float32', `${this.name}/${aName}.${adapterName}${suffix}`, true);
-    const variableB = new LayerVariable(b, 'float32', `${this.name}/${bName}.${adapterName}${suffix}`, true);
+    const variableA = namedVariable(a, `${this.name}/${aName}.${adapterName}${suffix}`);
+    const variableB = namedVariable(b, `${this.name}/${bName}.${adapterName}${suffix}`);
     tf.dispose([a, b]);
     this.loraA.set(adapterName, variableA);
     this.loraB.set(adapterName, variableB);
@@ -138,7 +149,7 @@ export abstract class LoraLayer extends TunerLayer {
     ]);
     if (options.useDora) {
       const initial = tf.tidy(() => this.doraNorm(variableA.read(), variableB.read(), loraScaling(options)));
-      const magnitude = new LayerVariable(initial, 'float32', `${this.name}/lora_magnitude_vector.${adapterName}`, true);
+      const magnitude = namedVariable(initial, `${this.name}/lora_magnitude_vector.${adapterName}`);
       initial.dispose();
       this.magnitudes.set(adapterName, magnitude);
       params.set(`lora_magnitude_vector.${adapterName}`, this.magnitudeParam(magnitude));

@@ -49,6 +49,16 @@ function validAdapterName(name: unknown): asserts name is string {
 }
 
 /**
+ * A Sequential made with its layers (`tfl.sequential({ layers })`) builds its inner model on first
+ * use, and that build marks every layer weight trainable — which would unfreeze the base weights
+ * after injection the first time the user's model runs. Build it before anything is frozen.
+ */
+function buildLazySequential(model: LayersModel): void {
+  const lazy = model as unknown as { model?: unknown; build?: () => void; getClassName(): string };
+  if (lazy.getClassName() === 'Sequential' && lazy.model == null && typeof lazy.build === 'function' && (model.inputs?.length ?? 0) > 0) lazy.build();
+}
+
+/**
  * A model with PEFT adapters, as Python's PeftModel: it holds the rewritten LayersModel
  * (`model`: train it with fit() or a custom loop), the configs by adapter name, and the
  * operations on adapters. The model passed in (`baseModel`) shares its layers and weights.
@@ -63,6 +73,7 @@ export class PeftModel {
   constructor(model: LayersModel, config: PeftConfig | Record<string, unknown>, options: GetPeftModelOptions = {}) {
     const adapterName = options.adapterName ?? DEFAULT_ADAPTER_NAME;
     validAdapterName(adapterName);
+    buildLazySequential(model);
     this.baseModel = model;
     this.current = model;
     this.modelType = options.modelType ?? getModelInfo(model).modelType;
