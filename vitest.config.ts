@@ -9,8 +9,8 @@ const packages = readdirSync(`${root}packages`).filter((name) => existsSync(`${r
 export default defineConfig({
   resolve: {
     alias: [
-      { find: /^@peftjs\/([a-z-]+)\/testing$/, replacement: `${root}packages/$1/src/testing/index.ts` },
-      { find: /^@peftjs\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
+      { find: /^@peftjs\/([a-z0-9-]+)\/testing$/, replacement: `${root}packages/$1/src/testing/index.ts` },
+      { find: /^@peftjs\/([a-z0-9-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
     ],
   },
   test: {
