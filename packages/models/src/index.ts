@@ -66,3 +66,5 @@ export { causalLmLoss, tokenClassificationLoss, sequenceClassificationLoss, crea
 export { kvCacheModel, type KvCacheModel, type KeyValueLayout } from './generation/kv-cache-model';
 export { generate, type GenerateOptions } from './generation/generate';
 export { createRandom, sampleToken, type SamplingOptions } from './generation/sampling';
+export { saveModel, modelStateDict, type SaveModelOptions } from './weights/save-model';
+export { compileForLabels } from './loss/compile-for-labels';
