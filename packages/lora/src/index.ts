@@ -5,3 +5,5 @@ export { LoraDense } from './lora-dense-layer';
 export { LoraConv2D } from './lora-conv2d-layer';
 export { LoraEmbedding } from './lora-embedding-layer';
 export { createLora, lora, loraAdapterOptions, patternKey, LORA_WEIGHT_PREFIX, type LoraSettings } from './lora-tuner';
+export { addWeightedAdapter, COMBINATION_TYPES, type AddWeightedAdapterOptions, type CombinationType } from './add-weighted-adapter';
+export type { MajoritySignMethod } from './merge-utils';
