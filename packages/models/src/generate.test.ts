@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maxAbsDifference } from '@peftjs/core/testing';
 import { AutoModelForCausalLM, createRandom, generate, kvCacheModel, sampleToken } from './index';
@@ -16,7 +17,7 @@ describe.each([
   ['llama', TINY_LLAMA],
   ['mistral (sliding window 4)', { ...TINY_LLAMA, model_type: 'mistral', sliding_window: 4 }],
 ] as const)('generate on %s', (_name, config) => {
-  let model: tf.LayersModel;
+  let model: LayersModel;
   beforeAll(() => {
     model = AutoModelForCausalLM.fromConfig(config, { seed: 11 });
   });

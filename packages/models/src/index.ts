@@ -68,3 +68,17 @@ export { generate, type GenerateOptions } from './generation/generate';
 export { createRandom, sampleToken, type SamplingOptions } from './generation/sampling';
 export { saveModel, modelStateDict, type SaveModelOptions } from './weights/save-model';
 export { compileForLabels } from './loss/compile-for-labels';
+export {
+  PretrainedTokenizer,
+  AutoTokenizer,
+  loadTokenizer,
+  TOKENIZER_NAME,
+  TOKENIZER_CONFIG_NAME,
+  SPECIAL_TOKENS_MAP_NAME,
+  type EncodeOptions,
+  type BatchEncodeOptions,
+  type Encoding,
+  type BatchEncoding,
+  type DecodeOptions,
+} from './tokenizer/pretrained-tokenizer';
+export { generateText } from './tokenizer/generate-text';

@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getArchitecture, getModelInfo, getRegisteredTargetDefaults, InvalidConfigError, setWarningHandler, type WarningHandler } from '@peftjs/core';
 import { maxAbsDifference } from '@peftjs/core/testing';
@@ -53,7 +54,7 @@ function ids(batch: number, seq: number, vocab: number): tf.Tensor2D {
   return tf.tensor2d(Array.from({ length: batch * seq }, (_, index) => (index * 7 + 3) % vocab), [batch, seq], 'int32');
 }
 
-async function compareOutputs(a: tf.LayersModel, b: tf.LayersModel, inputs: tf.Tensor[]): Promise<number> {
+async function compareOutputs(a: LayersModel, b: LayersModel, inputs: tf.Tensor[]): Promise<number> {
   const outA = a.predict(inputs) as tf.Tensor;
   const outB = b.predict(inputs) as tf.Tensor;
   const difference = await maxAbsDifference(outA, outB);
