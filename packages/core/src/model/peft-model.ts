@@ -290,7 +290,11 @@ export class PeftModel {
       if (TunerLayer.isTunerLayer(layer)) return layer.baseLayer;
       if (ModulesToSaveLayer.isModulesToSaveLayer(layer)) {
         const active = layer.activeAdapters[0];
-        return active ? layer.module(active) : layer.originalModule;
+        const kept = active ? layer.module(active) : layer.originalModule;
+        // The copy is named `<path>/modules_to_save/<adapter>`; in the plain model it takes the
+        // module's own path again, as merge_and_unload() leaves `classifier` in Python.
+        kept.name = layer.name;
+        return kept;
       }
       return undefined;
     });
