@@ -217,7 +217,9 @@ export async function addWeightedAdapter(
   let newRank: number;
   if (factorSpace) newRank = ranks[0]!;
   else if (combination === 'cat' || exactLinear) {
-    newRank = compatible ? ranks.reduce((sum, rank) => sum + rank, 0) : Math.max(...[...perLayer.values()].map((sources) => sources.reduce((sum, source) => sum + source.a.rows, 0)));
+    // PEFT: Σ rᵢ (a rank_pattern can make one layer's stack larger; then that is the rank).
+    const stackedRanks = [...perLayer.values()].map((sources) => sources.reduce((sum, source) => sum + source.a.rows, 0));
+    newRank = Math.max(ranks.reduce((sum, rank) => sum + rank, 0), ...(compatible ? [] : stackedRanks));
   } else newRank = options.svdRank ?? Math.max(...ranks);
 
   // The new config: PEFT's replace(config_0, r=new_rank, lora_alpha=new_rank, target_modules=…).
