@@ -7,3 +7,4 @@ export { LoraEmbedding } from './lora-embedding-layer';
 export { createLora, lora, loraAdapterOptions, patternKey, LORA_WEIGHT_PREFIX, type LoraSettings } from './lora-tuner';
 export { addWeightedAdapter, COMBINATION_TYPES, type AddWeightedAdapterOptions, type CombinationType } from './add-weighted-adapter';
 export type { MajoritySignMethod } from './merge-utils';
+export { initializePissa } from './pissa';
