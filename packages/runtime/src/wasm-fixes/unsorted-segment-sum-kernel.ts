@@ -10,7 +10,7 @@ import { WasmFix } from './wasm-fix-names';
  * wasm `UnsortedSegmentSum`, which the wasm backend lacks. The gradient of `gather` (so of every
  * embedding lookup) is a segment sum.
  *
- * It runs in JavaScript directly on the wasm heap, in one pass over `x`, accumulating in float64:
+ * It runs in JavaScript directly on the wasm heap, in one pass over `x`, adding into the output:
  * `out[s, …] = Σ x[i, …] over the positions i with segmentIds[i] == s`. Ids outside
  * `[0, numSegments)` are dropped, as on the cpu backend. `segmentIds` may have any rank (its shape a
  * prefix of x's); the output is `[numSegments, ...x.shape.slice(segmentIds.rank)]`, as in
@@ -29,23 +29,22 @@ export const unsortedSegmentSumKernel: KernelFunc = (args) => {
   const out = backend.makeOutput(outShape, x.dtype);
   const positions = util.sizeFromShape(segmentIds.shape);
   const block = util.sizeFromShape(x.shape.slice(idsRank)); // values that share one id
-  const sums = new Float64Array(util.sizeFromShape(outShape));
-  if (sums.length > 0) {
-    const values = backend.typedArrayFromHeap(x);
-    const ids = backend.typedArrayFromHeap(segmentIds);
-    for (let position = 0; position < positions; position++) {
-      const segment = ids[position];
-      if (!(segment >= 0 && segment < numSegments) || !Number.isInteger(segment)) {
-        continue;
-      }
-      const from = position * block;
-      const to = segment * block;
-      for (let offset = 0; offset < block; offset++) {
-        sums[to + offset] += values[from + offset];
-      }
+  // Views are taken after the output is allocated (allocation can grow the heap and detach them).
+  const sums = backend.typedArrayFromHeap(out);
+  sums.fill(0);
+  const values = backend.typedArrayFromHeap(x);
+  const ids = backend.typedArrayFromHeap(segmentIds);
+  for (let position = 0; position < positions; position++) {
+    const segment = ids[position];
+    if (!(segment >= 0 && segment < numSegments) || !Number.isInteger(segment)) {
+      continue;
+    }
+    const from = position * block;
+    const to = segment * block;
+    for (let offset = 0; offset < block; offset++) {
+      sums[to + offset] += values[from + offset];
     }
   }
-  backend.typedArrayFromHeap(out).set(sums);
   return out;
 };
 
