@@ -25,6 +25,8 @@ const shapeCases: [string, number[], number[]][] = [
   ['b broadcast along a leading axis', [2, 3, 5, 7], [3, 7, 4]],
   ['per-matrix XNNPACK path', [4, 32, 48], [4, 48, 40]],
   ['per-matrix path, a broadcast', [32, 48], [4, 48, 40]],
+  ['per-matrix path, a batch of 1', [1, 32, 48], [4, 48, 40]],
+  ['per-matrix path, b broadcast along a leading axis', [2, 3, 32, 48], [3, 48, 40]],
   ['flattened path', [4, 32, 48], [48, 40]],
 ];
 
