@@ -5,6 +5,7 @@ import { ModelLoadError } from '../errors';
 import { HFActivation, isActivationName, type ActivationName } from '../layers/activations';
 import { AttentionMaskBias } from '../layers/attention-mask';
 import { PositionIds, SelectToken } from '../layers/position-ids';
+import { linear } from '../layers/linear';
 import { ScaledDotProductAttention } from '../layers/scaled-dot-product-attention';
 import type { BuildOptions } from './build-options';
 import { glue, join, makeInitializers } from './init';
@@ -83,7 +84,7 @@ export function buildBert(config: BertConfig, options: BuildOptions & { head?: B
   const tokenTypeIds = tfl.input({ shape: [null], dtype: 'int32', name: TOKEN_TYPE_IDS });
   const headDim = config.hiddenSize / config.numAttentionHeads;
 
-  const dense = (name: string, units: number) => tfl.layers.dense({ name, units, useBias: true, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
+  const dense = (name: string, units: number) => linear({ name, units, useBias: true, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
   const layerNorm = (name: string) =>
     tfl.layers.layerNormalization({ name, axis: -1, epsilon: config.layerNormEps, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
   const embedding = (name: string, inputDim: number) =>

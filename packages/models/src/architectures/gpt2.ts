@@ -6,6 +6,7 @@ import { HFActivation, isActivationName, type ActivationName } from '../layers/a
 import { AttentionMaskBias } from '../layers/attention-mask';
 import { gpt2Conv1D } from '../layers/gpt2-conv1d';
 import { PositionIds } from '../layers/position-ids';
+import { linear } from '../layers/linear';
 import { ScaledDotProductAttention } from '../layers/scaled-dot-product-attention';
 import { TiedLMHead } from '../layers/tied-lm-head';
 import type { BuildOptions } from './build-options';
@@ -100,7 +101,7 @@ export function buildGPT2(config: GPT2Config, options: BuildOptions & { head?: '
   if (head === 'none') return tfl.model({ inputs: [inputIds, attentionMask], outputs: hidden, name: 'GPT2Model' });
   const lmHead = config.tieWordEmbeddings
     ? new TiedLMHead({ name: 'lm_head', embedding: wte })
-    : tfl.layers.dense({ name: 'lm_head', units: config.vocabSize, useBias: false, kernelInitializer: init.normal() });
+    : linear({ name: 'lm_head', units: config.vocabSize, useBias: false, kernelInitializer: init.normal() });
   const logits = lmHead.apply(hidden) as SymbolicTensor;
   return tfl.model({ inputs: [inputIds, attentionMask], outputs: logits, name: 'GPT2LMHeadModel' });
 }

@@ -7,6 +7,7 @@ import { AttentionMaskBias } from '../layers/attention-mask';
 import { PositionIds } from '../layers/position-ids';
 import { LlamaRMSNorm } from '../layers/rms-norm';
 import { RotaryEmbedding, type RopeScaling } from '../layers/rotary-embedding';
+import { linear } from '../layers/linear';
 import { ScaledDotProductAttention } from '../layers/scaled-dot-product-attention';
 import { TiedLMHead } from '../layers/tied-lm-head';
 import type { BuildOptions } from './build-options';
@@ -122,7 +123,7 @@ export function buildLlama(config: LlamaConfig, options: BuildOptions & { head?:
   const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
 
   const dense = (name: string, units: number, useBias: boolean) =>
-    tfl.layers.dense({ name, units, useBias, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
+    linear({ name, units, useBias, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
   const rmsNorm = (name: string) => new LlamaRMSNorm({ name, epsilon: config.rmsNormEps, initializer: init.onesName });
 
   const embedTokens = tfl.layers.embedding({ name: join(prefix, 'embed_tokens'), inputDim: config.vocabSize, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
@@ -160,7 +161,7 @@ export function buildLlama(config: LlamaConfig, options: BuildOptions & { head?:
   if (head === 'none') return tfl.model({ inputs: [inputIds, attentionMask], outputs: hidden, name: `${className}Model` });
   const lmHead = config.tieWordEmbeddings
     ? new TiedLMHead({ name: 'lm_head', embedding: embedTokens })
-    : tfl.layers.dense({ name: 'lm_head', units: config.vocabSize, useBias: false, kernelInitializer: init.normal() });
+    : linear({ name: 'lm_head', units: config.vocabSize, useBias: false, kernelInitializer: init.normal() });
   const logits = lmHead.apply(hidden) as SymbolicTensor;
   return tfl.model({ inputs: [inputIds, attentionMask], outputs: logits, name: `${className}ForCausalLM` });
 }

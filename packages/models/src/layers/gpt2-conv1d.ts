@@ -1,11 +1,8 @@
 import { serialization } from '@tensorflow/tfjs-core';
-import { layers as tflLayers } from '@tensorflow/tfjs-layers';
 import type { layers } from '@tensorflow/tfjs-layers';
 import type { DenseLayerArgs } from '@tensorflow/tfjs-layers/dist/layers/core';
 import { registerLayerFormat, registerLinearLayerClass } from '@peftjs/core';
-
-/** tfjs-layers does not export its Dense class; take it from an instance. */
-const DenseClass = tflLayers.dense({ units: 1 }).constructor as new (args: DenseLayerArgs) => layers.Layer;
+import { Linear } from './linear';
 
 /**
  * transformers' GPT-2 `Conv1D`: a linear layer whose torch weight is `[in, out]` (`y = x W + b`),
@@ -13,7 +10,7 @@ const DenseClass = tflLayers.dense({ units: 1 }).constructor as new (args: Dense
  * uses `Conv1D` for temporal convolution), registered as linear for 'all-linear' and with a torch
  * format that does not transpose the kernel.
  */
-export class GPT2Conv1D extends DenseClass {
+export class GPT2Conv1D extends Linear {
   static className = 'GPT2Conv1D';
 }
 

@@ -127,7 +127,12 @@ export class ScaledDotProductAttention extends layers.Layer implements KeyValueC
       const groups = this.numHeads / this.numKeyValueHeads;
       // [batch, kvHeads, groups * seq, headDim]: query heads h*groups .. h*groups+groups-1 share kv head h.
       const grouped = tf.reshape(q, [batch, this.numKeyValueHeads, groups * seq, this.headDim]);
-      let scores = tf.matMul(grouped, k, false, true);
+      // A few queries against many keys (a decoding step): K·Qᵀ, then transpose the small result.
+      // Same dot products; q·Kᵀ with a transposed many-row operand is several times slower on wasm.
+      let scores =
+        groups * seq <= 8 && keys > 4 * groups * seq
+          ? tf.transpose(tf.matMul(k, tf.transpose(grouped, [0, 1, 3, 2])), [0, 1, 3, 2])
+          : tf.matMul(grouped, k, false, true);
       for (const divisor of this.scoreDivisors) scores = tf.div(scores, divisor);
       scores = tf.add(tf.reshape(scores, [batch, this.numHeads, seq, keys]), bias);
       const probabilities = tf.reshape(tf.softmax(scores, -1), [batch, this.numKeyValueHeads, groups * seq, keys]);

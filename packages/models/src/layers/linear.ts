@@ -1,0 +1,38 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { layers as tflLayers } from '@tensorflow/tfjs-layers';
+import type { layers } from '@tensorflow/tfjs-layers';
+import type { DenseLayerArgs } from '@tensorflow/tfjs-layers/dist/layers/core';
+import { single, type Kwargs } from './layer-utils';
+
+/** tfjs-layers does not export its Dense class; take it from an instance. */
+const DenseClass = tflLayers.dense({ units: 1 }).constructor as new (args: DenseLayerArgs) => layers.Layer;
+
+/**
+ * A tfjs `Dense` (same class name, weights, config and serialization) whose call uses plain
+ * `matMul` + `add` instead of `tf.fused.matMul`. The fused op's gradient computes the kernel's
+ * gradient even when the kernel is frozen, so with stock Dense layers an adapter-only training
+ * step costs as much as full fine-tuning; through plain ops tfjs skips the frozen kernels.
+ * Always linear: activations are separate layers, so adapters wrap only the projection.
+ */
+export class Linear extends DenseClass {
+  constructor(args: DenseLayerArgs) {
+    if (args.activation !== undefined && args.activation !== 'linear') throw new Error(`${args.name ?? 'Linear'}: a Linear layer has no activation`);
+    super(args);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const input = single(inputs);
+      const [kernel, bias] = this.weights.map((weight) => weight.read());
+      const size = input.shape[input.rank - 1]!;
+      const flat = input.rank === 2 ? input : tf.reshape(input, [-1, size]);
+      let output = tf.matMul(flat as tf.Tensor2D, kernel as tf.Tensor2D);
+      if (bias) output = tf.add(output, bias);
+      return input.rank === 2 ? output : tf.reshape(output, [...input.shape.slice(0, -1), kernel!.shape[1]!]);
+    });
+  }
+}
+
+export function linear(args: DenseLayerArgs): layers.Layer {
+  return new Linear(args);
+}
