@@ -106,8 +106,11 @@ export function injectAdapter<Config extends TargetingConfig>(
 ): InjectResult<Config> {
   const named = namedLayers(model);
   const context = modelContext(model, options.modelType);
-  const config = prepareTargeting(tuner, rawConfig, context, named);
+  // A tuner that picks its own layers (prompt learning) gets the model-prepared config and no target matching.
+  const selfTargeting = typeof tuner.selectTargets === 'function';
+  const config = selfTargeting ? (tuner.prepareConfig ? tuner.prepareConfig({ ...rawConfig }, context) : rawConfig) : prepareTargeting(tuner, rawConfig, context, named);
   tuner.checkNewAdapter?.(config, options.existing ?? new Map());
+  const selected = selfTargeting ? new Set(tuner.selectTargets!(config, context, named)) : undefined;
   const targetModules = config.targetModules!;
 
   const targets: NamedLayer[] = [];
@@ -117,15 +120,16 @@ export function injectAdapter<Config extends TargetingConfig>(
       if (!entry.isContainer) toSave.push(entry);
       continue;
     }
-    if (isTargeted(entry.path, config)) targets.push(entry);
+    if (selected ? selected.has(entry.path) : isTargeted(entry.path, config)) targets.push(entry);
   }
   const paths = named.map((entry) => entry.path);
   if (targets.length === 0) {
+    if (selected) throw new NoMatchingTargetError(`${tuner.peftType} found no layer of the model to adapt`);
     const probes = typeof targetModules === 'string' ? [targetModules] : targetModules;
     const hints = probes.map((probe) => `${probe}: ${closestLayerNames(probe, paths).join(', ')}`).join('; ');
     throw new NoMatchingTargetError(`target_modules ${describeTargets(targetModules)} matched no layer of the model; layers named like it — ${hints}`);
   }
-  if (Array.isArray(targetModules)) {
+  if (!selected && Array.isArray(targetModules)) {
     for (const target of targetModules) {
       if (!paths.some((path) => matchesTargetModules(path, [target]))) {
         warn(`target "${target}" matched no layer; layers named like it: ${closestLayerNames(target, paths).join(', ')}`);

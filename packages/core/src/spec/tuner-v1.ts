@@ -1,6 +1,7 @@
 import type { layers, LayersModel } from '@tensorflow/tfjs-layers';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { PeftConfig } from '../config/config-schema';
+import type { NamedLayer } from '../model/named-layers';
 import type { ArchitectureConfig } from '../registry/model-registry';
 import type { TunerLayer } from './tuner-layer';
 
@@ -33,6 +34,29 @@ export interface ModelContext {
   readonly architecture: ArchitectureConfig | undefined;
 }
 
+/** One of a tuner's layers in a model, with its module path. */
+export interface AdapterLayerEntry {
+  readonly path: string;
+  readonly layer: TunerLayer;
+}
+
+/**
+ * A save format of the tuner's own, in place of core's per-layer keys
+ * (`base_model.model.<path>.<name>`): prompt learning saves one un-prefixed `prompt_embeddings`
+ * tensor for the whole model. `layers` are the model's layers of this tuner.
+ */
+export interface AdapterStateDictFormat {
+  /** The saved keys and their torch shapes, without reading any tensor. */
+  shapes(layers: readonly AdapterLayerEntry[], adapterName: string): Record<string, number[]>;
+  /** The adapter's tensors under the saved keys, in torch layouts (the caller disposes them). */
+  save(layers: readonly AdapterLayerEntry[], adapterName: string): Record<string, tf.Tensor>;
+  /**
+   * Loads saved tensors into the adapter. Everything is checked before anything is written:
+   * missing or mis-shaped tensors throw an AdapterFormatError, unexpected ones warn.
+   */
+  load(layers: readonly AdapterLayerEntry[], adapterName: string, tensors: Readonly<Record<string, tf.Tensor>>): void;
+}
+
 /**
  * The tuner plugin interface, version 1. A method package implements it and calls
  * `registerTuner(tuner)`; core never names a method. Versioned so core can adapt to old and
@@ -63,6 +87,15 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   defaultTargetsForArchitecture?(architecture: ArchitectureConfig): TargetDefaults | undefined;
   /** Fills model-dependent config fields (default targets, fan_in_fan_out, ...); returns a new config. */
   prepareConfig?(config: Config, model: ModelContext): Config;
+  /**
+   * Chooses the layers to wrap itself instead of matching `target_modules` (prompt learning wraps
+   * the word embedding, the attention-mask layer, the attention cores). Returns module paths out
+   * of `layers`, and throws a PeftError that names what is missing when the model lacks them.
+   * With it, `prepareConfig` runs first and the targeting fields are not read.
+   */
+  selectTargets?(config: Config, model: ModelContext, layers: readonly NamedLayer[]): string[];
+  /** Saves and loads adapters in a format of its own (see AdapterStateDictFormat); default: core's per-layer keys. */
+  readonly stateDictFormat?: AdapterStateDictFormat;
   /** Refuses an adapter that cannot live beside the existing ones (e.g. LoRA bias with several adapters). */
   checkNewAdapter?(config: Config, existing: ReadonlyMap<string, Config>): void;
   /** Wraps a base layer in this tuner's layer, with the adapter added. */

@@ -27,6 +27,11 @@ export interface ConformanceCase {
   mergeable?: boolean;
   /** Output tolerance for merge and round-trip equalities (default 1e-4, as PEFT's tests). */
   tolerance?: number;
+  /**
+   * The exact saved keys, for a method with a save format of its own (prompt learning:
+   * `['prompt_embeddings']`). Default: every key starts with `base_model.model.`.
+   */
+  stateDictKeys?: readonly string[];
 }
 
 function withPeftType(tuner: TunerV1<any>, config: Record<string, unknown>): Record<string, unknown> {
@@ -243,7 +248,8 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
           const expected = output(source.model, inputs);
           const stateDict = source.getStateDict('default');
           expect(Object.keys(stateDict).length).toBeGreaterThan(0);
-          for (const key of Object.keys(stateDict)) expect(key.startsWith('base_model.model.')).toBe(true);
+          if (testCase.stateDictKeys) expect(Object.keys(stateDict).sort()).toEqual([...testCase.stateDictKeys].sort());
+          else for (const key of Object.keys(stateDict)) expect(key.startsWith('base_model.model.')).toBe(true);
           const target = new PeftModel(testCase.makeModel(), config);
           const tensorsBefore = tf.memory().numTensors;
           // The first adapter tensor (with bias 'all' / 'lora_only' the state dict also holds biases, which loading does not require).
