@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPeftModel, registerTuner, type PeftModel } from '@peftjs/core';
@@ -11,8 +12,7 @@ const ATOL = 1e-4;
 const RTOL = 1e-4;
 const report: string[] = [];
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
+beforeAll(() => {
   registerTuner(lora);
 });
 
@@ -29,7 +29,7 @@ function predict(model: tfl.LayersModel | PeftModel, inputs: tf.Tensor | tf.Tens
 async function expectMatches(label: string, actual: tf.Tensor, expected: tf.Tensor): Promise<void> {
   try {
     const difference = await maxAbsDifference(actual, expected);
-    report.push(`${label}: ${difference.toExponential(2)}`);
+    report.push(`[${tf.getBackend()}] ${label}: ${difference.toExponential(2)}`);
     expect(await maxCloseViolation(actual, expected, ATOL, RTOL), label).toBe(0);
   } finally {
     actual.dispose();
@@ -52,7 +52,7 @@ async function expectStateDict(peftModel: PeftModel, adapterName: string, saved:
       expect(stateDict[key]!.shape, key).toEqual(value.shape);
       worst = Math.max(worst, await maxAbsDifference(stateDict[key]!, value));
     }
-    report.push(`${label} state dict: ${worst.toExponential(2)}`);
+    report.push(`[${tf.getBackend()}] ${label} state dict: ${worst.toExponential(2)}`);
     expect(worst).toBeLessThanOrEqual(1e-7);
   } finally {
     tf.dispose(Object.values(stateDict));
@@ -74,7 +74,11 @@ function loadAdapter(peftModel: PeftModel | undefined, model: tfl.LayersModel, f
   return { peftModel: target, config, tensors };
 }
 
-describe('parity with Python PEFT 0.11.1 fixtures', () => {
+describe.each(['cpu', 'wasm'])('parity with Python PEFT 0.11.1 fixtures on %s', (backend) => {
+  beforeAll(async () => {
+    await tf.setBackend(backend);
+  });
+
   it('mlp-lora: Linear LoRA forward, disable, merge, state dict and config', async () => {
     const before = tf.memory().numTensors;
     const io = readTensors('mlp-lora/io.safetensors');
