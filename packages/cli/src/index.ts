@@ -1,1 +1,14 @@
-export {};
+export { runCli, buildProgram, CLI_VERSION } from './cli';
+export type { CliIo } from './cli-io';
+export { trainAdapter, TRAIN_DEFAULTS, type TrainAdapterOptions, type TrainAdapterResult, type TrainingLog, type StepProgress } from './training/train-adapter';
+export { evaluateCausalLm, causalLmLossParts, type EvalResult } from './training/evaluate-loss';
+export { renderLossCurve, writeLossCurve, type CurveSeries } from './training/loss-curve';
+export { readRows, parseCsv, parseJsonl, type DataRow } from './data/read-rows';
+export { tokenizeRows, padBatch, IGNORE_INDEX, type Example, type RowKind } from './data/tokenize-rows';
+export { loadBase, loadAdapters, taskOf, type LoadedBase } from './util/load-model';
+export { inspectAdapter, type AdapterInspection } from './commands/inspect';
+export { registerBuiltinTuners, loadPlugin, listMethods, methodName, type MethodInfo } from './util/methods';
+export { loadTokenizer, hasTokenizer, TOKENIZER_FILES, type TextTokenizer } from './util/tokenizer';
+export { saveTransformersModel, transformersStateDict, type SaveTransformersModelOptions } from './util/save-model';
+export { createSeededRandom, withSeededMathRandom } from './util/seeded-random';
+export { UsageError, isUserError, EXIT_OK, EXIT_FAILURE, EXIT_USAGE } from './util/usage-error';

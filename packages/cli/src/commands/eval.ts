@@ -1,0 +1,37 @@
+import { Command } from 'commander';
+import type { CliIo } from '../cli-io';
+import { readRows } from '../data/read-rows';
+import { tokenizeRows } from '../data/tokenize-rows';
+import { evaluateCausalLm } from '../training/evaluate-loss';
+import { startBackend } from '../util/backend';
+import { collect, commonOptions, integer, option } from '../util/options';
+import { UsageError } from '../util/usage-error';
+import { loadModelWithAdapters } from './shared';
+
+export function evalCommand(io: CliIo): Command {
+  const command = new Command('eval').description('mean token cross-entropy and perplexity of a causal LM on a data file');
+  option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { required: true });
+  option(command, '--adapter <[name=]dir|repo>', 'adapter to load (repeatable; all are active)', undefined, { parse: collect });
+  option(command, '--data <file>', '.jsonl or .csv rows of {"text"}, {"prompt","completion"} or {"input_ids"}', undefined, { required: true });
+  option(command, '--batch-size <n>', 'rows per forward pass', 8, { parse: integer('--batch-size', 1) });
+  option(command, '--max-length <n>', 'truncate rows to this many tokens', 1024, { parse: integer('--max-length', 2) });
+  option(command, '--append-eos', 'append the EOS token to text rows (as train does)', false);
+  option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
+  option(command, '--json', 'print {"loss", "perplexity", "tokens"}', false);
+  commonOptions(command);
+  command.action(async (options: Record<string, any>) => {
+    await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
+    const rows = await readRows(options.data);
+    const loaded = await loadModelWithAdapters(options as { base: string; adapter?: string[]; revision?: string });
+    if (loaded.base.task !== 'causal-lm') throw new UsageError(`eval scores causal LMs; ${options.base} is a ${loaded.base.task} model`);
+    const tokenizer = loaded.base.tokenizer;
+    const vocabSize = typeof loaded.base.config.vocab_size === 'number' ? loaded.base.config.vocab_size : undefined;
+    // transformers' perplexity: labels = input ids; no EOS is added unless asked.
+    const examples = tokenizeRows(rows, { tokenizer, maxLength: options.maxLength, vocabSize, source: options.data, ...(options.appendEos ? {} : { eosTokenId: undefined, noEos: true }) });
+    const padTokenId = tokenizer?.padTokenId ?? tokenizer?.eosTokenId ?? 0;
+    const result = await evaluateCausalLm(loaded.model, examples, { batchSize: options.batchSize, padTokenId });
+    if (options.json) io.stdout(`${JSON.stringify(result)}\n`);
+    else io.stdout(`loss ${result.loss.toFixed(6)}  perplexity ${result.perplexity.toFixed(4)}  tokens ${result.tokens}\n`);
+  });
+  return command;
+}

@@ -1,0 +1,47 @@
+import { Command } from 'commander';
+import { generate } from '@peftjs/models';
+import type { CliIo } from '../cli-io';
+import { startBackend } from '../util/backend';
+import { collect, commonOptions, float, integer, option } from '../util/options';
+import { UsageError } from '../util/usage-error';
+import { loadModelWithAdapters, promptRows } from './shared';
+
+export function generateCommand(io: CliIo): Command {
+  const command = new Command('generate').description('generate text (or token ids) with a causal LM, with or without adapters');
+  option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { required: true });
+  option(command, '--adapter <[name=]dir|repo>', 'adapter to load (repeatable; all are active)', undefined, { parse: collect });
+  option(command, '--prompt <text>', 'prompt text (repeatable: a left-padded batch)', undefined, { parse: collect });
+  option(command, '--input-ids <json>', "prompt token ids, e.g. '[[1,2,3]]'");
+  option(command, '--max-new-tokens <n>', 'new tokens at most', 20, { parse: integer('--max-new-tokens', 1) });
+  option(command, '--greedy', 'greedy decoding (the default unless a sampling flag is given)', false);
+  option(command, '--temperature <t>', 'sample with this temperature', undefined, { parse: float('--temperature', (value) => value > 0, 'a positive number'), defaultText: 'none: greedy' });
+  option(command, '--top-k <k>', 'sample from the k most likely tokens (0: all)', undefined, { parse: integer('--top-k', 0), defaultText: '50 when sampling' });
+  option(command, '--top-p <p>', 'nucleus sampling probability', undefined, { parse: float('--top-p', (value) => value > 0 && value <= 1, 'in (0, 1]'), defaultText: '1 when sampling' });
+  option(command, '--seed <n>', 'sampling seed', 0, { parse: integer('--seed', 0) });
+  option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
+  option(command, '--json', 'print {"sequences": [[…]], "texts": […]}', false);
+  commonOptions(command);
+  command.action(async (options: Record<string, any>) => {
+    const sampling = options.temperature !== undefined || options.topK !== undefined || options.topP !== undefined;
+    if (options.greedy && sampling) throw new UsageError('--greedy cannot be combined with --temperature, --top-k or --top-p');
+    await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
+    const loaded = await loadModelWithAdapters(options as { base: string; adapter?: string[]; revision?: string });
+    if (loaded.base.task !== 'causal-lm') throw new UsageError(`generate needs a causal LM; ${options.base} is a ${loaded.base.task} model (use predict)`);
+    const { rows, mask } = promptRows(loaded, options);
+    const sequences = await generate(loaded.model, rows, {
+      maxNewTokens: options.maxNewTokens,
+      attentionMask: mask,
+      doSample: sampling,
+      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+      ...(options.topK !== undefined ? { topK: options.topK } : {}),
+      ...(options.topP !== undefined ? { topP: options.topP } : {}),
+      seed: options.seed,
+    });
+    const tokenizer = loaded.base.tokenizer;
+    const texts = tokenizer ? sequences.map((sequence, row) => tokenizer.decode(sequence.filter((_, index) => index >= rows[row]!.length || mask[row]![index] === 1))) : null;
+    if (options.json) io.stdout(`${JSON.stringify({ sequences, texts })}\n`);
+    else if (texts) for (const text of texts) io.stdout(`${text}\n`);
+    else for (const sequence of sequences) io.stdout(`${JSON.stringify(sequence)}\n`);
+  });
+  return command;
+}

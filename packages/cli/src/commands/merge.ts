@@ -1,0 +1,47 @@
+import { copyFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import type { CliIo } from '../cli-io';
+import { startBackend } from '../util/backend';
+import { saveTransformersModel } from '../util/save-model';
+import { TOKENIZER_FILES } from '../util/tokenizer';
+import { collect, commonOptions, option } from '../util/options';
+import { UsageError } from '../util/usage-error';
+import { loadModelWithAdapters } from './shared';
+
+/** Files of a transformers folder that a merged model keeps as they are. */
+const COPIED_FILES = ['generation_config.json', ...TOKENIZER_FILES];
+
+export function mergeCommand(io: CliIo): Command {
+  const command = new Command('merge').description('fold adapters into the base weights and write a transformers model folder');
+  option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { required: true });
+  option(command, '--adapter <[name=]dir|repo>', 'adapter to merge (repeatable: all are merged)', undefined, { parse: collect, required: true });
+  option(command, '--out <dir>', 'the merged model folder (config.json, model.safetensors, tokenizer files)', undefined, { required: true });
+  option(command, '--dtype <dtype>', 'how weights are stored', 'F32', { choices: ['F32', 'F16', 'BF16'] });
+  option(command, '--safe-merge', 'check the merged weights for NaN/Inf before writing', false);
+  option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
+  commonOptions(command);
+  command.action(async (options: Record<string, any>) => {
+    await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
+    const loaded = await loadModelWithAdapters(options as { base: string; adapter?: string[]; revision?: string });
+    const peftModel = loaded.peftModel!;
+    if (!peftModel.tuner.layers.length) throw new UsageError(`${peftModel.peftType} adapters have no weights to merge`);
+    let merged;
+    try {
+      merged = await peftModel.mergeAndUnload({ safeMerge: options.safeMerge });
+    } catch (error) {
+      if ((error as Error).name === 'MergeError' || (error as Error).name === 'AdapterStateError') throw error;
+      throw new UsageError(`${peftModel.peftType} adapters cannot be merged into the base weights: ${(error as Error).message}`, { cause: error });
+    }
+    const names = await saveTransformersModel(merged, options.out, { config: loaded.base.config, floatDtype: options.dtype });
+    const present = new Set(await readdir(loaded.base.folder));
+    const copied: string[] = [];
+    for (const file of COPIED_FILES) {
+      if (!present.has(file)) continue;
+      await copyFile(join(loaded.base.folder, file), join(options.out, file));
+      copied.push(file);
+    }
+    io.stderr(`merged ${peftModel.adapterNames.join(', ')} into ${names.length} tensors; wrote ${options.out}: config.json, model.safetensors${copied.length ? `, ${copied.join(', ')}` : ''}\n`);
+  });
+  return command;
+}

@@ -1,0 +1,50 @@
+import { Command } from 'commander';
+import * as tf from '@tensorflow/tfjs-core';
+import { saveSafetensors } from '@peftjs/hub';
+import type { CliIo } from '../cli-io';
+import { startBackend } from '../util/backend';
+import { modelInputs, parseIdRows } from '../util/load-model';
+import { collect, commonOptions, option } from '../util/options';
+import { UsageError } from '../util/usage-error';
+import { loadModelWithAdapters, promptRows } from './shared';
+
+export function predictCommand(io: CliIo): Command {
+  const command = new Command('predict').description('run the model once and write its logits to a safetensors file');
+  option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { required: true });
+  option(command, '--adapter <[name=]dir|repo>', 'adapter to load (repeatable; all are active)', undefined, { parse: collect });
+  option(command, '--prompt <text>', 'input text (repeatable: a left-padded batch)', undefined, { parse: collect });
+  option(command, '--input-ids <json>', "input token ids, e.g. '[[1,2,3],[4,5,6]]'");
+  option(command, '--attention-mask <json>', '1 = token, 0 = padding, shaped like the ids', undefined, { defaultText: 'all ones' });
+  option(command, '--token-type-ids <json>', 'segment ids (BERT), shaped like the ids', undefined, { defaultText: 'all zeros' });
+  option(command, '--output <file.safetensors>', 'where to write tensor "logits" (float32)', undefined, { required: true });
+  option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
+  option(command, '--json', 'also print {"shape", "logits"} on stdout', false);
+  commonOptions(command);
+  command.action(async (options: Record<string, any>) => {
+    if (!String(options.output).endsWith('.safetensors')) throw new UsageError(`--output must be a .safetensors file, got ${options.output}`);
+    await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
+    const loaded = await loadModelWithAdapters(options as { base: string; adapter?: string[]; revision?: string });
+    const { rows, mask } = promptRows(loaded, options);
+    let tokenTypes: number[][] | undefined;
+    if (options.tokenTypeIds) {
+      tokenTypes = parseIdRows(options.tokenTypeIds, '--token-type-ids');
+      if (tokenTypes.length !== rows.length || tokenTypes.some((row, index) => row.length !== rows[index]!.length)) throw new UsageError('--token-type-ids must have the shape of the input ids');
+    }
+    const logits = tf.tidy(() => {
+      const inputIds = tf.tensor2d(rows, undefined, 'int32');
+      const attentionMask = tf.tensor2d(mask, undefined, 'float32');
+      const tokenTypeIds = tokenTypes ? tf.tensor2d(tokenTypes, undefined, 'int32') : undefined;
+      const run = () => loaded.model.apply(modelInputs(loaded.model, { inputIds, attentionMask, ...(tokenTypeIds ? { tokenTypeIds } : {}) }), { training: false }) as tf.Tensor | tf.Tensor[];
+      const output = run();
+      return tf.cast(Array.isArray(output) ? output[0]! : output, 'float32');
+    });
+    try {
+      await saveSafetensors(options.output, { logits }, { metadata: { format: 'pt' } });
+      io.stderr(`wrote logits [${logits.shape.join(', ')}] to ${options.output}\n`);
+      if (options.json) io.stdout(`${JSON.stringify({ shape: logits.shape, logits: await logits.array() })}\n`);
+    } finally {
+      logits.dispose();
+    }
+  });
+  return command;
+}
