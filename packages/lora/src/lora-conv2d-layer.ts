@@ -42,18 +42,28 @@ export class LoraConv2D extends LoraLayer {
     super(args);
   }
 
+  private kernelVariable: LayerVariable | undefined;
+  private biasVariable: LayerVariable | null | undefined;
+  private convSettings: ConvSettings | undefined;
+
   get kernel(): LayerVariable {
-    return requireWeight(this.baseLayer, 'kernel', 4);
+    return (this.kernelVariable ??= requireWeight(this.baseLayer, 'kernel', 4));
   }
 
   private get bias(): LayerVariable | undefined {
-    const bias = findWeight(this.baseLayer, 'bias');
-    return bias && bias.shape.length === 1 ? bias : undefined;
+    if (this.biasVariable === undefined) {
+      const bias = findWeight(this.baseLayer, 'bias');
+      this.biasVariable = bias && bias.shape.length === 1 ? bias : null;
+    }
+    return this.biasVariable ?? undefined;
   }
 
   private get settings(): ConvSettings {
-    const config = this.baseLayer.getConfig();
-    return { strides: pair(config.strides, 1), padding: config.padding === 'same' ? 'same' : 'valid', dilation: pair(config.dilationRate, 1) };
+    if (!this.convSettings) {
+      const config = this.baseLayer.getConfig();
+      this.convSettings = { strides: pair(config.strides, 1), padding: config.padding === 'same' ? 'same' : 'valid', dilation: pair(config.dilationRate, 1) };
+    }
+    return this.convSettings;
   }
 
   protected factorShapes(r: number): { a: number[]; b: number[] } {

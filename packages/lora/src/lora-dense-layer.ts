@@ -20,13 +20,19 @@ export class LoraDense extends LoraLayer {
     super(args);
   }
 
+  private kernelVariable: LayerVariable | undefined;
+  private biasVariable: LayerVariable | null | undefined;
+
   get kernel(): LayerVariable {
-    return requireWeight(this.baseLayer, 'kernel', 2);
+    return (this.kernelVariable ??= requireWeight(this.baseLayer, 'kernel', 2));
   }
 
   private get bias(): LayerVariable | undefined {
-    const bias = findWeight(this.baseLayer, 'bias');
-    return bias && bias.shape.length === 1 ? bias : undefined;
+    if (this.biasVariable === undefined) {
+      const bias = findWeight(this.baseLayer, 'bias');
+      this.biasVariable = bias && bias.shape.length === 1 ? bias : null;
+    }
+    return this.biasVariable ?? undefined;
   }
 
   get inFeatures(): number {

@@ -21,8 +21,10 @@ export class LoraEmbedding extends LoraLayer {
     super(args);
   }
 
+  private kernelVariable: LayerVariable | undefined;
+
   get kernel(): LayerVariable {
-    return requireWeight(this.baseLayer, 'embeddings', 2);
+    return (this.kernelVariable ??= requireWeight(this.baseLayer, 'embeddings', 2));
   }
 
   protected factorShapes(r: number): { a: number[]; b: number[] } {
