@@ -66,6 +66,8 @@ describe.each(['cpu', 'wasm'])('fixture parity on %s', (backend) => {
       const before = tf.memory().numTensors;
       expect(await generate(model, fixture.io.input_ids!, options)).toEqual(expected);
       expect(await generate(model, fixture.io.input_ids!, { ...options, useCache: false })).toEqual(expected);
+      // EOS from generation_config.json (llama-lora's row 1 stops at EOS 2 and is padded).
+      expect(await generate(model, fixture.io.input_ids!, { maxNewTokens: options.maxNewTokens, padTokenId: options.padTokenId })).toEqual(expected);
       expect(tf.memory().numTensors).toBe(before);
       model.dispose();
     });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { InvalidConfigError, namedParameters, setModelInfo } from '@peftjs/core';
+import { getModelInfo, InvalidConfigError, namedParameters, setModelInfo } from '@peftjs/core';
 import { generationDefaultsFrom, loadConfig, loadGenerationConfig, type GenerationDefaults } from '../config/load-config';
 import { parsePretrainedConfig, type PretrainedConfig } from '../config/pretrained-config';
 import { registerBuiltinModelTypes } from '../architectures/builtin-model-types';
@@ -37,11 +37,13 @@ function definitionFor(config: PretrainedConfig, task: ModelTask): ModelTypeDefi
   return definition;
 }
 
-const generationDefaults = new WeakMap<LayersModel, GenerationDefaults>();
+/** Keyed by the config object in the model's ModelInfo, which PEFT rewrites carry over to the new model. */
+const generationDefaults = new WeakMap<object, GenerationDefaults>();
 
-/** The generation defaults loaded with a model (generation_config.json, else config.json). */
+/** The generation defaults loaded with a model (generation_config.json, else config.json); also for its PEFT-rewritten copies. */
 export function getGenerationDefaults(model: LayersModel): GenerationDefaults | undefined {
-  return generationDefaults.get(model);
+  const config = getModelInfo(model).config;
+  return config ? generationDefaults.get(config) : undefined;
 }
 
 function finish(model: LayersModel, config: PretrainedConfig, task: ModelTask, definition: ModelTypeDefinition, nameOrPath: string | undefined, generation?: GenerationDefaults): LayersModel {
@@ -52,7 +54,7 @@ function finish(model: LayersModel, config: PretrainedConfig, task: ModelTask, d
     ...(taskDefinition.outputHeadPath ? { outputHeadPath: taskDefinition.outputHeadPath } : {}),
     config,
   });
-  generationDefaults.set(model, generation ?? generationDefaultsFrom(config));
+  generationDefaults.set(config, generation ?? generationDefaultsFrom(config));
   return model;
 }
 
