@@ -39,7 +39,7 @@ function configureOutput(command: Command, io: CliIo): void {
   command.configureOutput({
     writeOut: (text) => io.stdout(text),
     writeErr: (text) => io.stderr(text),
-    outputError: (text, write) => write(`peftjs: ${text.replace(/^error: /, 'error: ').trimEnd()}\n`),
+    outputError: (text, write) => write(`peftjs: ${text.trim().replace(/\s*\n\s*/g, ' ')}\n`),
   });
   for (const child of command.commands) configureOutput(child, io);
 }

@@ -18,6 +18,7 @@ export function generateCommand(io: CliIo): Command {
   option(command, '--top-k <k>', 'sample from the k most likely tokens (0: all)', undefined, { parse: integer('--top-k', 0), defaultText: '50 when sampling' });
   option(command, '--top-p <p>', 'nucleus sampling probability', undefined, { parse: float('--top-p', (value) => value > 0 && value <= 1, 'in (0, 1]'), defaultText: '1 when sampling' });
   option(command, '--seed <n>', 'sampling seed', 0, { parse: integer('--seed', 0) });
+  option(command, '--pad-token-id <id>', 'fills rows that finished early', undefined, { parse: integer('--pad-token-id', 0), defaultText: 'the model\'s pad token, else its EOS' });
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--json', 'print {"sequences": [[…]], "texts": […]}', false);
   commonOptions(command);
@@ -36,6 +37,7 @@ export function generateCommand(io: CliIo): Command {
       ...(options.topK !== undefined ? { topK: options.topK } : {}),
       ...(options.topP !== undefined ? { topP: options.topP } : {}),
       seed: options.seed,
+      ...(options.padTokenId !== undefined ? { padTokenId: options.padTokenId } : {}),
     });
     const tokenizer = loaded.base.tokenizer;
     const texts = tokenizer ? sequences.map((sequence, row) => tokenizer.decode(sequence.filter((_, index) => index >= rows[row]!.length || mask[row]![index] === 1))) : null;
