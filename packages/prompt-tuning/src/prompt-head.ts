@@ -121,13 +121,18 @@ export class LstmHead implements PromptHead {
     return tf.concat(outputs, 0);
   }
 
-  apply(input: tf.Tensor2D, training: boolean): tf.Tensor2D {
+  /** The bidirectional LSTM alone: `[steps, in]` → `[steps, 2h]` (forward and backward outputs concatenated). */
+  recurrent(input: tf.Tensor2D, training = false): tf.Tensor2D {
     let sequence = input;
     this.layers.forEach(([forward, backward], index) => {
       sequence = tf.concat([this.run(sequence, forward, false), this.run(sequence, backward, true)], 1);
       if (training && this.dropout > 0 && index < this.layers.length - 1) sequence = tf.dropout(sequence, this.dropout) as tf.Tensor2D;
     });
-    return this.mlp.apply(sequence);
+    return sequence;
+  }
+
+  apply(input: tf.Tensor2D, training: boolean): tf.Tensor2D {
+    return this.mlp.apply(this.recurrent(input, training));
   }
 
   dispose(): void {

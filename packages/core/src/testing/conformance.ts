@@ -268,7 +268,8 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
             }
           });
           target.loadStateDict(stateDict);
-          expect(tf.memory().numTensors).toBe(tensorsBefore);
+          // Does not grow (a loaded P-tuning adapter drops its encoder: the file holds the encoded prompt).
+          expect(tf.memory().numTensors).toBeLessThanOrEqual(tensorsBefore);
           await assertOutputClose(target.model, inputs, expected, { atol: 1e-6, rtol: 1e-6, message: 'reloaded adapter gives another output' });
           tf.dispose(Object.values(stateDict));
           tf.dispose([expected]);
