@@ -43,13 +43,13 @@ function quietly<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /** The fixture model with adapter_a and adapter_b loaded from the Python files. */
-function fixtureModel(): { peftModel: PeftModel; dispose: () => void } {
-  const model = loadMlp('mlp-multi-adapter');
+async function fixtureModel(): Promise<{ peftModel: PeftModel; dispose: () => void }> {
+  const model = await loadMlp('mlp-multi-adapter');
   let peftModel: PeftModel | undefined;
   const loaded: tf.Tensor[] = [];
   for (const name of ['adapter_a', 'adapter_b']) {
     const config = readJson(`mlp-multi-adapter/adapters/${name}/adapter_config.json`);
-    const tensors = readTensors(`mlp-multi-adapter/adapters/${name}/adapter_model.safetensors`);
+    const tensors = await readTensors(`mlp-multi-adapter/adapters/${name}/adapter_model.safetensors`);
     if (!peftModel) peftModel = getPeftModel(model, config, { adapterName: name });
     else peftModel.addAdapter(name, config);
     peftModel.loadStateDict(tensors, name);
@@ -70,13 +70,13 @@ describe('addWeightedAdapter against PEFT 0.11.1 (mlp-multi-adapter)', () => {
     ['combo_cat', { combinationType: 'cat' }],
   ] as Array<[string, AddWeightedAdapterOptions]>) {
     it(`${name} (${options.compatibility ?? 'exact'}) reproduces PEFT's factors, config and outputs`, async () => {
-      const { peftModel, dispose } = fixtureModel();
-      const tensors = io();
+      const { peftModel, dispose } = await fixtureModel();
+      const tensors = await io();
       const before = tf.memory().numTensors;
       await addWeightedAdapter(peftModel, ['adapter_a', 'adapter_b'], [0.7, 0.3], name, options);
       expect(peftModel.activeAdapters).toEqual(['adapter_a']);
       expect(sortTargets(lora.serializeConfig(peftModel.peftConfig[name] as never))).toEqual(sortTargets(readJson(`mlp-multi-adapter/adapters/${name}/adapter_config.json`)));
-      const saved = readTensors(`mlp-multi-adapter/adapters/${name}/adapter_model.safetensors`);
+      const saved = await readTensors(`mlp-multi-adapter/adapters/${name}/adapter_model.safetensors`);
       const state = peftModel.getStateDict(name);
       expect(Object.keys(state).sort()).toEqual(Object.keys(saved).sort());
       let worst = 0;
@@ -97,11 +97,11 @@ describe('addWeightedAdapter against PEFT 0.11.1 (mlp-multi-adapter)', () => {
   }
 
   it('combo_svd (peft-0.11.1): the same B·A and outputs as PEFT (factors are sign-ambiguous)', async () => {
-    const { peftModel, dispose } = fixtureModel();
-    const tensors = io();
+    const { peftModel, dispose } = await fixtureModel();
+    const tensors = await io();
     await addWeightedAdapter(peftModel, ['adapter_a', 'adapter_b'], [0.7, 0.3], 'combo_svd', { combinationType: 'svd', svdRank: 3, compatibility: 'peft-0.11.1' });
     expect(sortTargets(lora.serializeConfig(peftModel.peftConfig.combo_svd as never))).toEqual(sortTargets(readJson('mlp-multi-adapter/adapters/combo_svd/adapter_config.json')));
-    const saved = readTensors('mlp-multi-adapter/adapters/combo_svd/adapter_model.safetensors');
+    const saved = await readTensors('mlp-multi-adapter/adapters/combo_svd/adapter_model.safetensors');
     for (const path of ['lin0', 'lin1']) {
       const expected = tf.matMul(saved[`base_model.model.${path}.lora_B.weight`]!, saved[`base_model.model.${path}.lora_A.weight`]!);
       const actual = delta(peftModel, path, 'combo_svd');
@@ -122,7 +122,7 @@ describe('addWeightedAdapter against PEFT 0.11.1 (mlp-multi-adapter)', () => {
   });
 
   it('exact (default): linear and full-rank svd are Σ wᵢ·ΔWᵢ, and PEFT 0.11.1 is not', async () => {
-    const { peftModel, dispose } = fixtureModel();
+    const { peftModel, dispose } = await fixtureModel();
     await addWeightedAdapter(peftModel, ['adapter_a', 'adapter_b'], [0.7, -0.3], 'exact_linear', { combinationType: 'linear' });
     await addWeightedAdapter(peftModel, ['adapter_a', 'adapter_b'], [0.7, -0.3], 'exact_svd', { combinationType: 'svd', svdRank: 8 });
     await addWeightedAdapter(peftModel, ['adapter_a', 'adapter_b'], [0.7, 0.3], 'peft_linear', { combinationType: 'linear', compatibility: 'peft-0.11.1' });
@@ -151,7 +151,7 @@ describe('addWeightedAdapter against PEFT 0.11.1 (mlp-multi-adapter)', () => {
   });
 
   it('exact svd with a smaller rank is the best rank-k approximation (Eckart–Young)', async () => {
-    const { peftModel, dispose } = fixtureModel();
+    const { peftModel, dispose } = await fixtureModel();
     await addWeightedAdapter(peftModel, ['adapter_a', 'adapter_b'], [0.7, 0.3], 'rank3', { svdRank: 3 });
     const a = delta(peftModel, 'lin1', 'adapter_a');
     const b = delta(peftModel, 'lin1', 'adapter_b');

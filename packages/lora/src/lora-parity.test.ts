@@ -64,9 +64,9 @@ function disposeWeights(model: tfl.LayersModel): void {
   for (const weight of model.weights) if (!weight.read().isDisposed) weight.dispose();
 }
 
-function loadAdapter(peftModel: PeftModel | undefined, model: tfl.LayersModel, folder: string, adapterName: string): { peftModel: PeftModel; config: Record<string, unknown>; tensors: Record<string, tf.Tensor> } {
+async function loadAdapter(peftModel: PeftModel | undefined, model: tfl.LayersModel, folder: string, adapterName: string): Promise<{ peftModel: PeftModel; config: Record<string, unknown>; tensors: Record<string, tf.Tensor> }> {
   const config = readJson(`${folder}/adapter_config.json`);
-  const tensors = readTensors(`${folder}/adapter_model.safetensors`);
+  const tensors = await readTensors(`${folder}/adapter_model.safetensors`);
   let target = peftModel;
   if (!target) target = getPeftModel(model, config, { adapterName });
   else target.addAdapter(adapterName, config);
@@ -81,10 +81,10 @@ describe.each(['cpu', 'wasm'])('parity with Python PEFT 0.11.1 fixtures on %s', 
 
   it('mlp-lora: Linear LoRA forward, disable, merge, state dict and config', async () => {
     const before = tf.memory().numTensors;
-    const io = readTensors('mlp-lora/io.safetensors');
-    const model = loadMlp('mlp-lora');
+    const io = await readTensors('mlp-lora/io.safetensors');
+    const model = await loadMlp('mlp-lora');
     await expectMatches('mlp-lora base', predict(model, io.x!), io.expected_base!);
-    const { peftModel, config, tensors } = loadAdapter(undefined, model, 'mlp-lora/adapter', 'default');
+    const { peftModel, config, tensors } = await loadAdapter(undefined, model, 'mlp-lora/adapter', 'default');
     expect(normalizeConfig(lora.serializeConfig(peftModel.peftConfig.default as never))).toEqual(normalizeConfig(config));
     await expectStateDict(peftModel, 'default', tensors, 'mlp-lora');
     await expectMatches('mlp-lora adapted', predict(peftModel, io.x!), io.expected_adapted!);
@@ -99,11 +99,11 @@ describe.each(['cpu', 'wasm'])('parity with Python PEFT 0.11.1 fixtures on %s', 
 
   it('mlp-lora-rslora-dora: rsLoRA scaling and DoRA magnitude, forward, merge and unmerge', async () => {
     const before = tf.memory().numTensors;
-    const io = readTensors('mlp-lora-rslora-dora/io.safetensors');
-    const model = loadMlp('mlp-lora-rslora-dora');
-    const first = loadAdapter(undefined, model, 'mlp-lora-rslora-dora/adapters/rslora', 'rslora');
+    const io = await readTensors('mlp-lora-rslora-dora/io.safetensors');
+    const model = await loadMlp('mlp-lora-rslora-dora');
+    const first = await loadAdapter(undefined, model, 'mlp-lora-rslora-dora/adapters/rslora', 'rslora');
     const peftModel = first.peftModel;
-    const second = loadAdapter(peftModel, model, 'mlp-lora-rslora-dora/adapters/dora', 'dora');
+    const second = await loadAdapter(peftModel, model, 'mlp-lora-rslora-dora/adapters/dora', 'dora');
     for (const [name, loaded] of [
       ['rslora', first],
       ['dora', second],
@@ -127,12 +127,12 @@ describe.each(['cpu', 'wasm'])('parity with Python PEFT 0.11.1 fixtures on %s', 
 
   it('net-lora-conv-emb: Embedding and Conv2d LoRA (NCHW fixtures run as NHWC)', async () => {
     const before = tf.memory().numTensors;
-    const io = readTensors('net-lora-conv-emb/io.safetensors');
+    const io = await readTensors('net-lora-conv-emb/io.safetensors');
     const img = tf.transpose(io.img!, [0, 2, 3, 1]);
     const inputs = [io.ids!, img];
-    const model = loadEmbConvNet();
+    const model = await loadEmbConvNet();
     await expectMatches('net-lora-conv-emb base', predict(model, inputs), io.expected_base!);
-    const { peftModel, config, tensors } = loadAdapter(undefined, model, 'net-lora-conv-emb/adapter', 'default');
+    const { peftModel, config, tensors } = await loadAdapter(undefined, model, 'net-lora-conv-emb/adapter', 'default');
     expect(normalizeConfig(lora.serializeConfig(peftModel.peftConfig.default as never))).toEqual(normalizeConfig(config));
     await expectStateDict(peftModel, 'default', tensors, 'net-lora-conv-emb');
     await expectMatches('net-lora-conv-emb adapted', predict(peftModel, inputs), io.expected_adapted!);
@@ -146,13 +146,13 @@ describe.each(['cpu', 'wasm'])('parity with Python PEFT 0.11.1 fixtures on %s', 
 
   it('mlp-multi-adapter: switching adapters, saved combinations, and mixed-adapter batches', async () => {
     const before = tf.memory().numTensors;
-    const io = readTensors('mlp-multi-adapter/io.safetensors');
-    const model = loadMlp('mlp-multi-adapter');
+    const io = await readTensors('mlp-multi-adapter/io.safetensors');
+    const model = await loadMlp('mlp-multi-adapter');
     let peftModel: PeftModel | undefined;
     const loaded: Array<Record<string, tf.Tensor>> = [];
     const names = ['adapter_a', 'adapter_b', 'combo_linear', 'combo_cat', 'combo_svd'];
     for (const name of names) {
-      const result = loadAdapter(peftModel, model, `mlp-multi-adapter/adapters/${name}`, name);
+      const result = await loadAdapter(peftModel, model, `mlp-multi-adapter/adapters/${name}`, name);
       peftModel = result.peftModel;
       loaded.push(result.tensors);
       expect(normalizeConfig(lora.serializeConfig(peftModel.peftConfig[name] as never))).toEqual(normalizeConfig(result.config));
