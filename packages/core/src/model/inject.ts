@@ -78,7 +78,10 @@ export function allLinearTargets(context: ModelContext, named: readonly NamedLay
   if (info.outputHeadPath) headLeaves.add(leaf(info.outputHeadPath));
   if (context.architecture?.roles.outputHead) headLeaves.add(leaf(context.architecture.roles.outputHead));
   const linear = named.filter((entry) => !entry.isContainer && isLinearLayerClass(baseOf(entry.layer).getClassName()));
-  if (headLeaves.size === 0) for (const entry of linear) if (outputs.has(entry.layer)) headLeaves.add(leaf(entry.path));
+  // A described model type says which layer is its output embedding (none for a classifier, as
+  // transformers' get_output_embeddings()); an undescribed model's linear outputs are its heads.
+  const described = info.modelType !== undefined || context.architecture !== undefined;
+  if (!described) for (const entry of linear) if (outputs.has(entry.layer)) headLeaves.add(leaf(entry.path));
   const names = [...new Set(linear.map((entry) => leaf(entry.path)))].filter((name) => !headLeaves.has(name));
   if (names.length === 0) throw new NoMatchingTargetError("target_modules 'all-linear' found no linear layer besides the output head");
   return names;

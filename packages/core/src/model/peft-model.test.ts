@@ -152,6 +152,18 @@ describe('targeting errors and defaults', () => {
     expect(peftModel.targetedModuleNames).toEqual(['encoder.left', 'encoder.right', 'head.proj']);
   });
 
+  it("keeps a described model's classifier in 'all-linear' (PEFT excludes only the output embedding)", () => {
+    registerArchitecture({ modelType: 'toy-classifier', roles: { query: 'left', value: 'right' } });
+    try {
+      const model = branchyModel();
+      setModelInfo(model, { modelType: 'toy-classifier' });
+      const peftModel = getPeftModel(model, { peft_type: 'OUTPUT_SCALE', target_modules: 'all-linear' });
+      expect(peftModel.targetedModuleNames).toEqual(['encoder.left', 'encoder.right', 'head.proj', 'head.out']);
+    } finally {
+      unregisterArchitecture('toy-classifier');
+    }
+  });
+
   it('uses default targets of a registered custom architecture', () => {
     registerArchitecture({
       modelType: 'toy-branchy',
