@@ -1,0 +1,12 @@
+export { loadNative, NATIVE_ENV_VAR } from './load-native';
+export type { NativeStatus } from './load-native';
+export { selfTest } from './self-test';
+export {
+  NATIVE_ISAS,
+  SgemmParam,
+  SGEMM_PARAMS,
+  NativeActivation,
+  AdamParam,
+  ADAM_PARAMS,
+} from './native-addon';
+export type { NativeAddon, NativeInfo, NativeIsa, NativeMemory, NativeActivationName } from './native-addon';
