@@ -12,3 +12,5 @@ export { loadTokenizer, hasTokenizer, TOKENIZER_FILES, type TextTokenizer } from
 export { saveTransformersModel, transformersStateDict, type SaveTransformersModelOptions } from './util/save-model';
 export { createSeededRandom, withSeededMathRandom } from './util/seeded-random';
 export { UsageError, isUserError, EXIT_OK, EXIT_FAILURE, EXIT_USAGE } from './util/usage-error';
+export { createProgress } from './commands/train';
+export { processIo } from './cli-io';

@@ -39,7 +39,10 @@ export function createProgress(io: CliIo, enabled: boolean): { update(progress: 
         }
         bar.update(progress.step, payload);
       },
-      stop: () => started && bar.stop(),
+      stop() {
+        if (started) bar.stop();
+        started = false;
+      },
     };
   }
   return {
