@@ -20,6 +20,11 @@ export interface PromptLearningConfig extends PeftConfig {
   numTransformerSubmodules: number | null;
   numAttentionHeads: number | null;
   numLayers: number | null;
+  /**
+   * Set for SEQ_CLS from the model (never read from or written to JSON): PEFT's
+   * PeftModelForSequenceClassification trains and saves the classifier (`classifier`, `score`).
+   */
+  modulesToSave?: string[] | null;
 }
 
 /** A prompt-learning config after `prepareConfig`: every size known. */

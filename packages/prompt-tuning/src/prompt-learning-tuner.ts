@@ -27,6 +27,9 @@ export interface PromptMethod<Config extends PromptLearningConfig> {
   prefixEncoder?(config: PreparedPromptConfig<Config>): { prefixProjection: boolean; encoderHiddenSize: number };
 }
 
+/** PEFT 0.11.1 PeftModelForSequenceClassification's `classifier_module_names`. */
+export const SEQ_CLS_MODULES_TO_SAVE = ['classifier', 'score'] as const;
+
 const PROMPT_LAYER_CLASSES = [PromptEmbedding, PromptAttentionMask, PromptTokenTypes, PrefixPositionIds, PrefixAttention];
 
 function layerSizes(found: PromptModelLayers): LayerSizes {
@@ -137,6 +140,8 @@ export function createPromptLearningTuner<Config extends PromptLearningConfig>(m
           { field: 'num_transformer_submodules' },
         );
       }
+      // PEFT's PeftModelForSequenceClassification trains and saves the classification head with the prompt.
+      if (filled.taskType === 'SEQ_CLS') filled = { ...filled, modulesToSave: [...SEQ_CLS_MODULES_TO_SAVE] };
       return method.prepareMethodConfig ? method.prepareMethodConfig(filled, modelConfig, context) : filled;
     },
 

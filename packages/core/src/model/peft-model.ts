@@ -417,8 +417,7 @@ export class PeftModel {
     if (!config) throw new NoSuchAdapterError({ adapterName, available: this.adapterNames });
     const format = getTuner(config.peftType).stateDictFormat;
     if (!format) return undefined;
-    const layers = this.adapterLayers().filter((entry): entry is AdapterLayerEntry => TunerLayer.isTunerLayer(entry.layer));
-    return { format, layers };
+    return { format, layers: this.adapterLayers() };
   }
 
   /** The adapter's tensors as Python PEFT saves them: keys `base_model.model.<path>.lora_A.weight`, torch layouts. The caller disposes them. */

@@ -1,6 +1,7 @@
 import type { layers, LayersModel } from '@tensorflow/tfjs-layers';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { PeftConfig } from '../config/config-schema';
+import type { ModulesToSaveLayer } from '../model/modules-to-save-layer';
 import type { NamedLayer } from '../model/named-layers';
 import type { ArchitectureConfig } from '../registry/model-registry';
 import type { TunerLayer } from './tuner-layer';
@@ -34,16 +35,17 @@ export interface ModelContext {
   readonly architecture: ArchitectureConfig | undefined;
 }
 
-/** One of a tuner's layers in a model, with its module path. */
+/** One of a model's adapter layers (a tuner layer or a modules_to_save copy), with its module path. */
 export interface AdapterLayerEntry {
   readonly path: string;
-  readonly layer: TunerLayer;
+  readonly layer: TunerLayer | ModulesToSaveLayer;
 }
 
 /**
  * A save format of the tuner's own, in place of core's per-layer keys
  * (`base_model.model.<path>.<name>`): prompt learning saves one un-prefixed `prompt_embeddings`
- * tensor for the whole model. `layers` are the model's layers of this tuner.
+ * tensor for the whole model. `layers` are the model's adapter layers: its tuner layers and its
+ * modules_to_save wrappers.
  */
 export interface AdapterStateDictFormat {
   /** The saved keys and their torch shapes, without reading any tensor. */
