@@ -55,7 +55,7 @@ export function makeStripes(count: number, seed: number, size = 224): { xs: tf.T
       }
     }
   }
-  return tf.tidy(() => ({ xs: tf.tensor4d(pixels, [count, size, size, 3]), ys: tf.oneHot(tf.tensor1d(labels, 'int32'), 2).cast('float32') as tf.Tensor2D, labels }));
+  return tf.tidy(() => ({ xs: tf.tensor4d(pixels, [count, size, size, 3]), ys: tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 2), 'float32') as tf.Tensor2D, labels }));
 }
 
 export interface MobileNetLoraReport {
