@@ -1,5 +1,5 @@
 import { PeftModel } from '@peftjs/core';
-import { dispose } from '@tensorflow/tfjs-core';
+import { dispose, type Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { DEFAULT_ADAPTER_FOLDER_NAME } from './adapter-files';
 import { readAdapterFiles, type LoadAdapterOptions } from './load-adapter';
@@ -18,8 +18,21 @@ export interface FromPretrainedOptions extends LoadAdapterOptions {
  * adapter is unloaded and the base model's trainability restored before the error is thrown.
  */
 export async function fromPretrained(baseModel: LayersModel, dirOrRepoId: string, options: FromPretrainedOptions = {}): Promise<PeftModel> {
-  const adapterName = options.adapterName ?? DEFAULT_ADAPTER_FOLDER_NAME;
   const { config, tensors } = await readAdapterFiles(dirOrRepoId, options);
+  return fromAdapterTensors(baseModel, config, tensors, options);
+}
+
+/**
+ * Wraps a base model with an adapter already read (its raw config and its tensors, which this
+ * disposes); on failure, unloads it and restores the base model's trainability before throwing.
+ */
+export function fromAdapterTensors(
+  baseModel: LayersModel,
+  config: Record<string, unknown>,
+  tensors: Record<string, Tensor>,
+  options: { adapterName?: string; modelType?: string } = {},
+): PeftModel {
+  const adapterName = options.adapterName ?? DEFAULT_ADAPTER_FOLDER_NAME;
   const trainable = baseModel.weights.map((weight) => weight.trainable);
   try {
     const peftModel = new PeftModel(baseModel, config, { adapterName, modelType: options.modelType });
