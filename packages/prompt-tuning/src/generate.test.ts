@@ -83,24 +83,28 @@ describe.each([
       [0, 1, 1, 1],
       [1, 1, 1, 1],
     ];
+    const before = tf.memory().numTensors;
     const base = await generateBase(peftModel.baseModel, prompts, { maxNewTokens: 5, attentionMask, eosTokenId: null });
     const disabled = await peftModel.disableAdapter(() => generate(peftModel, prompts, { maxNewTokens: 5, attentionMask, eosTokenId: null }));
     expect(disabled).toEqual(base);
     expect(activePrompt(peftModel)).toEqual({ kind: 'input', numVirtualTokens: 4 });
     const adaptedIds = await generate(peftModel, prompts, { maxNewTokens: 5, attentionMask, eosTokenId: null });
     expect(adaptedIds).not.toEqual(base);
+    expect(tf.memory().numTensors).toBe(before);
     peftModel.unload();
   });
 
   it('samples reproducibly with a seed and stops rows at EOS', async () => {
     const peftModel = await adapted(modelConfig, { peft_type: 'PREFIX_TUNING', num_virtual_tokens: 2 });
     const prompts = [[1, 2, 3]];
+    const before = tf.memory().numTensors;
     const first = await generate(peftModel, prompts, { maxNewTokens: 6, doSample: true, seed: 42, eosTokenId: null });
     expect(await generate(peftModel, prompts, { maxNewTokens: 6, doSample: true, seed: 42, eosTokenId: null })).toEqual(first);
     const greedy = await generate(peftModel, prompts, { maxNewTokens: 6, eosTokenId: null });
     const stopped = await generate(peftModel, prompts, { maxNewTokens: 6, eosTokenId: greedy[0]![3]!, padTokenId: 0 });
     expect(stopped[0]!.slice(0, 4)).toEqual(greedy[0]!.slice(0, 4));
     expect(stopped[0]!.length).toBe(4);
+    expect(tf.memory().numTensors).toBe(before);
     peftModel.unload();
   });
 });

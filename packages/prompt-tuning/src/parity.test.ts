@@ -94,6 +94,7 @@ describe.each(['gpt2-prompt-tuning', 'gpt2-p-tuning', 'gpt2-prefix-tuning'])('%s
 
   it('saves the same prompt_embeddings tensor and the same adapter_config.json keys', async () => {
     const peftModel = await load();
+    const before = tf.memory().numTensors;
     const python = await loadSafetensors(peftFixturePath(caseName, 'adapter', 'adapter_model.safetensors'));
     const ours = peftModel.getStateDict();
     expect(Object.keys(ours)).toEqual(Object.keys(python));
@@ -103,5 +104,6 @@ describe.each(['gpt2-prompt-tuning', 'gpt2-p-tuning', 'gpt2-prefix-tuning'])('%s
     const config = { ...tuner.serializeConfig(peftModel.peftConfig.default!), inference_mode: true };
     expect(config).toEqual(fixtureAdapterConfig(caseName));
     tf.dispose([...Object.values(ours), ...Object.values(python)]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
