@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-cpu';
 
 import * as tf from '@tensorflow/tfjs-core';
 import { getPeftModel, registerTuner, setWarningHandler, type PeftModel } from '@peftjs/core';
+import { ia3 } from '@peftjs/ia3';
 import { createLoraConfig, lora } from '@peftjs/lora';
 import { AutoModelForCausalLM, causalLmLoss } from '@peftjs/models';
 import { forwardCausalLm, pTuning, prefixTuning, promptTuning } from '@peftjs/prompt-tuning';
@@ -33,7 +34,7 @@ const VIRTUAL = 20;
 await runMain(async () => {
   await initBackend({ backend: 'wasm' });
   setWarningHandler(() => {});
-  for (const tuner of [lora, promptTuning, pTuning, prefixTuning]) registerTuner(tuner);
+  for (const tuner of [lora, ia3, promptTuning, pTuning, prefixTuning]) registerTuner(tuner);
   const bench = new Bench('prompt-methods', `LLaMA hidden 256 × 4 layers, batch ${BATCH} × ${SEQ}: training step and trainable parameters per method (${VIRTUAL} virtual tokens), next to LoRA`);
   const ids = tf.tensor2d(
     Array.from({ length: BATCH }, (_, row) => Array.from({ length: SEQ }, (_, index) => (row * 131 + index * 37 + 11) % config.vocab_size)),
@@ -60,6 +61,7 @@ await runMain(async () => {
 
   const methods: Array<[string, Record<string, unknown>]> = [
     ['LoRA (r=8, q_proj + v_proj)', createLoraConfig({ r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj'] }) as unknown as Record<string, unknown>],
+    ['IA3 (llama defaults: k_proj, v_proj, down_proj)', { peft_type: 'IA3', task_type: 'CAUSAL_LM' }],
     ['prompt tuning', { peft_type: 'PROMPT_TUNING', num_virtual_tokens: VIRTUAL, task_type: 'CAUSAL_LM' }],
     ['P-tuning (MLP)', { peft_type: 'P_TUNING', num_virtual_tokens: VIRTUAL, task_type: 'CAUSAL_LM' }],
     ['P-tuning (LSTM)', { peft_type: 'P_TUNING', num_virtual_tokens: VIRTUAL, task_type: 'CAUSAL_LM', encoder_reparameterization_type: 'LSTM' }],
@@ -70,7 +72,7 @@ await runMain(async () => {
   const cases = methods.map(([name, peftConfig]) => {
     const peftModel = getPeftModel(AutoModelForCausalLM.fromConfig(config, { seed: 1 }), peftConfig);
     trainable[name] = peftModel.getNbTrainableParameters()[0];
-    return { name: `${name} step`, run: stepper(peftModel, peftConfig.peft_type !== 'LORA'), note: peftModel.trainableParametersReport(), repetitions: 8 };
+    return { name: `${name} step`, run: stepper(peftModel, !['LORA', 'IA3'].includes(peftConfig.peft_type as string)), note: peftModel.trainableParametersReport(), repetitions: 8 };
   });
   await bench.interleaved(cases);
   for (const [name] of methods.slice(1)) bench.compare(`${name} step time / LoRA step time (inverse)`, 'LoRA (r=8, q_proj + v_proj) step', `${name} step`);
