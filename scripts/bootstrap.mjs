@@ -48,7 +48,7 @@ function summarize(reportPath) {
 
 if (task === 'start') {
   install();
-  process.exit(pnpmRun('--silent', 'run', '--filter', '@peftjs/example-quickstart', 'start', ...extra));
+  process.exit(pnpmRun('--silent', 'run', '--filter', '@peftjs/example-tiny-lm', 'start', ...extra));
 } else if (task === 'test') {
   install();
   const reportPath = `${root}.vitest-report.json`;
