@@ -4,7 +4,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maxAbsDifference } from '@peftjs/core/testing';
 import { AutoModelForCausalLM, createRandom, generate, kvCacheModel, sampleToken } from './index';
-import { TINY_GPT2, TINY_LLAMA } from './__fixtures__/tiny-configs';
+import { TINY_BLOOM, TINY_GPT2, TINY_LLAMA, TINY_OPT_350M_STYLE } from './__fixtures__/tiny-configs';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -94,6 +94,31 @@ describe.each([
     const sequence = await generate(model, prompt, { maxNewTokens: 6, eosTokenId: null, stopSequences: [[greedy[0]![4]!, greedy[0]![5]!]], padTokenId: 1 });
     expect(sequence[0]!.slice(0, 6)).toEqual(greedy[0]!.slice(0, 6));
     expect(sequence[0]!.slice(6).every((id) => id === 1)).toBe(true);
+  });
+});
+
+describe.each([
+  ['opt (project_in/out, post-LayerNorm)', TINY_OPT_350M_STYLE],
+  ['bloom (6 heads)', TINY_BLOOM],
+] as const)('generate on %s, whose positions come from the mask', (_name, config) => {
+  it('a left-padded batch gives each row what it gives alone (cache and no cache)', async () => {
+    const model = AutoModelForCausalLM.fromConfig(config, { seed: 11 });
+    const rows = [
+      [5, 9, 14],
+      [7, 3, 22, 31, 8],
+    ];
+    const alone = await Promise.all(rows.map((row) => generate(model, [row], { maxNewTokens: 5, eosTokenId: null })));
+    expect(alone[0]![0]).toEqual(await generate(model, [rows[0]!], { maxNewTokens: 5, eosTokenId: null, useCache: false }).then((ids) => ids[0]));
+    const padded = rows.map((row) => [...new Array(5 - row.length).fill(PAD), ...row]);
+    const mask = rows.map((row) => [...new Array(5 - row.length).fill(0), ...row.map(() => 1)]);
+    const before = tf.memory().numTensors;
+    for (const useCache of [true, false]) {
+      const batch = await generate(model, padded, { attentionMask: mask, maxNewTokens: 5, eosTokenId: null, useCache });
+      expect(batch[0]!.slice(2)).toEqual(alone[0]![0]);
+      expect(batch[1]).toEqual(alone[1]![0]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
   });
 });
 

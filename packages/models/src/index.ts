@@ -10,10 +10,13 @@ export { ScaledDotProductAttention, isKeyValueCacheLayer, type KeyValueCacheLaye
 export { HFActivation, GatedActivation, applyActivation, ACTIVATIONS, type ActivationName } from './layers/activations';
 export { TiedLMHead } from './layers/tied-lm-head';
 export { PositionIds, SelectToken, isPositionIdsLayer } from './layers/position-ids';
+export { OPTPositionIds } from './layers/opt-position-ids';
 
 export { buildGPT2, gpt2Config, type GPT2Config } from './architectures/gpt2';
 export { buildLlama, llamaConfig, type LlamaConfig } from './architectures/llama';
 export { buildBert, bertConfig, type BertConfig, type BertHead, type ProblemType } from './architectures/bert';
+export { buildOPT, optConfig, OPT_POSITION_OFFSET, type OPTConfig } from './architectures/opt';
+export { buildBloom, bloomConfig, alibiSlopes, type BloomConfig } from './architectures/bloom';
 export type { BuildOptions } from './architectures/build-options';
 export type { WeightInit } from './architectures/init';
 export { INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS, POSITION_IDS } from './architectures/inputs';
@@ -31,11 +34,15 @@ export {
   BUILTIN_MODEL_TYPES,
   GPT2_ARCHITECTURE,
   BERT_ARCHITECTURE,
+  OPT_ARCHITECTURE,
+  BLOOM_ARCHITECTURE,
   GPT2_MODEL_TYPE,
   LLAMA_MODEL_TYPE,
   MISTRAL_MODEL_TYPE,
   QWEN2_MODEL_TYPE,
   BERT_MODEL_TYPE,
+  OPT_MODEL_TYPE,
+  BLOOM_MODEL_TYPE,
 } from './architectures/builtin-model-types';
 export { registerDefaultTargets, LORA_TARGET_MODULES, IA3_TARGET_MODULES, IA3_FEEDFORWARD_MODULES, PREFIX_TUNING_POSTPROCESS } from './architectures/default-targets';
 
@@ -55,6 +62,10 @@ export {
   LlamaForCausalLM,
   MistralForCausalLM,
   Qwen2ForCausalLM,
+  OPTModel,
+  OPTForCausalLM,
+  BloomModel,
+  BloomForCausalLM,
   BertModel,
   BertForSequenceClassification,
   BertForTokenClassification,

@@ -14,7 +14,7 @@ describe.each(['cpu', 'wasm'])('fixture parity on %s', (backend) => {
     await tf.setBackend(backend);
   });
 
-  describe.each(['gpt2-lora', 'llama-lora'])('%s', (caseName) => {
+  describe.each(['gpt2-lora', 'llama-lora', 'opt-lora', 'bloom-lora'])('%s', (caseName) => {
     let fixture: PeftCase;
     beforeAll(async () => {
       fixture = await loadPeftCase(caseName);

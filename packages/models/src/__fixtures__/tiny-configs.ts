@@ -22,3 +22,18 @@ export const TINY_BERT = {
   id2label: { 0: 'a', 1: 'b', 2: 'c' },
   initializer_range: 0.2,
 };
+/** OPT with word_embed_proj_dim != hidden_size (project_in / project_out) and post-LayerNorm blocks, as opt-350m. */
+export const TINY_OPT_350M_STYLE = {
+  model_type: 'opt',
+  hidden_size: 16,
+  ffn_dim: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  vocab_size: 50,
+  max_position_embeddings: 16,
+  word_embed_proj_dim: 8,
+  do_layer_norm_before: false,
+  init_std: 0.2,
+};
+/** BLOOM with a head count that is not a power of two (ALiBi's extra slopes). */
+export const TINY_BLOOM = { model_type: 'bloom', hidden_size: 24, n_layer: 2, n_head: 6, vocab_size: 50, initializer_range: 0.2 };

@@ -1,9 +1,11 @@
 import { getArchitecture, registerArchitecture, type ArchitectureConfig } from '@peftjs/core';
 import { bertConfig, buildBert, type BertConfig } from './bert';
+import { bloomConfig, buildBloom, type BloomConfig } from './bloom';
 import { registerDefaultTargets } from './default-targets';
 import { buildGPT2, gpt2Config, type GPT2Config } from './gpt2';
 import { buildLlama, llamaConfig, type LlamaConfig } from './llama';
 import { getModelType, registerModelType, type ModelTypeDefinition } from './model-types';
+import { buildOPT, optConfig, type OPTConfig } from './opt';
 
 const TIED_LM_HEAD = [/^lm_head\.weight$/];
 
@@ -49,6 +51,34 @@ export const BERT_ARCHITECTURE: ArchitectureConfig = {
     embedding: 'word_embeddings',
   },
   layersPattern: 'layer',
+};
+
+export const OPT_ARCHITECTURE: ArchitectureConfig = {
+  modelType: 'opt',
+  roles: {
+    query: 'q_proj',
+    key: 'k_proj',
+    value: 'v_proj',
+    attentionOutput: 'out_proj',
+    feedForward: ['fc1', 'fc2'],
+    feedForwardOutput: 'fc2',
+    embedding: 'embed_tokens',
+    outputHead: 'lm_head',
+  },
+  layersPattern: 'layers',
+};
+
+export const BLOOM_ARCHITECTURE: ArchitectureConfig = {
+  modelType: 'bloom',
+  roles: {
+    queryKeyValue: 'query_key_value',
+    attentionOutput: 'self_attention.dense',
+    feedForward: ['dense_h_to_4h', 'dense_4h_to_h'],
+    feedForwardOutput: 'dense_4h_to_h',
+    embedding: 'word_embeddings',
+    outputHead: 'lm_head',
+  },
+  layersPattern: 'h',
 };
 
 export const GPT2_MODEL_TYPE: ModelTypeDefinition<GPT2Config> = {
@@ -118,7 +148,47 @@ export const BERT_MODEL_TYPE: ModelTypeDefinition<BertConfig> = {
   architecture: BERT_ARCHITECTURE,
 };
 
-export const BUILTIN_MODEL_TYPES: readonly ModelTypeDefinition[] = [GPT2_MODEL_TYPE, LLAMA_MODEL_TYPE, MISTRAL_MODEL_TYPE, QWEN2_MODEL_TYPE, BERT_MODEL_TYPE];
+export const OPT_MODEL_TYPE: ModelTypeDefinition<OPTConfig> = {
+  modelType: 'opt',
+  basePrefix: 'model',
+  parseConfig: optConfig,
+  tasks: {
+    base: { className: 'OPTModel', build: (config, options) => buildOPT(config, { ...options, head: 'none' }) },
+    'causal-lm': {
+      className: 'OPTForCausalLM',
+      build: (config, options) => buildOPT(config, { ...options, head: 'causal-lm' }),
+      outputHeadPath: 'lm_head',
+      ignoreUnexpected: (config) => (config.tieWordEmbeddings ? TIED_LM_HEAD : []),
+    },
+  },
+  architecture: OPT_ARCHITECTURE,
+};
+
+export const BLOOM_MODEL_TYPE: ModelTypeDefinition<BloomConfig> = {
+  modelType: 'bloom',
+  basePrefix: 'transformer',
+  parseConfig: bloomConfig,
+  tasks: {
+    base: { className: 'BloomModel', build: (config, options) => buildBloom(config, { ...options, head: 'none' }) },
+    'causal-lm': {
+      className: 'BloomForCausalLM',
+      build: (config, options) => buildBloom(config, { ...options, head: 'causal-lm' }),
+      outputHeadPath: 'lm_head',
+      ignoreUnexpected: (config) => (config.tieWordEmbeddings ? TIED_LM_HEAD : []),
+    },
+  },
+  architecture: BLOOM_ARCHITECTURE,
+};
+
+export const BUILTIN_MODEL_TYPES: readonly ModelTypeDefinition[] = [
+  GPT2_MODEL_TYPE,
+  LLAMA_MODEL_TYPE,
+  MISTRAL_MODEL_TYPE,
+  QWEN2_MODEL_TYPE,
+  BERT_MODEL_TYPE,
+  OPT_MODEL_TYPE,
+  BLOOM_MODEL_TYPE,
+];
 
 let registered = false;
 

@@ -32,12 +32,34 @@ export interface ScaledDotProductAttentionArgs {
   fusedQkv?: boolean;
   /** Rotary embeddings: `[cos, sin]` inputs follow the mask bias. */
   rotary?: boolean;
+  /**
+   * How a fused input is laid out: `'concatenated'` (default) is `[all q | all k | all v]` (GPT-2
+   * `c_attn`); `'per-head'` is BLOOM's `query_key_value`, viewed as `[batch, seq, heads, 3, headDim]`.
+   */
+  fusedLayout?: 'concatenated' | 'per-head';
+  /**
+   * ALiBi (BLOOM): one slope per head; `slope_h * pos_k` is added to the scores, where `pos_k` is
+   * the key's position among the keys the query may attend to (`cumsum(mask) - 1`, counted from
+   * the mask bias), which equals transformers' `(cumsum(attention_mask) - 1) * attention_mask` on
+   * every key that is not masked.
+   */
+  alibiSlopes?: readonly number[] | null;
 }
 
 function rotateHalf(x: tf.Tensor): tf.Tensor {
   const half = x.shape[x.rank - 1]! / 2;
   const [first, second] = tf.split(x, [half, half], -1);
   return tf.concat([tf.neg(second!), first!], -1);
+}
+
+/**
+ * `slope_h * pos_k` `[batch, heads, queries, keys]` from an additive mask bias
+ * `[batch, 1, queries, keys]` (0 = attend): `pos_k` counts the attended keys before key k.
+ */
+function alibiBias(bias: tf.Tensor, slopes: readonly number[]): tf.Tensor {
+  const allowed = tf.cast(tf.equal(bias, 0), 'float32');
+  const positions = tf.sub(tf.cumsum(allowed, 3), 1);
+  return tf.mul(positions, tf.reshape(tf.tensor1d([...slopes], 'float32'), [1, slopes.length, 1, 1]));
 }
 
 /**
@@ -56,6 +78,8 @@ export class ScaledDotProductAttention extends layers.Layer implements KeyValueC
   readonly scoreDivisors: number[];
   readonly fusedQkv: boolean;
   readonly rotary: boolean;
+  readonly fusedLayout: 'concatenated' | 'per-head';
+  readonly alibiSlopes: readonly number[] | null;
 
   constructor(args: ScaledDotProductAttentionArgs) {
     super({ name: args.name, trainable: false });
@@ -65,6 +89,11 @@ export class ScaledDotProductAttention extends layers.Layer implements KeyValueC
     this.scoreDivisors = [...args.scoreDivisors];
     this.fusedQkv = args.fusedQkv ?? false;
     this.rotary = args.rotary ?? false;
+    this.fusedLayout = args.fusedLayout ?? 'concatenated';
+    this.alibiSlopes = args.alibiSlopes ? [...args.alibiSlopes] : null;
+    if (this.alibiSlopes && this.alibiSlopes.length !== this.numHeads) {
+      throw new Error(`${this.name}: ${this.alibiSlopes.length} ALiBi slopes for ${this.numHeads} heads`);
+    }
     if (this.numHeads % this.numKeyValueHeads !== 0) {
       throw new Error(`${this.name}: ${this.numHeads} attention heads are not a multiple of ${this.numKeyValueHeads} key/value heads`);
     }
@@ -100,7 +129,12 @@ export class ScaledDotProductAttention extends layers.Layer implements KeyValueC
       let q: tf.Tensor;
       let k: tf.Tensor;
       let v: tf.Tensor;
-      if (this.fusedQkv) {
+      if (this.fusedQkv && this.fusedLayout === 'per-head') {
+        const fused = list[index++]!;
+        const [batch, seq] = fused.shape as [number, number, number];
+        const parts = tf.split(tf.reshape(fused, [batch, seq, this.numHeads, 3, this.headDim]), 3, 3);
+        [q, k, v] = parts.map((part) => tf.reshape(part, [batch, seq, this.numHeads * this.headDim])) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      } else if (this.fusedQkv) {
         const size = this.numHeads * this.headDim;
         [q, k, v] = tf.split(list[index++]!, [size, size, size], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
       } else {
@@ -134,7 +168,9 @@ export class ScaledDotProductAttention extends layers.Layer implements KeyValueC
           ? tf.transpose(tf.matMul(k, tf.transpose(grouped, [0, 1, 3, 2])), [0, 1, 3, 2])
           : tf.matMul(grouped, k, false, true);
       for (const divisor of this.scoreDivisors) scores = tf.div(scores, divisor);
-      scores = tf.add(tf.reshape(scores, [batch, this.numHeads, seq, keys]), bias);
+      scores = tf.reshape(scores, [batch, this.numHeads, seq, keys]);
+      if (this.alibiSlopes) scores = tf.add(scores, alibiBias(bias, this.alibiSlopes));
+      scores = tf.add(scores, bias);
       const probabilities = tf.reshape(tf.softmax(scores, -1), [batch, this.numKeyValueHeads, groups * seq, keys]);
       const context = tf.reshape(tf.matMul(probabilities, v), [batch, this.numHeads, seq, this.headDim]);
       const output = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, seq, this.numHeads * this.headDim]);
@@ -151,6 +187,8 @@ export class ScaledDotProductAttention extends layers.Layer implements KeyValueC
       scoreDivisors: this.scoreDivisors,
       fusedQkv: this.fusedQkv,
       rotary: this.rotary,
+      fusedLayout: this.fusedLayout,
+      alibiSlopes: this.alibiSlopes ? [...this.alibiSlopes] : null,
     };
   }
 }
