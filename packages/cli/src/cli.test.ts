@@ -140,6 +140,22 @@ describe('train', () => {
   });
 });
 
+describe('prompt methods (registered by @peftjs/prompt-tuning)', () => {
+  it('trains prompt tuning and generates with a Python prompt-tuning adapter', async () => {
+    const out = join(work, 'prompt-tuning');
+    const trained = await cli('train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--method', 'prompt-tuning', '--num-virtual-tokens', '4', '--epochs', '1', '--out', out);
+    expect(trained.code, trained.stderr).toBe(0);
+    const info = JSON.parse((await cli('inspect', out, '--json')).stdout);
+    expect(info.peft_type).toBe('PROMPT_TUNING');
+    expect(info.tensors).toEqual([{ name: 'prompt_embeddings', dtype: 'F32', shape: [4, 32], parameters: 128 }]);
+    const io = await loadSafetensors(fixture('gpt2-prompt-tuning', 'io.safetensors'), { names: ['input_ids', 'expected_greedy_adapted'] });
+    const generated = await cli('generate', '--base', fixture('gpt2-prompt-tuning', 'base'), '--adapter', fixture('gpt2-prompt-tuning', 'adapter'), '--input-ids', JSON.stringify(await io.input_ids!.array()), '--max-new-tokens', '6', '--pad-token-id', '0', '--json');
+    expect(generated.code, generated.stderr).toBe(0);
+    expect(JSON.parse(generated.stdout).sequences).toEqual(await io.expected_greedy_adapted!.array());
+    tf.dispose(Object.values(io));
+  });
+});
+
 describe('with the Python PEFT fixtures', () => {
   it('eval: loss and perplexity as transformers computes them', async () => {
     const expected = JSON.parse(await readFile(fixture('gpt2-lora', 'case.json'), 'utf8')).expected_loss;

@@ -1,5 +1,9 @@
 import { Command } from 'commander';
 import { generate } from '@peftjs/models';
+import { generate as generateWithPrompt, PREFIX_TUNING_PEFT_TYPE, PROMPT_TUNING_PEFT_TYPE, P_TUNING_PEFT_TYPE } from '@peftjs/prompt-tuning';
+
+/** Prompt-learning adapters add virtual tokens; their package generates with them. */
+const PROMPT_LEARNING = new Set<string>([PROMPT_TUNING_PEFT_TYPE, P_TUNING_PEFT_TYPE, PREFIX_TUNING_PEFT_TYPE]);
 import type { CliIo } from '../cli-io';
 import { startBackend } from '../util/backend';
 import { collect, commonOptions, float, integer, option } from '../util/options';
@@ -29,7 +33,8 @@ export function generateCommand(io: CliIo): Command {
     const loaded = await loadModelWithAdapters(options as { base: string; adapter?: string[]; revision?: string });
     if (loaded.base.task !== 'causal-lm') throw new UsageError(`generate needs a causal LM; ${options.base} is a ${loaded.base.task} model (use predict)`);
     const { rows, mask } = promptRows(loaded, options);
-    const sequences = await generate(loaded.model, rows, {
+    const promptLearning = loaded.peftModel !== undefined && PROMPT_LEARNING.has(loaded.peftModel.peftType);
+    const options_ = {
       maxNewTokens: options.maxNewTokens,
       attentionMask: mask,
       doSample: sampling,
@@ -38,7 +43,8 @@ export function generateCommand(io: CliIo): Command {
       ...(options.topP !== undefined ? { topP: options.topP } : {}),
       seed: options.seed,
       ...(options.padTokenId !== undefined ? { padTokenId: options.padTokenId } : {}),
-    });
+    };
+    const sequences = promptLearning ? await generateWithPrompt(loaded.peftModel!, rows, options_) : await generate(loaded.model, rows, options_);
     const tokenizer = loaded.base.tokenizer;
     const texts = tokenizer ? sequences.map((sequence, row) => tokenizer.decode(sequence.filter((_, index) => index >= rows[row]!.length || mask[row]![index] === 1))) : null;
     if (options.json) io.stdout(`${JSON.stringify({ sequences, texts })}\n`);
