@@ -2,6 +2,7 @@
 #include "gemm.h"
 
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define PEFTJS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -15,31 +16,38 @@
  *   x' = (m'/c1) / (sqrt(v'/c2) + ε) · (-lr) + x      (c = 1 - β^t)
  * AdamW first decays the variable: x ← x - x·(lr·wd).
  */
+#define PEFTJS_ADAM_BLOCK 256
+
+/*
+ * The outputs may be the inputs (an in-place update), so each block is computed into local
+ * arrays from restrict-qualified inputs (which the compiler vectorises) and then copied out.
+ */
 PEFTJS_CLONES
-void peftjs_adam_range(const peftjs_adam_args *args, long begin, long end) {
-  const float *restrict var = args->var, *restrict m = args->m, *restrict v = args->v, *restrict g = args->g;
-  float *out_var = args->out_var, *out_m = args->out_m, *out_v = args->out_v;
+static void adam_block(const peftjs_adam_args *args, long begin, long count, float *restrict x_out, float *restrict m_out, float *restrict v_out) {
+  const float *restrict var = args->var + begin, *restrict m = args->m + begin, *restrict v = args->v + begin, *restrict g = args->g + begin;
   const float beta1 = args->beta1, beta2 = args->beta2, omb1 = args->one_minus_beta1, omb2 = args->one_minus_beta2;
   const float c1 = args->bias_correction1, c2 = args->bias_correction2, eps = args->epsilon, neg_lr = -args->lr;
   const float decay = args->lr * args->weight_decay;
-  if (decay != 0.0f) {
-    for (long i = begin; i < end; i++) {
-      float x = var[i] - var[i] * decay;
-      float gi = g[i];
-      float mi = m[i] * beta1 + gi * omb1;
-      float vi = v[i] * beta2 + (gi * gi) * omb2;
-      out_m[i] = mi;
-      out_v[i] = vi;
-      out_var[i] = ((mi / c1) / (sqrtf(vi / c2) + eps)) * neg_lr + x;
-    }
-  } else {
-    for (long i = begin; i < end; i++) {
-      float gi = g[i];
-      float mi = m[i] * beta1 + gi * omb1;
-      float vi = v[i] * beta2 + (gi * gi) * omb2;
-      out_m[i] = mi;
-      out_v[i] = vi;
-      out_var[i] = ((mi / c1) / (sqrtf(vi / c2) + eps)) * neg_lr + var[i];
-    }
+  for (long i = 0; i < count; i++) {
+    float x = decay != 0.0f ? var[i] - var[i] * decay : var[i];
+    float gi = g[i];
+    float mi = m[i] * beta1 + gi * omb1;
+    float vi = v[i] * beta2 + (gi * gi) * omb2;
+    m_out[i] = mi;
+    v_out[i] = vi;
+    x_out[i] = ((mi / c1) / (sqrtf(vi / c2) + eps)) * neg_lr + x;
+  }
+}
+
+void peftjs_adam_range(const peftjs_adam_args *args, long begin, long end) {
+  float x[PEFTJS_ADAM_BLOCK] __attribute__((aligned(64)));
+  float m[PEFTJS_ADAM_BLOCK] __attribute__((aligned(64)));
+  float v[PEFTJS_ADAM_BLOCK] __attribute__((aligned(64)));
+  for (long start = begin; start < end; start += PEFTJS_ADAM_BLOCK) {
+    long count = end - start < PEFTJS_ADAM_BLOCK ? end - start : PEFTJS_ADAM_BLOCK;
+    adam_block(args, start, count, x, m, v);
+    memcpy(args->out_var + start, x, (size_t)count * sizeof(float));
+    memcpy(args->out_m + start, m, (size_t)count * sizeof(float));
+    memcpy(args->out_v + start, v, (size_t)count * sizeof(float));
   }
 }

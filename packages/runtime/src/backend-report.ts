@@ -1,4 +1,5 @@
 import type { BackendName } from './backends/backend-name';
+import type { NativeReport } from './native/native-kernels';
 import type { WasmFixName } from './wasm-fixes/wasm-fix-names';
 
 /** What `initBackend` chose and did. */
@@ -13,11 +14,19 @@ export interface BackendReport {
   readonly version: string;
   /** The backend fixes that are registered (see `WasmFix`); empty on backends that need none. */
   readonly fixes: readonly WasmFixName[];
+  /** On wasm: whether `@peftjs/native`'s kernels are in use (GEMM ISA, threads), or why not. */
+  readonly native?: NativeReport;
 }
 
 /** One line for logs: `tfjs backend: wasm (@tensorflow/tfjs-backend-wasm 4.22.0), no GPU, fixes: …`. */
 export function formatBackendReport(report: BackendReport): string {
   const gpu = report.gpu ? 'GPU' : 'no GPU';
   const fixes = report.fixes.length === 0 ? 'no fixes' : `fixes: ${report.fixes.join(', ')}`;
-  return `tfjs backend: ${report.backend} (${report.packageName} ${report.version}), ${gpu}, ${fixes}`;
+  const native =
+    report.native === undefined
+      ? ''
+      : report.native.available
+        ? `, native: ${report.native.isa} (${report.native.threads} thread${report.native.threads === 1 ? '' : 's'})`
+        : `, native: off (${report.native.reason})`;
+  return `tfjs backend: ${report.backend} (${report.packageName} ${report.version}), ${gpu}, ${fixes}${native}`;
 }

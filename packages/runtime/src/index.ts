@@ -13,6 +13,11 @@ export {
   batchMatMulGradConfig,
 } from './wasm-fixes/index';
 export type { WasmFixName, RegisterWasmFixesOptions } from './wasm-fixes/index';
+export { loadNativeKernels, nativeReport, setNativeThreads, THREADS_ENV_VAR } from './native/native-kernels';
+export type { NativeReport, LoadNativeOptions } from './native/native-kernels';
+export { FusedAdamOptimizer, FusedAdamWOptimizer, createFusedAdam, createFusedAdamW } from './optimizers/fused-adam-optimizer';
+export type { FusedAdamOptions, FusedAdamWOptions } from './optimizers/fused-adam-optimizer';
+export { FusedAdam } from './optimizers/fused-adam-kernel-name';
 export {
   PeftRuntimeError,
   UnknownBackendError,

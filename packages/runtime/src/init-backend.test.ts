@@ -7,9 +7,13 @@ import { PeftRuntimeError } from './errors/peft-runtime-error';
 import { UnknownBackendError } from './errors/unknown-backend-error';
 import { getBackendReport, initBackend, resolveBackendChoice } from './init-backend';
 import { registeredWasmFixes, unregisterWasmFixes } from './wasm-fixes/register-wasm-fixes';
-import { WASM_FIX_NAMES } from './wasm-fixes/wasm-fix-names';
+import { WASM_FIX_NAMES, WasmFix } from './wasm-fixes/wasm-fix-names';
 
 const noEnv = {};
+
+const nativeFixes: string[] = [WasmFix.nativeMatMul, WasmFix.nativeFusedMatMul];
+/** Every fix, less the native ones when `@peftjs/native` is not built here. */
+const allFixes = (native: boolean) => WASM_FIX_NAMES.filter((fix) => native || !nativeFixes.includes(fix));
 
 afterAll(async () => {
   await initBackend({ backend: 'wasm', env: noEnv });
@@ -18,17 +22,20 @@ afterAll(async () => {
 describe('initBackend', () => {
   it('picks wasm here (tfjs-node is not installed) and registers the fixes', async () => {
     const report = await initBackend({ env: noEnv });
+    const native = report.native!.available;
     expect(report).toEqual({
       backend: 'wasm',
       gpu: false,
       packageName: '@tensorflow/tfjs-backend-wasm',
       version: '4.22.0',
-      fixes: WASM_FIX_NAMES,
+      fixes: allFixes(native),
+      native: native ? { available: true, isa: expect.stringMatching(/^(avx512|avx2|portable)$/), threads: 1 } : { available: false, reason: expect.any(String) },
     });
     expect(tf.getBackend()).toBe('wasm');
     expect(getBackendReport()).toEqual(report);
     expect(formatBackendReport(report)).toBe(
-      `tfjs backend: wasm (@tensorflow/tfjs-backend-wasm 4.22.0), no GPU, fixes: ${WASM_FIX_NAMES.join(', ')}`,
+      `tfjs backend: wasm (@tensorflow/tfjs-backend-wasm 4.22.0), no GPU, fixes: ${allFixes(native).join(', ')}, native: ` +
+        (native ? `${report.native!.isa} (1 thread)` : `off (${report.native!.reason})`),
     );
   });
 
@@ -80,7 +87,17 @@ describe('initBackend', () => {
     unregisterWasmFixes();
     expect((await initBackend({ backend: 'wasm', wasmFixes: false })).fixes).toEqual([]);
     expect(registeredWasmFixes()).toEqual([]);
-    expect((await initBackend({ backend: 'wasm' })).fixes).toEqual(WASM_FIX_NAMES);
-    expect((await initBackend({ backend: 'wasm', wasmFixes: false })).fixes).toEqual(WASM_FIX_NAMES);
+    const native = (await initBackend({ backend: 'wasm' })).native!.available;
+    expect(registeredWasmFixes()).toEqual(allFixes(native));
+    expect((await initBackend({ backend: 'wasm', wasmFixes: false })).fixes).toEqual(allFixes(native));
+  });
+
+  it('leaves the native kernels out with native: false (or PEFTJS_NATIVE=0), and puts them back', async () => {
+    const off = await initBackend({ backend: 'wasm', native: false, env: noEnv });
+    expect(off.fixes).toEqual(allFixes(false));
+    expect(off.native).toEqual({ available: false, reason: 'turned off (native: false)' });
+    expect(formatBackendReport(off)).toMatch(/, native: off \(turned off \(native: false\)\)$/);
+    const on = await initBackend({ backend: 'wasm', env: noEnv });
+    expect(on.fixes).toEqual(allFixes(on.native!.available));
   });
 });

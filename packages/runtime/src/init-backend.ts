@@ -4,7 +4,12 @@ import { BACKEND_NAMES, isBackendName } from './backends/backend-name';
 import type { BackendReport } from './backend-report';
 import { NoBackendAvailableError } from './errors/no-backend-available-error';
 import { UnknownBackendError } from './errors/unknown-backend-error';
-import { registeredWasmFixes, registerWasmFixes } from './wasm-fixes/register-wasm-fixes';
+import { loadNativeKernels, nativeReport } from './native/native-kernels';
+import { registeredWasmFixes, registerWasmFixes, unregisterWasmFixes } from './wasm-fixes/register-wasm-fixes';
+import type { WasmFixName } from './wasm-fixes/wasm-fix-names';
+import { WASM_FIX_NAMES, WasmFix } from './wasm-fixes/wasm-fix-names';
+
+const NATIVE_FIXES: readonly WasmFixName[] = [WasmFix.nativeMatMul, WasmFix.nativeFusedMatMul];
 
 /** The environment variable that overrides automatic backend selection. */
 export const BACKEND_ENV_VAR = 'PEFTJS_BACKEND';
@@ -21,7 +26,14 @@ export interface InitBackendOptions {
    * `false` registers nothing (fixes registered earlier stay; `unregisterWasmFixes` removes them).
    */
   wasmFixes?: boolean;
-  /** Where to read `PEFTJS_BACKEND` from; defaults to `process.env` (ignored where there is none). */
+  /**
+   * Use `@peftjs/native` on wasm when it is installed, built and passes its self-test (default
+   * true; `PEFTJS_NATIVE=0` also turns it off). `false` also removes native kernels registered earlier.
+   */
+  native?: boolean;
+  /** Threads for the native kernels' large products (default `PEFTJS_THREADS`, else 1). */
+  threads?: number;
+  /** Where to read `PEFTJS_BACKEND`, `PEFTJS_NATIVE`, `PEFTJS_THREADS` from; defaults to `process.env` (ignored where there is none). */
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -54,9 +66,23 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       attempts.push({ backend: name, error: error instanceof Error ? error : new Error(String(error)) });
       continue;
     }
+    if (name !== 'wasm') {
+      lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([]) });
+      return lastReport;
+    }
+    const useNative = options.native !== false;
+    if (useNative) {
+      await loadNativeKernels({ env: options.env, threads: options.threads });
+    } else {
+      unregisterWasmFixes({ fixes: NATIVE_FIXES });
+    }
     // The report tells what is registered, including fixes an earlier call registered.
-    const fixes = name !== 'wasm' ? [] : options.wasmFixes === false ? registeredWasmFixes() : registerWasmFixes();
-    lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([...fixes]) });
+    const fixes =
+      options.wasmFixes === false
+        ? registeredWasmFixes()
+        : registerWasmFixes(useNative ? {} : { fixes: WASM_FIX_NAMES.filter((fix) => !NATIVE_FIXES.includes(fix)) });
+    const native = useNative ? nativeReport() : Object.freeze({ available: false, reason: 'turned off (native: false)' });
+    lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([...fixes]), native });
     return lastReport;
   }
   throw new NoBackendAvailableError({ attempts });

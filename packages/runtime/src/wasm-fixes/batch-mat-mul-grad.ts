@@ -2,7 +2,9 @@ import type { GradConfig, Tensor } from '@tensorflow/tfjs-core';
 import {
   BatchMatMul,
   broadcast_util,
+  getBackend,
   getGradient,
+  getKernel,
   matMul,
   registerGradient,
   reshape,
@@ -13,6 +15,7 @@ import {
 } from '@tensorflow/tfjs-core';
 
 import { swapLastTwoAxes } from './matrix-axes';
+import { isNativeBatchMatMul } from './native-mat-mul-kernel';
 import type { WasmFixUnit } from './wasm-fix-unit';
 import { WasmFix } from './wasm-fix-names';
 
@@ -43,6 +46,10 @@ function reduceToShape(gradient: Tensor, shape: number[]): Tensor {
  * - a·bᵀ:    da = g·b,       db = gᵀ·a
  * - aᵀ·b:    da = b·gᵀ,      db = a·g
  * - aᵀ·bᵀ:   da = (g·b)ᵀ,    db = (a·g)ᵀ
+ *
+ * When the active backend's `BatchMatMul` is the native one (`@peftjs/native`), which reads
+ * either layout at no cost, the products keep transpose flags instead (as the stock gradient
+ * does) and only the broadcast reduction is added.
  */
 export const batchMatMulGradConfig: GradConfig = {
   kernelName: BatchMatMul,
@@ -53,7 +60,21 @@ export const batchMatMulGradConfig: GradConfig = {
     const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
     let da: () => Tensor;
     let db: () => Tensor;
-    if (!transposeA && !transposeB) {
+    if (isNativeBatchMatMul(getKernel(BatchMatMul, getBackend())?.kernelFunc)) {
+      if (!transposeA && !transposeB) {
+        da = () => matMul(g, b, false, true);
+        db = () => matMul(a, g, true, false);
+      } else if (!transposeA && transposeB) {
+        da = () => matMul(g, b);
+        db = () => matMul(g, a, true, false);
+      } else if (transposeA && !transposeB) {
+        da = () => matMul(b, g, false, true);
+        db = () => matMul(a, g);
+      } else {
+        da = () => matMul(b, g, true, true);
+        db = () => matMul(g, a, true, true);
+      }
+    } else if (!transposeA && !transposeB) {
       da = () => matMul(g, transposeMatrices(b));
       db = () => matMul(transposeMatrices(a), g);
     } else if (!transposeA && transposeB) {

@@ -4,22 +4,30 @@ import { WasmFixesError } from '../errors/wasm-fixes-error';
 import { batchMatMulGradFix } from './batch-mat-mul-grad';
 import { batchMatMulKernelFix } from './batch-mat-mul-kernel';
 import { conv2DBackpropFilterKernelFix } from './conv2d-backprop-filter-kernel';
+import { fusedAdamKernelFix } from './fused-adam-kernel';
 import { fusedMatMulKernelFix } from './fused-mat-mul-kernel';
 import { identityKernelFix } from './identity-kernel';
 import type { Restore } from './kernel-override';
+import { nativeFusedMatMulKernelFix, nativeMatMulKernelFix } from './native-mat-mul-kernel';
 import { unsortedSegmentSumKernelFix } from './unsorted-segment-sum-kernel';
 import type { WasmFixUnit } from './wasm-fix-unit';
 import type { WasmFixName } from './wasm-fix-names';
 import { WASM_FIX_NAMES } from './wasm-fix-names';
 
-/** Every fix unit, in registration order. */
+/**
+ * Every fix unit, in registration order. Overrides of one kernel stack in this order: the native
+ * products go over runtime's own kernels, and fall back to them for what they do not cover.
+ */
 const units: readonly WasmFixUnit[] = [
   batchMatMulGradFix,
   batchMatMulKernelFix,
   fusedMatMulKernelFix,
+  nativeMatMulKernelFix,
+  nativeFusedMatMulKernelFix,
   unsortedSegmentSumKernelFix,
   conv2DBackpropFilterKernelFix,
   identityKernelFix,
+  fusedAdamKernelFix,
 ];
 
 /**
@@ -42,7 +50,9 @@ export interface RegisterWasmFixesOptions {
  * `initBackend()` calls this when it picks wasm; call it yourself after `tf.setBackend('wasm')`.
  *
  * Needs the wasm backend's kernels (import `@tensorflow/tfjs-backend-wasm` first). The backend
- * does not have to be initialised yet.
+ * does not have to be initialised yet. The native kernels (`native-mat-mul`, `native-fused-mat-mul`)
+ * are registered only when `@peftjs/native` has been loaded (`initBackend()` or
+ * `loadNativeKernels()` loads it); without it they are skipped.
  *
  * @returns the fixes now registered.
  * @throws WasmFixesError when `@tensorflow/tfjs-backend-wasm` is not loaded or a name is unknown.
@@ -54,13 +64,30 @@ export function registerWasmFixes(options: RegisterWasmFixesOptions = {}): WasmF
         '(or call initBackend()) before registerWasmFixes()',
     );
   }
-  for (const unit of selectUnits(options.fixes)) {
-    const restore = registered.get(unit.name);
-    if (restore !== undefined) {
-      if (unit.isActive()) {
-        continue;
+  const selected = selectUnits(options.fixes);
+  const toApply = new Set(selected.filter((unit) => !registered.has(unit.name) || !unit.isActive()));
+  // A unit stacks over the kernel it overrides: to keep the stack in registration order, the units
+  // registered after it over the same kernel come off first and go back on top.
+  for (const unit of [...toApply]) {
+    if (unit.kernelName === undefined) {
+      continue;
+    }
+    for (const later of units.slice(units.indexOf(unit) + 1)) {
+      if (later.kernelName === unit.kernelName && registered.has(later.name)) {
+        toApply.add(later);
       }
+    }
+  }
+  for (const unit of [...units].reverse()) {
+    const restore = registered.get(unit.name);
+    if (toApply.has(unit) && restore !== undefined) {
+      restore(); // also unlinks a stale override that something else was registered over
       registered.delete(unit.name);
+    }
+  }
+  for (const unit of units) {
+    if (!toApply.has(unit)) {
+      continue;
     }
     const undo = unit.apply();
     if (undo !== null) {

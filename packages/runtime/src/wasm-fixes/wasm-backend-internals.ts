@@ -8,6 +8,8 @@ import { getKernel } from '@tensorflow/tfjs-core';
  */
 export interface WasmBackend {
   readonly dataIdMap: { get(dataId: DataId): { id: number; memoryOffset: number } };
+  /** The Emscripten module: `HEAPU8` views the whole heap and is replaced when the heap grows. */
+  readonly wasm: { readonly HEAPU8: Uint8Array };
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   /** A view of the tensor's heap memory. Views go stale when the heap grows: take them after allocating. */
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -39,4 +41,9 @@ export function runWasmKernel(
   attrs: NamedAttrMap = {},
 ): TensorInfo {
   return wasmKernel(kernelName)({ inputs, backend: backend as never, attrs }) as TensorInfo;
+}
+
+/** The byte offset of a tensor's data on the wasm heap. */
+export function heapOffset(backend: WasmBackend, tensor: TensorInfo): number {
+  return backend.dataIdMap.get(tensor.dataId).memoryOffset;
 }

@@ -6,12 +6,18 @@ export const WasmFix = {
   batchMatMulKernel: 'batch-mat-mul-kernel',
   /** wasm `_FusedMatMul` kernel: transpose flags become a real transpose. */
   fusedMatMulKernel: 'fused-mat-mul-kernel',
+  /** wasm `BatchMatMul` on `@peftjs/native`'s SGEMM, in place on the heap (registered only when the addon loaded). */
+  nativeMatMul: 'native-mat-mul',
+  /** wasm `_FusedMatMul` on `@peftjs/native`'s SGEMM with the bias and activation fused in (only when the addon loaded). */
+  nativeFusedMatMul: 'native-fused-mat-mul',
   /** wasm `UnsortedSegmentSum` kernel (embedding and gather gradients), which wasm lacks. */
   unsortedSegmentSum: 'unsorted-segment-sum',
   /** wasm `Conv2DBackpropFilter` kernel (conv filter gradients), which wasm lacks. */
   conv2DBackpropFilter: 'conv2d-backprop-filter',
   /** wasm `Identity` kernel that shares the input's memory instead of copying it. */
   identityShare: 'identity-share',
+  /** `PeftjsFusedAdam`: one Adam / AdamW update per variable (native when the addon loaded), for `FusedAdamOptimizer`. */
+  fusedAdam: 'fused-adam',
 } as const;
 
 export type WasmFixName = (typeof WasmFix)[keyof typeof WasmFix];
