@@ -2,6 +2,8 @@
  * Runs every ```ts block of the documentation site (docs/guide, docs/methods, docs/index.md):
  * the blocks of a page run in order as one module, against the tiny models in the repository.
  * A block preceded by `<!-- docs-test: skip — reason -->` is not run; the reason is reported.
+ * `console.log(x); // expected` lines are checked: what is printed and the comment (up to an
+ * ellipsis) must agree, one being a prefix of the other.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -77,13 +79,30 @@ describe('docs code blocks', () => {
       // Imports go first; the rest runs in page order inside one async module.
       const imports: string[] = [];
       const body: string[] = [];
+      let checks = 0;
       for (const block of run) {
-        body.push(`// ${name}:${block.line}`);
-        for (const line of block.code.split('\n')) (/^import\s/.test(line) ? imports : body).push(line);
+        block.code.split('\n').forEach((line, offset) => {
+          if (/^import\s/.test(line)) return imports.push(line);
+          const check = /^(\s*)console\.log\((.*)\);\s*\/\/\s*(.+)$/.exec(line);
+          if (!check) return body.push(line);
+          checks++;
+          body.push(`${check[1]}__docsCheck(${check[2]}, ${JSON.stringify(check[3])}, ${JSON.stringify(`${name}:${block.line + 1 + offset}`)});`);
+        });
       }
+      const prelude = [
+        "import { inspect as __inspect } from 'node:util';",
+        'function __docsCheck(value: unknown, comment: string, where: string): void {',
+        "  const printed = typeof value === 'string' ? value : __inspect(value, { breakLength: Infinity });",
+        "  const expected = comment.split('…')[0]!.trim();",
+        '  if (!(printed.startsWith(expected) || (printed.length > 0 && expected.startsWith(printed)))) {',
+        '    throw new Error(`${where}: printed ${JSON.stringify(printed)}, the docs say ${JSON.stringify(comment)}`);',
+        '  }',
+        '}',
+      ];
       const file = join(scratch, `${name.replace(/[\\/]/g, '_').replace(/\.md$/, '')}.ts`);
       const unique = [...new Set(imports)];
-      await writeFile(file, `${unique.join('\n')}\n${body.join('\n')}\nexport {};\n`);
+      await writeFile(file, `${unique.join('\n')}\n${prelude.join('\n')}\n${body.join('\n')}\nexport {};\n`);
+      expect(checks + run.length).toBeGreaterThan(0);
       await import(/* @vite-ignore */ file);
     }, 180_000);
   }
