@@ -1,0 +1,142 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import { fromPretrained } from '@peftjs/hub';
+import { AutoModelForCausalLM, generate } from '@peftjs/models';
+import { initBackend } from '@peftjs/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findDemoBase } from '../demo-base';
+import { SAMPLE_ID_PROMPT, SAMPLE_PROMPT, SAMPLE_QA_JSONL, sampleIdRows } from './sample-data';
+import { DEFAULT_SETTINGS, Session, type TrainSettings } from './session';
+import { UserError } from './user-error';
+
+const demo = findDemoBase();
+let session: Session;
+let data: string;
+let prompt: string;
+let root: string;
+
+async function demoFiles(): Promise<Record<string, Blob>> {
+  const files: Record<string, Blob> = {};
+  for (const file of demo.files) files[file] = new Blob([new Uint8Array(await readFile(join(demo.dir, file)))]);
+  return files;
+}
+
+const settings = (overrides: Partial<TrainSettings>): TrainSettings => ({ ...DEFAULT_SETTINGS, steps: 8, ...overrides });
+
+function maxDifference(a: readonly number[], b: readonly number[]): number {
+  expect(a.length).toBe(b.length);
+  return Math.max(...a.map((value, index) => Math.abs(value - b[index]!)));
+}
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm' });
+  root = await mkdtemp(join(tmpdir(), 'peftjs-browser-session-'));
+  session = new Session();
+  const summary = await session.loadModel(await demoFiles(), demo.name);
+  data = summary.hasTokenizer ? SAMPLE_QA_JSONL : sampleIdRows(summary.vocabSize ?? 128);
+  prompt = summary.hasTokenizer ? SAMPLE_PROMPT : SAMPLE_ID_PROMPT;
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('Session (the Web Worker’s engine, run in Node)', () => {
+  it('loads the demo base from in-memory files and generates without an adapter', async () => {
+    const summary = session.modelSummary();
+    expect(summary).toMatchObject({ name: demo.name, modelType: 'llama', architecture: 'LlamaForCausalLM' });
+    expect(summary.parameters).toBeGreaterThan(0);
+    const report = await session.generate(prompt, 6);
+    expect(report.adapted).toBeUndefined();
+    expect(report.base.ids.length).toBeGreaterThan(0);
+    expect(report.base.logits).toHaveLength(summary.vocabSize!);
+  });
+
+  for (const method of ['lora', 'ia3', 'prompt-tuning'] as const) {
+    it(`trains ${method}: the loss falls, and the adapter files load in Node with fromPretrained to the same outputs`, async () => {
+      const learningRate = method === 'lora' ? 1e-2 : 3e-2;
+      const losses: number[] = [];
+      const report = await session.train(data, settings({ method, learningRate, steps: 10 }), { onStep: (step) => losses.push(step.loss) });
+      expect(report.steps).toBe(10);
+      expect(losses).toHaveLength(10);
+      expect(report.dataLossAfter).toBeLessThan(report.dataLossBefore);
+      expect(report.adapter.adapterParameters).toBeGreaterThan(0);
+      const generated = await session.generate(prompt, 6);
+      expect(generated.adapted).toBeDefined();
+
+      const files = await session.adapterFiles();
+      const dir = join(root, method);
+      await import('node:fs/promises').then(({ mkdir }) => mkdir(dir, { recursive: true }));
+      await writeFile(join(dir, 'adapter_config.json'), files['adapter_config.json']);
+      await writeFile(join(dir, 'adapter_model.safetensors'), files['adapter_model.safetensors']);
+      expect(JSON.parse(files['adapter_config.json'])).toMatchObject({ base_model_name_or_path: demo.name, task_type: 'CAUSAL_LM', inference_mode: true });
+
+      const base = await AutoModelForCausalLM.fromPretrained(demo.dir);
+      const loaded = await fromPretrained(base, dir);
+      const ids = [generated.promptIds];
+      const sequences =
+        method === 'prompt-tuning'
+          ? await (await import('@peftjs/prompt-tuning')).generate(loaded, ids, { maxNewTokens: 6, doSample: false })
+          : await generate(loaded.model, ids, { maxNewTokens: 6, doSample: false });
+      expect(sequences[0]!.slice(generated.promptIds.length)).toEqual(generated.adapted!.ids);
+      const logits = tf.tidy(() => {
+        const inputIds = tf.tensor2d(ids, undefined, 'int32');
+        const output = loaded.model.predict([inputIds, tf.cast(tf.onesLike(inputIds), 'float32')]) as tf.Tensor;
+        const [, seq, vocab] = output.shape as number[];
+        return tf.reshape(tf.slice(output, [0, seq! - 1, 0], [1, 1, vocab!]), [-1]);
+      });
+      expect(maxDifference(Array.from(await logits.data()), generated.adapted!.logits)).toBeLessThan(1e-4);
+      logits.dispose();
+      loaded.model.dispose();
+    });
+  }
+
+  it('stops between steps and keeps the adapter trained so far', async () => {
+    let steps = 0;
+    const report = await session.train(data, settings({ steps: 20 }), { onStep: () => steps++, shouldStop: () => steps >= 3 });
+    expect(report).toMatchObject({ steps: 3, stopped: true });
+    expect(session.hasAdapter).toBe(true);
+  });
+
+  it('says what is wrong with bad input, and keeps the adapter it has', async () => {
+    const before = await session.generate(prompt, 4);
+    const good = await session.adapterFiles();
+    const refuse = async (promise: Promise<unknown>, pattern: RegExp) => {
+      const error = await promise.then(() => undefined, (caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UserError);
+      expect((error as Error).message).toMatch(pattern);
+    };
+    await refuse(session.train('', settings({})), /training data is empty/);
+    await refuse(session.train('  \n\n ', settings({})), /training data is empty/);
+    await refuse(session.train('{"text": "a"}\n{"oops": 1}', settings({})), /row 2: a row needs "text"/);
+    await refuse(session.train('{"text": "a"}\n{not json', settings({})), /JSONL line 2 is not JSON/);
+    await refuse(session.train(data, settings({ learningRate: -1 })), /learning rate/);
+    await refuse(session.train(data, settings({ targetModules: ['q_prj'] })), /settings do not fit this model: .*q_prj/);
+    await refuse(session.loadAdapter({ 'adapter_config.json': '{"peft_type":', 'adapter_model.safetensors': good['adapter_model.safetensors'] }, 'broken/'), /broken\/ is not a valid adapter: .*not valid JSON/);
+    await refuse(session.loadAdapter({ 'adapter_config.json': good['adapter_config.json'], 'adapter_model.safetensors': new Uint8Array([9, 9, 9]) }, 'broken/'), /broken\/ is not a valid adapter/);
+    await refuse(session.loadAdapter({ 'adapter_config.json': good['adapter_config.json'] }, 'half/'), /half\/ lacks adapter_model\.safetensors/);
+    // An adapter made with Python PEFT for GPT-2: its targets are not in a LLaMA.
+    const gpt2 = join(import.meta.dirname, '../../../test-fixtures/peft/gpt2-lora/adapter');
+    await refuse(
+      session.loadAdapter({ 'adapter_config.json': await readFile(join(gpt2, 'adapter_config.json'), 'utf8'), 'adapter_model.safetensors': await readFile(join(gpt2, 'adapter_model.safetensors')) }, 'gpt2-lora/'),
+      /does not fit the loaded model .*c_attn/,
+    );
+    const after = await session.generate(prompt, 4);
+    expect(after.adapted!.ids).toEqual(before.adapted!.ids);
+    expect(maxDifference(after.adapted!.logits, before.adapted!.logits)).toBe(0);
+  });
+
+  it('loads an adapter from its files in place of the current one', async () => {
+    const trained = await session.generate(prompt, 4);
+    const files = await session.adapterFiles();
+    await session.train(data, settings({ method: 'ia3', steps: 2 }));
+    const summary = await session.loadAdapter(files, 'my-adapter/');
+    expect(summary).toMatchObject({ peftType: 'LORA', origin: 'loaded' });
+    const reloaded = await session.generate(prompt, 4);
+    expect(reloaded.adapted!.ids).toEqual(trained.adapted!.ids);
+    expect(maxDifference(reloaded.adapted!.logits, trained.adapted!.logits)).toBeLessThan(1e-5);
+    expect(maxDifference(reloaded.base.logits, trained.base.logits)).toBe(0);
+  });
+});
