@@ -87,7 +87,7 @@ describe('peftModelFromAdapterFiles', () => {
     const files = await adapterFilesFromPeftModel(peftModel);
     const sources = [
       files,
-      { 'adapter_config.json': new Blob([files['adapter_config.json']]), 'adapter_model.safetensors': new Blob([files['adapter_model.safetensors']]) },
+      { 'adapter_config.json': new Blob([files['adapter_config.json']]), 'adapter_model.safetensors': new Blob([files['adapter_model.safetensors'] as BlobPart]) },
       { 'adapter_config.json': new TextEncoder().encode(files['adapter_config.json']), 'adapter_model.safetensors': files['adapter_model.safetensors'].slice().buffer },
     ];
     for (const source of sources) {
