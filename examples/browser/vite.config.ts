@@ -61,6 +61,8 @@ export default defineConfig({
     alias: [{ find: /^@peftjs\/([a-z0-9-]+)$/, replacement: `${root}packages/$1/src/index.ts` }],
   },
   worker: { format: 'es' },
+  // Crawl the worker too, so the dev server pre-bundles its dependencies at start (not mid-session, with a reload).
+  optimizeDeps: { entries: ['index.html', 'src/worker.ts'] },
   build: {
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
