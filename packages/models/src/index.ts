@@ -11,15 +11,17 @@ export { HFActivation, GatedActivation, applyActivation, ACTIVATIONS, type Activ
 export { TiedLMHead } from './layers/tied-lm-head';
 export { PositionIds, SelectToken, isPositionIdsLayer } from './layers/position-ids';
 export { OPTPositionIds } from './layers/opt-position-ids';
+export { T5LayerNorm, T5RelativePositionBias, AttentionBiasSum, CrossAttention, ConstantScale, InputsEmbeds, isInputsEmbedsLayer, relativePositionBucket } from './layers/t5-layers';
 
 export { buildGPT2, gpt2Config, type GPT2Config } from './architectures/gpt2';
 export { buildLlama, llamaConfig, type LlamaConfig } from './architectures/llama';
 export { buildBert, bertConfig, type BertConfig, type BertHead, type ProblemType } from './architectures/bert';
 export { buildOPT, optConfig, OPT_POSITION_OFFSET, type OPTConfig } from './architectures/opt';
 export { buildBloom, bloomConfig, alibiSlopes, type BloomConfig } from './architectures/bloom';
+export { buildT5, t5Config, type T5Config, type T5Head } from './architectures/t5';
 export type { BuildOptions } from './architectures/build-options';
 export type { WeightInit } from './architectures/init';
-export { INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS, POSITION_IDS } from './architectures/inputs';
+export { INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS, POSITION_IDS, DECODER_INPUT_IDS, DECODER_ATTENTION_MASK, isEncoderDecoder } from './architectures/inputs';
 export {
   registerModelType,
   getModelType,
@@ -36,6 +38,8 @@ export {
   BERT_ARCHITECTURE,
   OPT_ARCHITECTURE,
   BLOOM_ARCHITECTURE,
+  T5_ARCHITECTURE,
+  MT5_ARCHITECTURE,
   GPT2_MODEL_TYPE,
   LLAMA_MODEL_TYPE,
   MISTRAL_MODEL_TYPE,
@@ -43,6 +47,8 @@ export {
   BERT_MODEL_TYPE,
   OPT_MODEL_TYPE,
   BLOOM_MODEL_TYPE,
+  T5_MODEL_TYPE,
+  MT5_MODEL_TYPE,
 } from './architectures/builtin-model-types';
 export { registerDefaultTargets, LORA_TARGET_MODULES, IA3_TARGET_MODULES, IA3_FEEDFORWARD_MODULES, PREFIX_TUNING_POSTPROCESS } from './architectures/default-targets';
 
@@ -54,6 +60,7 @@ export { resolveModelFolder, setModelResolver, MODEL_FILE_PATTERNS, type ModelRe
 export {
   AutoModel,
   AutoModelForCausalLM,
+  AutoModelForSeq2SeqLM,
   AutoModelForSequenceClassification,
   AutoModelForTokenClassification,
   GPT2Model,
@@ -66,6 +73,10 @@ export {
   OPTForCausalLM,
   BloomModel,
   BloomForCausalLM,
+  T5Model,
+  T5ForConditionalGeneration,
+  MT5Model,
+  MT5ForConditionalGeneration,
   BertModel,
   BertForSequenceClassification,
   BertForTokenClassification,
@@ -73,8 +84,9 @@ export {
   type PretrainedModelClass,
 } from './auto/pretrained-classes';
 
-export { causalLmLoss, tokenClassificationLoss, sequenceClassificationLoss, createSequenceClassificationLoss, IGNORE_INDEX } from './loss/losses';
+export { causalLmLoss, seq2seqLmLoss, shiftTokensRight, tokenClassificationLoss, sequenceClassificationLoss, createSequenceClassificationLoss, IGNORE_INDEX } from './loss/losses';
 export { kvCacheModel, type KvCacheModel, type KeyValueLayout } from './generation/kv-cache-model';
+export { seq2seqCacheModel, type Seq2SeqCacheModel } from './generation/seq2seq-cache-model';
 export { generate, type GenerateOptions } from './generation/generate';
 export { createRandom, sampleToken, type SamplingOptions } from './generation/sampling';
 export { saveModel, modelStateDict, type SaveModelOptions } from './weights/save-model';

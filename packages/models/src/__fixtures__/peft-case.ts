@@ -9,17 +9,21 @@ export interface PeftCase {
   baseDir: string;
   /** The case's io.safetensors; the caller disposes. */
   io: Record<string, tf.Tensor>;
-  /** data.jsonl rows (causal LMs). */
+  /** data.jsonl rows (causal LMs; the input_ids of seq2seq rows). */
   rows: number[][];
+  /** Seq2seq cases: data.jsonl's labels, row by row. */
+  labelRows: number[][];
 }
 
 export async function loadPeftCase(name: string): Promise<PeftCase> {
   const json = JSON.parse(await readFile(fixturePath(name, 'case.json'), 'utf8'));
   const io = await loadSafetensors(fixturePath(name, 'io.safetensors'));
   const data = await readFile(fixturePath(name, 'data.jsonl'), 'utf8').catch(() => '');
-  const rows = data
+  const lines = data
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line).input_ids as number[]);
-  return { name, json, baseDir: fixturePath(name, 'base'), io, rows };
+    .map((line) => JSON.parse(line) as { input_ids: number[]; labels?: number[] });
+  const rows = lines.map((line) => line.input_ids);
+  const labelRows = lines.flatMap((line) => (line.labels ? [line.labels] : []));
+  return { name, json, baseDir: fixturePath(name, 'base'), io, rows, labelRows };
 }

@@ -37,3 +37,19 @@ export const TINY_OPT_350M_STYLE = {
 };
 /** BLOOM with a head count that is not a power of two (ALiBi's extra slopes). */
 export const TINY_BLOOM = { model_type: 'bloom', hidden_size: 24, n_layer: 2, n_head: 6, vocab_size: 50, initializer_range: 0.2 };
+/** Original T5: ReLU FFN (`wi`), tied head with the d_model**-0.5 rescale, more layers in the decoder. */
+export const TINY_T5 = {
+  model_type: 't5',
+  d_model: 16,
+  d_kv: 4,
+  d_ff: 32,
+  num_layers: 2,
+  num_decoder_layers: 3,
+  num_heads: 3,
+  vocab_size: 40,
+  relative_attention_num_buckets: 8,
+  relative_attention_max_distance: 20,
+  decoder_start_token_id: 0,
+  eos_token_id: 1,
+  pad_token_id: 0,
+};

@@ -6,6 +6,7 @@ import { buildGPT2, gpt2Config, type GPT2Config } from './gpt2';
 import { buildLlama, llamaConfig, type LlamaConfig } from './llama';
 import { getModelType, registerModelType, type ModelTypeDefinition } from './model-types';
 import { buildOPT, optConfig, type OPTConfig } from './opt';
+import { buildT5, t5Config, type T5Config } from './t5';
 
 const TIED_LM_HEAD = [/^lm_head\.weight$/];
 
@@ -80,6 +81,26 @@ export const BLOOM_ARCHITECTURE: ArchitectureConfig = {
   },
   layersPattern: 'h',
 };
+
+function t5Architecture(modelType: string): ArchitectureConfig {
+  return {
+    modelType,
+    roles: {
+      query: 'q',
+      key: 'k',
+      value: 'v',
+      attentionOutput: 'o',
+      feedForward: ['wi', 'wi_0', 'wi_1', 'wo'],
+      feedForwardOutput: 'wo',
+      embedding: 'shared',
+      outputHead: 'lm_head',
+    },
+    layersPattern: 'block',
+  };
+}
+
+export const T5_ARCHITECTURE = t5Architecture('t5');
+export const MT5_ARCHITECTURE = t5Architecture('mt5');
 
 export const GPT2_MODEL_TYPE: ModelTypeDefinition<GPT2Config> = {
   modelType: 'gpt2',
@@ -180,6 +201,31 @@ export const BLOOM_MODEL_TYPE: ModelTypeDefinition<BloomConfig> = {
   architecture: BLOOM_ARCHITECTURE,
 };
 
+/** Keys a T5 checkpoint may hold for tied or legacy modules that have no parameter of their own here. */
+const T5_UNUSED = [/^(encoder|decoder)\.embed_tokens\.weight$/, /(^|\.)EncDecAttention\.relative_attention_bias\.weight$/];
+
+function t5ModelType(modelType: 't5' | 'mt5', className: 'T5' | 'MT5'): ModelTypeDefinition<T5Config> {
+  return {
+    modelType,
+    basePrefix: '',
+    parseConfig: t5Config,
+    ignoreUnexpected: T5_UNUSED,
+    tasks: {
+      base: { className: `${className}Model`, build: (config, options) => buildT5(config, { ...options, head: 'none' }), ignoreUnexpected: () => [/^lm_head\.weight$/] },
+      'seq2seq-lm': {
+        className: `${className}ForConditionalGeneration`,
+        build: (config, options) => buildT5(config, { ...options, head: 'seq2seq-lm' }),
+        outputHeadPath: 'lm_head',
+        ignoreUnexpected: (config) => (config.tieWordEmbeddings ? TIED_LM_HEAD : []),
+      },
+    },
+    architecture: modelType === 't5' ? T5_ARCHITECTURE : MT5_ARCHITECTURE,
+  };
+}
+
+export const T5_MODEL_TYPE = t5ModelType('t5', 'T5');
+export const MT5_MODEL_TYPE = t5ModelType('mt5', 'MT5');
+
 export const BUILTIN_MODEL_TYPES: readonly ModelTypeDefinition[] = [
   GPT2_MODEL_TYPE,
   LLAMA_MODEL_TYPE,
@@ -188,6 +234,8 @@ export const BUILTIN_MODEL_TYPES: readonly ModelTypeDefinition[] = [
   BERT_MODEL_TYPE,
   OPT_MODEL_TYPE,
   BLOOM_MODEL_TYPE,
+  T5_MODEL_TYPE,
+  MT5_MODEL_TYPE,
 ];
 
 let registered = false;

@@ -4,9 +4,9 @@ import type { PretrainedConfig } from '../config/pretrained-config';
 import type { BuildOptions } from './build-options';
 
 /** What a model is built for; `AutoModelFor…` classes pick one. */
-export type ModelTask = 'base' | 'causal-lm' | 'sequence-classification' | 'token-classification';
+export type ModelTask = 'base' | 'causal-lm' | 'seq2seq-lm' | 'sequence-classification' | 'token-classification';
 
-export const MODEL_TASKS: readonly ModelTask[] = ['base', 'causal-lm', 'sequence-classification', 'token-classification'];
+export const MODEL_TASKS: readonly ModelTask[] = ['base', 'causal-lm', 'seq2seq-lm', 'sequence-classification', 'token-classification'];
 
 /** One transformers class (`GPT2LMHeadModel`) of a model type. */
 export interface ModelTaskDefinition<Config> {

@@ -19,6 +19,7 @@ export interface FromPretrainedOptions extends ResolveModelOptions {
 const TASK_NAMES: Record<ModelTask, string> = {
   base: 'base model',
   'causal-lm': 'causal language model',
+  'seq2seq-lm': 'sequence-to-sequence language model',
   'sequence-classification': 'sequence classification',
   'token-classification': 'token classification',
 };

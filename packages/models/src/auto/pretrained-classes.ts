@@ -50,6 +50,7 @@ function modelClass(className: string, modelTypes: readonly string[], task: Mode
 
 export const AutoModel = autoClass('base');
 export const AutoModelForCausalLM = autoClass('causal-lm');
+export const AutoModelForSeq2SeqLM = autoClass('seq2seq-lm');
 export const AutoModelForSequenceClassification = autoClass('sequence-classification');
 export const AutoModelForTokenClassification = autoClass('token-classification');
 
@@ -63,6 +64,10 @@ export const OPTModel = modelClass('OPTModel', ['opt'], 'base');
 export const OPTForCausalLM = modelClass('OPTForCausalLM', ['opt'], 'causal-lm');
 export const BloomModel = modelClass('BloomModel', ['bloom'], 'base');
 export const BloomForCausalLM = modelClass('BloomForCausalLM', ['bloom'], 'causal-lm');
+export const T5Model = modelClass('T5Model', ['t5'], 'base');
+export const T5ForConditionalGeneration = modelClass('T5ForConditionalGeneration', ['t5'], 'seq2seq-lm');
+export const MT5Model = modelClass('MT5Model', ['mt5'], 'base');
+export const MT5ForConditionalGeneration = modelClass('MT5ForConditionalGeneration', ['mt5'], 'seq2seq-lm');
 export const BertModel = modelClass('BertModel', ['bert'], 'base');
 export const BertForSequenceClassification = modelClass('BertForSequenceClassification', ['bert'], 'sequence-classification');
 export const BertForTokenClassification = modelClass('BertForTokenClassification', ['bert'], 'token-classification');

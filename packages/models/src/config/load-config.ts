@@ -35,6 +35,8 @@ export interface GenerationDefaults {
   eosTokenId?: number[];
   bosTokenId?: number;
   padTokenId?: number;
+  /** Encoder-decoders: the first decoder token (`decoder_start_token_id`). */
+  decoderStartTokenId?: number;
   maxNewTokens?: number;
   doSample?: boolean;
   temperature?: number;
@@ -59,6 +61,7 @@ export function generationDefaultsFrom(raw: Readonly<Record<string, unknown>>): 
   };
   set('bosTokenId', number('bos_token_id'));
   set('padTokenId', number('pad_token_id'));
+  set('decoderStartTokenId', number('decoder_start_token_id'));
   set('maxNewTokens', number('max_new_tokens'));
   set('doSample', typeof raw.do_sample === 'boolean' ? raw.do_sample : undefined);
   set('temperature', number('temperature'));

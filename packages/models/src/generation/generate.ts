@@ -3,7 +3,9 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { getModelInfo, InvalidConfigError, withForwardContext } from '@peftjs/core';
 import { getGenerationDefaults } from '../auto/load-pretrained';
 import { generationDefaultsFrom } from '../config/load-config';
+import { isEncoderDecoder } from '../architectures/inputs';
 import { kvCacheModel, type KvCacheModel } from './kv-cache-model';
+import { seq2seqCacheModel } from './seq2seq-cache-model';
 import { createRandom, sampleToken } from './sampling';
 
 export interface GenerateOptions {
@@ -12,8 +14,11 @@ export interface GenerateOptions {
   /**
    * `[batch, seq]`, 1 = real token, 0 = padding (left-pad a batch of prompts of different
    * lengths). Default: all ones. Position ids follow transformers' generate: `cumsum(mask) - 1`.
+   * For an encoder-decoder, the encoder's padding mask (pad either side).
    */
   attentionMask?: tf.Tensor | number[][];
+  /** Encoder-decoders: the decoder's first id. Default: the config's `decoder_start_token_id`, else its pad id, else 0. */
+  decoderStartTokenId?: number;
   /** Sample instead of greedy decoding. Default: generation_config's `do_sample`, else false. */
   doSample?: boolean;
   /** Sampling temperature (> 0). Default 1. */
@@ -45,13 +50,23 @@ function toRows(value: tf.Tensor | number[][] | readonly (readonly number[])[], 
   return tensor.array() as Promise<number[][]>;
 }
 
+/** One forward step: the next-token scores `[batch, vocab]` for the sequences so far. */
+type StepFunction = (sequences: number[][], mask: number[][], step: number) => tf.Tensor2D;
+
 /**
- * Autoregressive generation for a causal LM built by @peftjs/models, or any PEFT-rewritten copy
- * of one (LoRA, IA3 — merged or not). Returns each row's prompt followed by the new ids, as
- * transformers' `generate()` does; rows that finished early are padded with the pad id.
+ * Autoregressive generation for a model built by @peftjs/models, or any PEFT-rewritten copy of
+ * one (LoRA, IA3 — merged or not).
  *
- * With the cache (default), the prompt runs once and each later step feeds only the new token
- * with the past keys/values, so a step's cost does not grow with the length beyond attention.
+ * - Causal LMs: returns each row's prompt followed by the new ids, as transformers' `generate()`
+ *   does. With the cache (default), the prompt runs once and each later step feeds only the new
+ *   token with the past keys/values, so a step's cost does not grow with the length beyond
+ *   attention.
+ * - Encoder-decoders (T5, mT5): `inputIds` (and `attentionMask`) are the encoder's input; returns
+ *   the decoder ids, `decoder_start_token_id` followed by the new ids (the encoder input is not
+ *   echoed), as transformers does. With the cache, the encoder and every cross-attention's keys
+ *   and values are computed once, and the decoder's self-attention keys/values are cached.
+ *
+ * Rows that finished early are padded with the pad id.
  */
 export async function generate(model: LayersModel, inputIds: tf.Tensor | number[][], options: GenerateOptions = {}): Promise<number[][]> {
   const info = getModelInfo(model);
@@ -81,12 +96,6 @@ export async function generate(model: LayersModel, inputIds: tf.Tensor | number[
     throw new InvalidConfigError(`adapterNames has ${options.adapterNames.length} entries but the batch has ${batch} rows`, { field: 'adapter_names' });
   }
   const random = createRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-  const cached = kvCacheModel(model);
-  const useCache = (options.useCache ?? true) && cached !== undefined;
-
-  const sequences = prompts.map((row) => [...row]);
-  const finished = new Array<boolean>(batch).fill(false);
-  let past: tf.Tensor[] | undefined;
   const run = (inputs: tf.Tensor[], target: LayersModel): tf.Tensor[] => {
     const call = () => {
       const outputs = target.apply(inputs, { training: false }) as tf.Tensor | tf.Tensor[];
@@ -95,40 +104,83 @@ export async function generate(model: LayersModel, inputIds: tf.Tensor | number[
     return options.adapterNames ? withForwardContext({ adapterNames: options.adapterNames }, call) : call();
   };
 
-  try {
-    for (let step = 0; step < maxNewTokens; step++) {
-      const nextScores = tf.tidy(() => {
-        const length = sequences[0]!.length;
-        const newCount = useCache && step > 0 ? 1 : length;
-        const ids = tf.tensor2d(sequences.map((row) => row.slice(length - newCount)), [batch, newCount], 'int32');
-        const attention = tf.tensor2d(mask, [batch, length], 'float32');
-        let logits: tf.Tensor;
-        if (cached) {
-          // transformers' generate: position = cumsum(mask) - 1, and 1 where the mask is 0.
-          const positions = mask.map((row) => {
-            let count = 0;
-            const all = row.map((value) => (value !== 0 ? count++ : 1));
-            return all.slice(length - newCount);
-          });
-          const inputs = [ids, attention, ...(cached.hasPositionIds ? [tf.tensor2d(positions, [batch, newCount], 'int32')] : [])];
-          const pastTensors =
-            useCache && past
-              ? past
-              : cached.layers.flatMap((layout) => [tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim]), tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim])]);
-          const outputs = run([...inputs, ...pastTensors], cached.model);
-          logits = outputs[0]!;
-          if (useCache) {
-            const presents = outputs.slice(cached.numSourceOutputs);
-            tf.dispose(past ?? []);
-            past = presents.map((tensor) => tf.keep(tensor));
-          }
-        } else {
-          const inputs = model.inputs.length >= 2 ? [ids, attention] : [ids];
-          logits = run(inputs, model)[0]!;
-        }
-        const [, seq, vocab] = logits.shape as [number, number, number];
-        return tf.reshape(tf.slice(logits, [0, seq - 1, 0], [batch, 1, vocab]), [batch, vocab]);
+  const encoderDecoder = isEncoderDecoder(model);
+  const held: tf.Tensor[] = [];
+  let sequences: number[][];
+  let decoderMask: number[][];
+  let step: StepFunction;
+  let past: tf.Tensor[] | undefined;
+  const keepPresents = (presents: tf.Tensor[]) => {
+    tf.dispose(past ?? []);
+    past = presents.map((tensor) => tf.keep(tensor));
+  };
+  const lastPosition = (logits: tf.Tensor): tf.Tensor2D => {
+    const [rows, seq, vocab] = logits.shape as [number, number, number];
+    return tf.reshape(tf.slice(logits, [0, seq - 1, 0], [rows, 1, vocab]), [rows, vocab]);
+  };
+
+  if (encoderDecoder) {
+    const start = options.decoderStartTokenId ?? defaults.decoderStartTokenId ?? defaults.padTokenId ?? 0;
+    sequences = prompts.map(() => [start]);
+    decoderMask = prompts.map(() => [1]);
+    const encoderIds = tf.tensor2d(prompts, [batch, promptLength], 'int32');
+    const encoderMask = tf.tensor2d(mask, [batch, promptLength], 'float32');
+    held.push(encoderIds, encoderMask);
+    const cached = (options.useCache ?? true) ? seq2seqCacheModel(model) : undefined;
+    if (cached) {
+      const cross = tf.tidy(() => run([encoderIds, encoderMask], cached.encoder));
+      held.push(...cross);
+      step = (rows, attention, index) =>
+        tf.tidy(() => {
+          const length = rows[0]!.length;
+          const newCount = index > 0 ? 1 : length;
+          const ids = tf.tensor2d(rows.map((row) => row.slice(length - newCount)), [batch, newCount], 'int32');
+          const pastTensors = past ?? cached.layers.flatMap((layout) => [tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim]), tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim])]);
+          const outputs = run([ids, encoderMask, tf.tensor2d(attention, [batch, length], 'float32'), ...cross, ...pastTensors], cached.decoder);
+          keepPresents(outputs.slice(1));
+          return lastPosition(outputs[0]!);
+        });
+    } else {
+      step = (rows) =>
+        tf.tidy(() => {
+          const ids = tf.tensor2d(rows, [batch, rows[0]!.length], 'int32');
+          return lastPosition(run([encoderIds, encoderMask, ids], model)[0]!);
+        });
+    }
+  } else {
+    sequences = prompts.map((row) => [...row]);
+    decoderMask = mask;
+    const cached = kvCacheModel(model);
+    const useCache = (options.useCache ?? true) && cached !== undefined;
+    step = (rows, attentionRows, index) =>
+      tf.tidy(() => {
+        const length = rows[0]!.length;
+        const newCount = useCache && index > 0 ? 1 : length;
+        const ids = tf.tensor2d(rows.map((row) => row.slice(length - newCount)), [batch, newCount], 'int32');
+        const attention = tf.tensor2d(attentionRows, [batch, length], 'float32');
+        if (!cached) return lastPosition(run(model.inputs.length >= 2 ? [ids, attention] : [ids], model)[0]!);
+        // transformers' generate: position = cumsum(mask) - 1, and 1 where the mask is 0.
+        const positions = attentionRows.map((row) => {
+          let count = 0;
+          const all = row.map((value) => (value !== 0 ? count++ : 1));
+          return all.slice(length - newCount);
+        });
+        const inputs = [ids, attention, ...(cached.hasPositionIds ? [tf.tensor2d(positions, [batch, newCount], 'int32')] : [])];
+        const pastTensors =
+          useCache && past
+            ? past
+            : cached.layers.flatMap((layout) => [tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim]), tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim])]);
+        const outputs = run([...inputs, ...pastTensors], cached.model);
+        if (useCache) keepPresents(outputs.slice(cached.numSourceOutputs));
+        return lastPosition(outputs[0]!);
       });
+  }
+
+  const start = sequences[0]!.length;
+  const finished = new Array<boolean>(batch).fill(false);
+  try {
+    for (let index = 0; index < maxNewTokens; index++) {
+      const nextScores = step(sequences, decoderMask, index);
       let chosen: number[];
       if (doSample) {
         const values = (await nextScores.data()) as Float32Array;
@@ -143,19 +195,20 @@ export async function generate(model: LayersModel, inputIds: tf.Tensor | number[
       const tokens = chosen.map((token, row) => (finished[row] ? padTokenId : token));
       tokens.forEach((token, row) => {
         sequences[row]!.push(token);
-        mask[row]!.push(1);
+        decoderMask[row]!.push(1);
         if (finished[row]) return;
         if (eos.includes(token)) finished[row] = true;
-        const generated = sequences[row]!.slice(promptLength);
-        if (options.stopSequences?.some((stop) => stop.length > 0 && stop.length <= generated.length && stop.every((id, index) => generated[generated.length - stop.length + index] === id))) {
+        const generated = sequences[row]!.slice(start);
+        if (options.stopSequences?.some((stop) => stop.length > 0 && stop.length <= generated.length && stop.every((id, position) => generated[generated.length - stop.length + position] === id))) {
           finished[row] = true;
         }
       });
-      options.onStep?.(tokens, step);
+      options.onStep?.(tokens, index);
       if (finished.every(Boolean)) break;
     }
   } finally {
     tf.dispose(past ?? []);
+    tf.dispose(held);
   }
   return sequences;
 }

@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { POSITION_IDS } from '../architectures/inputs';
+import { isEncoderDecoder, POSITION_IDS } from '../architectures/inputs';
 import { isPositionIdsLayer } from '../layers/position-ids';
 import { isKeyValueCacheLayer } from '../layers/scaled-dot-product-attention';
 
@@ -41,12 +41,13 @@ const derived = new WeakMap<LayersModel, KvCacheModel>();
  * present keys/values, for KV-cached generation. It works on any model whose attention layers
  * implement `KeyValueCacheLayer` — the models built here, and the PEFT-rewritten copies of them,
  * because tuners replace projections, not attention cores. Returns undefined for a model without
- * such layers.
+ * such layers, and for an encoder-decoder (see `seq2seqCacheModel`).
  */
 export function kvCacheModel(model: LayersModel): KvCacheModel | undefined {
   const known = derived.get(model);
   if (known) return known;
-  if (!model.layers.some((layer) => isKeyValueCacheLayer(layer))) return undefined;
+  // Encoder-decoders cache differently: seq2seqCacheModel().
+  if (isEncoderDecoder(model) || !model.layers.some((layer) => isKeyValueCacheLayer(layer))) return undefined;
 
   const positionIds = tfl.input({ shape: [null], dtype: 'int32', name: POSITION_IDS });
   let usedPositionIds = false;

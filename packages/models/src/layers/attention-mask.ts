@@ -15,6 +15,8 @@ export interface AttentionMaskArgs {
  * `[attention_mask [batch, keys], hidden [batch, queries, ...]]` → `[batch, 1, queries, keys]`
  * (`[batch, 1, 1, keys]` when not causal) holding 0 where a query may attend and the float32
  * minimum where it may not. The keys are the past (`keys - queries` of them) then the queries.
+ * Not causal, the keys may be any sequence's: an encoder-decoder's cross-attention uses the
+ * encoder's `attention_mask` with the decoder's hidden states.
  */
 export class AttentionMaskBias extends layers.Layer {
   static className = 'AttentionMaskBias';
@@ -37,7 +39,8 @@ export class AttentionMaskBias extends layers.Layer {
       const [mask, hidden] = tensorList(inputs);
       const [batch, keys] = mask!.shape as [number, number];
       const queries = hidden!.shape[1]!;
-      if (keys < queries) {
+      // Not causal, the keys may be another sequence's (cross-attention over an encoder's output).
+      if (this.causal && keys < queries) {
         throw new Error(`${this.name}: attention_mask covers ${keys} positions but the input has ${queries}; it must cover the past and the new positions`);
       }
       let allowed = tf.reshape(tf.notEqual(mask!, tf.scalar(0, mask!.dtype)), [batch, 1, 1, keys]);

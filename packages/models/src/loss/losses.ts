@@ -73,3 +73,33 @@ export function sequenceClassificationLoss(labels: tf.Tensor, logits: tf.Tensor,
 export function createSequenceClassificationLoss(problemType: ProblemType | null = null): (labels: tf.Tensor, logits: tf.Tensor) => tf.Scalar {
   return (labels, logits) => sequenceClassificationLoss(labels, logits, { problemType });
 }
+
+/**
+ * The seq2seq LM loss transformers computes for `model(input_ids, labels=labels)` on T5-style
+ * encoder-decoders: the decoder logits `[batch, dec_len, vocab]` are scored against `labels`
+ * `[batch, dec_len]` position by position (no shift: the decoder input is already the labels
+ * shifted right, see `shiftTokensRight`), mean over labels that are not -100. Argument order
+ * `(labels, logits)`, as a `compile()` loss.
+ */
+export function seq2seqLmLoss(labels: tf.Tensor, logits: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [batch, seq, vocab] = logits.shape as [number, number, number];
+    if (labels.shape[0] !== batch || labels.shape[1] !== seq) {
+      throw new Error(`seq2seqLmLoss: labels have shape [${labels.shape.join(', ')}], logits [${logits.shape.join(', ')}]; labels must be [batch, dec_len]`);
+    }
+    return crossEntropy(tf.reshape(logits, [batch * seq, vocab]) as tf.Tensor2D, tf.reshape(labels, [batch * seq]) as tf.Tensor1D);
+  });
+}
+
+/**
+ * transformers' `_shift_right` for T5: `decoder_input_ids = [decoder_start_token_id] + labels[:, :-1]`,
+ * with -100 replaced by `padTokenId`. Returns int32 `[batch, dec_len]`.
+ */
+export function shiftTokensRight(labels: tf.Tensor | number[][], decoderStartTokenId: number, padTokenId: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const ids = tf.cast(Array.isArray(labels) ? tf.tensor2d(labels, undefined, 'int32') : labels, 'int32');
+    const [batch, seq] = ids.shape as [number, number];
+    const shifted = tf.concat([tf.fill([batch, 1], decoderStartTokenId, 'int32'), tf.slice(ids, [0, 0], [batch, seq - 1])], 1);
+    return tf.where(tf.equal(shifted, IGNORE_INDEX), tf.fill([batch, seq], padTokenId, 'int32'), shifted) as tf.Tensor2D;
+  });
+}

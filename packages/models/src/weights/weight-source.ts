@@ -81,13 +81,16 @@ export async function openWeights(dir: string): Promise<WeightSource> {
   );
 }
 
-/** A weight source over tensors already in memory (the caller keeps ownership). */
+const SAFETENSORS_DTYPES: Record<string, string> = { float32: 'F32', int32: 'I32', bool: 'BOOL', complex64: 'C64', string: 'STRING' };
+
+/** A weight source over tensors already in memory (the caller keeps ownership); `dtype` reports safetensors names (`F32`). */
 export function weightsFromTensors(tensors: Readonly<Record<string, tf.Tensor>>, label = 'tensors'): WeightSource {
   return {
     label,
     names: Object.keys(tensors),
     shape: (name) => tensors[name]!.shape,
-    dtype: (name) => tensors[name]!.dtype,
+    // The safetensors names loadWeights checks: float32 → F32, int32 → I32, …
+    dtype: (name) => SAFETENSORS_DTYPES[tensors[name]!.dtype] ?? tensors[name]!.dtype,
     async read(name) {
       const tensor = tensors[name];
       if (!tensor) throw new ModelLoadError(`no tensor "${name}" in ${label}`, { problem: 'missing-weight', tensorName: name, path: label });
