@@ -93,6 +93,17 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
     });
   }
 
+  it('frees what it replaces: training again, generating and loading adapters leave no tensors behind', async () => {
+    const lora = settings({ method: 'lora', steps: 3 });
+    await session.train(data, lora);
+    await session.generate(prompt, 3);
+    const count = tf.memory().numTensors;
+    await session.train(data, lora);
+    await session.generate(prompt, 3);
+    await session.loadAdapter(await session.adapterFiles(), 'again/');
+    expect(tf.memory().numTensors).toBe(count);
+  });
+
   it('stops between steps and keeps the adapter trained so far', async () => {
     let steps = 0;
     const report = await session.train(data, settings({ steps: 20 }), { onStep: () => steps++, shouldStop: () => steps >= 3 });
@@ -110,7 +121,7 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
     };
     await refuse(session.train('', settings({})), /training data is empty/);
     await refuse(session.train('  \n\n ', settings({})), /training data is empty/);
-    await refuse(session.train('{"text": "a"}\n{"oops": 1}', settings({})), /row 2: a row needs "text"/);
+    await refuse(session.train('{"input_ids": [1, 2, 3]}\n{"oops": 1}', settings({})), /row 2: a row needs "text"/);
     await refuse(session.train('{"text": "a"}\n{not json', settings({})), /JSONL line 2 is not JSON/);
     await refuse(session.train(data, settings({ learningRate: -1 })), /learning rate/);
     await refuse(session.train(data, settings({ targetModules: ['q_prj'] })), /settings do not fit this model: .*q_prj/);
