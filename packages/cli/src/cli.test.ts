@@ -188,6 +188,25 @@ describe('with the Python PEFT fixtures', () => {
     tf.dispose([logits!, keep, ...Object.values(io)]);
   });
 
+  it('predict classifies with a BERT sequence-classification adapter (modules_to_save head) and merge writes its folder', async () => {
+    const io = await loadSafetensors(fixture('bert-seqcls-lora', 'io.safetensors'));
+    const json = async (name: string) => JSON.stringify(await io[name]!.array());
+    const output = join(work, 'bert-logits.safetensors');
+    const result = await cli('predict', '--base', fixture('bert-seqcls-lora', 'base'), '--adapter', fixture('bert-seqcls-lora', 'adapter'), '--input-ids', await json('input_ids'), '--attention-mask', await json('attention_mask'), '--token-type-ids', await json('token_type_ids'), '--output', output, '--json');
+    expect(result.code, result.stderr).toBe(0);
+    const { logits } = await loadSafetensors(output);
+    expect(logits!.shape).toEqual([2, 2]);
+    expect(await maxDifference(logits!, io.expected_adapted!)).toBeLessThan(1e-4);
+    expect(JSON.parse(result.stdout).shape).toEqual([2, 2]);
+    const merged = await cli('merge', '--base', fixture('bert-seqcls-lora', 'base'), '--adapter', fixture('bert-seqcls-lora', 'adapter'), '--out', join(work, 'bert-merged'));
+    expect(merged.code, merged.stderr).toBe(0);
+    const ours = await loadSafetensors(join(work, 'bert-merged', 'model.safetensors'));
+    const theirs = await loadSafetensors(fixture('bert-seqcls-lora', 'merged', 'model.safetensors'));
+    expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+    for (const key of Object.keys(theirs)) expect(await maxDifference(ours[key]!, theirs[key]!), key).toBeLessThan(1e-5);
+    tf.dispose([logits!, ...Object.values(io), ...Object.values(ours), ...Object.values(theirs)]);
+  });
+
   it('generate --json reproduces PEFT greedy ids, with and without the adapter', async () => {
     for (const name of ['gpt2-lora', 'llama-lora']) {
       const io = await loadSafetensors(fixture(name, 'io.safetensors'));
