@@ -220,6 +220,18 @@ describe('with the Python PEFT fixtures', () => {
     }
   });
 
+  it('generate samples repeatably with a seed, and refuses --greedy with sampling flags', async () => {
+    const args = ['generate', '--base', fixture('gpt2-lora', 'base'), '--input-ids', '[[17, 64, 25, 10]]', '--max-new-tokens', '8', '--temperature', '1.5', '--top-k', '20', '--json'];
+    const first = await cli(...args, '--seed', '3');
+    const again = await cli(...args, '--seed', '3');
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout).sequences[0]).toHaveLength(12);
+    expect(first.stdout).toBe(again.stdout);
+    const both = await cli(...args, '--greedy');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--greedy cannot be combined/);
+  });
+
   it('merge writes the model PEFT merge_and_unload() saves', async () => {
     for (const name of ['gpt2-lora', 'llama-lora']) {
       const out = join(work, `merged-${name}`);
