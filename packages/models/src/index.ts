@@ -56,6 +56,18 @@ export { openWeights, weightsFromTensors, WEIGHTS_NAME, type WeightSource } from
 export { loadWeights, type LoadWeightsOptions, type LoadWeightsReport } from './weights/load-weights';
 
 export { loadPretrained, modelFromConfig, getGenerationDefaults, type FromPretrainedOptions } from './auto/load-pretrained';
+export {
+  AutoPeftModel,
+  AutoPeftModelForCausalLM,
+  AutoPeftModelForSeq2SeqLM,
+  AutoPeftModelForSequenceClassification,
+  AutoPeftModelForTokenClassification,
+  resolveBaseModel,
+  PEFT_TASK_TYPE_TO_MODEL_TASK,
+  type AutoPeftModelClass,
+  type AutoPeftModelOptions,
+  type ResolvedBaseModel,
+} from './auto/auto-peft-model';
 export { resolveModelFolder, setModelResolver, MODEL_FILE_PATTERNS, type ModelResolver, type ResolveModelOptions } from './auto/resolve-model-folder';
 export {
   AutoModel,

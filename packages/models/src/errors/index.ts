@@ -1,2 +1,3 @@
 export { ModelLoadError, type ModelLoadProblem } from './model-load-error';
 export { UnsupportedModelTypeError } from './unsupported-model-type-error';
+export { TaskTypeMismatchError } from './task-type-mismatch-error';
