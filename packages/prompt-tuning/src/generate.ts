@@ -44,7 +44,8 @@ async function rows(value: tf.Tensor | number[][], what: string): Promise<number
 
 /**
  * PEFT's `PeftModelForCausalLM.generate` for prompt learning. Returns each row's prompt followed
- * by the new ids (no virtual-token positions, as transformers tracks `input_ids`).
+ * by the new ids (no virtual-token positions, as transformers tracks `input_ids`). For an
+ * encoder-decoder (`PeftModelForSeq2SeqLM`), returns the decoder ids, as @peftjs/models' generate.
  *
  * As in PEFT: the attention mask gets `num_virtual_tokens` ones prepended at every step; the
  * virtual tokens (prompt tuning, P-tuning) or key/value prefixes (prefix tuning) go in on the
@@ -55,6 +56,9 @@ async function rows(value: tf.Tensor | number[][], what: string): Promise<number
 export async function generate(peftModel: PeftModel, inputIds: tf.Tensor | number[][], options: PromptGenerateOptions = {}): Promise<number[][]> {
   const models = await loadModels();
   const model: LayersModel = peftModel.model;
+  // PEFT's PeftModelForSeq2SeqLM.generate: the virtual tokens go into the encoder input only and the decoder is the
+  // base's, so @peftjs/models' encoder-decoder generate (encoder once, decoder ids returned) is the whole story.
+  if (models.isEncoderDecoder(model)) return models.generate(model, inputIds, options);
   const info = getModelInfo(peftModel.baseModel);
   const defaults = models.getGenerationDefaults(peftModel.baseModel) ?? (info.config ? models.generationDefaultsFrom(info.config) : {});
   const prompts = await rows(inputIds, 'input_ids');

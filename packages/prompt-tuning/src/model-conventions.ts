@@ -10,7 +10,9 @@ import type { layers } from '@tensorflow/tfjs-layers';
  *   `[output, presentKey, presentValue]`; `baseInputCount` inputs come before the pair);
  * - the default position ids (`PositionIds`: `arange(seq)` from a `[batch, seq, ...]` input);
  * - the additive attention mask (`AttentionMaskBias`: inputs `[attention_mask [batch, keys],
- *   hidden [batch, queries, ...]]`, keys = past + queries).
+ *   hidden [batch, queries, ...]]`, keys = past + queries);
+ * - an encoder-decoder's encoder input embeddings (`InputsEmbeds`, an identity after the token
+ *   embedding that the decoder shares): where seq2seq prompt tuning prepends its virtual tokens.
  *
  * A custom architecture that builds with these layers (or marks its own layers the same way)
  * gets prompt tuning, P-tuning and prefix tuning without further registration.
@@ -18,6 +20,7 @@ import type { layers } from '@tensorflow/tfjs-layers';
 export const KEY_VALUE_CACHE_LAYER = Symbol.for('peftjs.models.keyValueCacheLayer');
 export const POSITION_IDS_LAYER = Symbol.for('peftjs.models.positionIdsLayer');
 export const ATTENTION_MASK_LAYER_CLASS = 'AttentionMaskBias';
+export const INPUTS_EMBEDS_LAYER = Symbol.for('peftjs.models.inputsEmbedsLayer');
 
 export interface KeyValueCacheCore {
   readonly numKeyValueHeads: number;
@@ -33,6 +36,11 @@ export function isKeyValueCacheCore(layer: unknown): layer is layers.Layer & Key
 
 export function isPositionIdsLayer(layer: unknown): boolean {
   return typeof layer === 'object' && layer !== null && (layer as Record<symbol, unknown>)[POSITION_IDS_LAYER] === true;
+}
+
+/** An encoder's `inputs_embeds` seam (T5 / mT5 built by @peftjs/models). */
+export function isInputsEmbedsLayer(layer: unknown): layer is layers.Layer & { embeddingLayer?: layers.Layer } {
+  return typeof layer === 'object' && layer !== null && (layer as Record<symbol, unknown>)[INPUTS_EMBEDS_LAYER] === true;
 }
 
 export function isAttentionMaskLayer(layer: layers.Layer): boolean {

@@ -52,8 +52,11 @@ export class PromptEmbedding extends PromptLearningLayer {
   protected createAdapter(adapterName: string, rawOptions: unknown): Map<string, ParamRef> {
     const options = rawOptions as PromptEmbeddingOptions;
     const rows = options.totalVirtualTokens;
+    // On an encoder's inputs_embeds seam (seq2seq), the token embedding is the layer before it.
+    const base = this.baseLayer;
+    const tokenEmbedding = (base as unknown as { embeddingLayer?: typeof base }).embeddingLayer ?? base;
     const embedding = options.initTokenIds
-      ? tf.tidy(() => tf.gather(this.baseLayer.weights[0]!.read(), tf.tensor1d(options.initTokenIds!, 'int32')))
+      ? tf.tidy(() => tf.gather(tokenEmbedding.weights[0]!.read(), tf.tensor1d(options.initTokenIds!, 'int32')))
       : embeddingInit(rows, options.tokenDim);
     const variablePrefix = `${this.name}/${options.methodPrefix}${adapterName}.`;
     let head: PromptHead | undefined;

@@ -117,7 +117,7 @@ export function createPromptLearningTuner<Config extends PromptLearningConfig>(m
     weightPrefix: method.weightPrefix,
     packageName: '@peftjs/prompt-tuning',
     layers: PROMPT_LAYER_CLASSES,
-    supportedLayerClasses: method.kind === 'input' ? ['Embedding', 'AttentionMaskBias'] : ['ScaledDotProductAttention', 'AttentionMaskBias', 'PositionIds'],
+    supportedLayerClasses: method.kind === 'input' ? ['Embedding', 'InputsEmbeds', 'AttentionMaskBias'] : ['ScaledDotProductAttention', 'AttentionMaskBias', 'PositionIds'],
     canAdapt: () => true,
     parseConfig: (raw) => method.parseConfig(raw),
     serializeConfig: (config) => method.serializeConfig(config),
@@ -134,9 +134,13 @@ export function createPromptLearningTuner<Config extends PromptLearningConfig>(m
           filled = { ...filled, tokenDim: (filled.tokenDim / filled.numAttentionHeads) * kvHeads, numAttentionHeads: kvHeads };
         }
       }
-      if (filled.numTransformerSubmodules !== 1) {
+      // Encoder-decoders (SEQ_2_SEQ_LM, num_transformer_submodules 2): prompt tuning and P-tuning, on the encoder input, as PEFT 0.11.1.
+      const seq2seqInput = method.kind === 'input' && found.encoderInputsEmbeds !== undefined;
+      if (filled.numTransformerSubmodules !== 1 && !seq2seqInput) {
         throw new InvalidConfigError(
-          `num_transformer_submodules ${filled.numTransformerSubmodules} is for encoder-decoder models (SEQ_2_SEQ_LM); @peftjs/prompt-tuning supports decoder and encoder models (one submodule)`,
+          method.kind === 'input'
+            ? `num_transformer_submodules ${filled.numTransformerSubmodules} is for encoder-decoder models (SEQ_2_SEQ_LM), and this model has no encoder input embeddings (InputsEmbeds, as @peftjs/models builds T5 / mT5)`
+            : `num_transformer_submodules ${filled.numTransformerSubmodules} is for encoder-decoder models (SEQ_2_SEQ_LM); ${method.peftType} supports decoder and encoder models (one submodule)`,
           { field: 'num_transformer_submodules' },
         );
       }

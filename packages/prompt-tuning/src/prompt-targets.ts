@@ -1,6 +1,6 @@
 import { getModelInfo, InvalidConfigError, NoMatchingTargetError, TunerLayer, type ModelContext, type NamedLayer } from '@peftjs/core';
 import type { layers } from '@tensorflow/tfjs-layers';
-import { isAttentionMaskLayer, isKeyValueCacheCore, isPositionIdsLayer } from './model-conventions';
+import { isAttentionMaskLayer, isInputsEmbedsLayer, isKeyValueCacheCore, isPositionIdsLayer } from './model-conventions';
 
 /** What a selected layer does for prompt learning. */
 export type PromptTargetRole =
@@ -13,6 +13,11 @@ export type PromptTargetRole =
 /** The model's layers that prompt learning uses, by role. */
 export interface PromptModelLayers {
   wordEmbedding: NamedLayer | undefined;
+  /**
+   * An encoder-decoder's encoder input embeddings (`encoder-inputs_embeds`): the token embedding
+   * also feeds the decoder, so seq2seq prompt tuning prepends its virtual tokens here instead.
+   */
+  encoderInputsEmbeds: NamedLayer | undefined;
   masks: NamedLayer[];
   tokenTypes: NamedLayer[];
   positions: NamedLayer[];
@@ -63,6 +68,7 @@ export function findPromptModelLayers(context: ModelContext, named: readonly Nam
   const plain = named.filter((entry) => !entry.isContainer);
   return {
     wordEmbedding: findWordEmbedding(context, named),
+    encoderInputsEmbeds: plain.find((entry) => isInputsEmbedsLayer(unwrapped(entry.layer))),
     masks: plain.filter((entry) => isAttentionMaskLayer(unwrapped(entry.layer))),
     tokenTypes: plain.filter((entry) => isEmbedding(entry.layer) && (entry.path === 'token_type_embeddings' || entry.path.endsWith('.token_type_embeddings'))),
     positions: plain.filter((entry) => isPositionIdsLayer(unwrapped(entry.layer))),
@@ -79,7 +85,9 @@ export function inputPromptTargets(peftType: string, found: PromptModelLayers, t
   if (width !== undefined && width !== tokenDim) {
     throw new InvalidConfigError(`token_dim is ${tokenDim} but the word embedding "${found.wordEmbedding.path}" has ${width} dimensions`, { field: 'token_dim' });
   }
-  const roles = new Map<string, PromptTargetRole>([[found.wordEmbedding.path, { kind: 'embedding' }]]);
+  // PEFT's PeftModelForSeq2SeqLM prepends the prompt to the encoder's inputs_embeds only.
+  const embedding = found.encoderInputsEmbeds ?? found.wordEmbedding;
+  const roles = new Map<string, PromptTargetRole>([[embedding.path, { kind: 'embedding' }]]);
   for (const entry of found.masks) roles.set(entry.path, { kind: 'mask' });
   for (const entry of found.tokenTypes) roles.set(entry.path, { kind: 'tokenTypes' });
   return roles;

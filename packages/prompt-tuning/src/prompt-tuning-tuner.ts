@@ -27,7 +27,8 @@ export const promptTuning: TunerV1<PromptTuningConfig> = createPromptLearningTun
         );
       }
       initTokenIds = textInitTokenIds(tokenizer, config.promptTuningInitText!, total);
-      const vocab = (baseLayer as unknown as { inputDim?: number }).inputDim;
+      const tokenEmbedding = (baseLayer as unknown as { embeddingLayer?: unknown }).embeddingLayer ?? baseLayer;
+      const vocab = (tokenEmbedding as { inputDim?: number }).inputDim;
       const outside = initTokenIds.find((id) => vocab !== undefined && id >= vocab);
       if (outside !== undefined) {
         throw new InvalidConfigError(`prompt_tuning_init_text encodes to token id ${outside}, outside the model's vocabulary of ${vocab}`, { field: 'prompt_tuning_init_text' });
