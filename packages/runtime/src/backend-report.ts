@@ -16,6 +16,8 @@ export interface BackendReport {
   readonly fixes: readonly WasmFixName[];
   /** On wasm: whether `@peftjs/native`'s kernels are in use (GEMM ISA, threads), or why not. */
   readonly native?: NativeReport;
+  /** On wasm: the threads XNNPACK runs on (1 unless `wasmThreads` asked for more), and why fewer when so. */
+  readonly wasmThreads?: { readonly threads: number; readonly reason?: string };
 }
 
 /** One line for logs: `tfjs backend: wasm (@tensorflow/tfjs-backend-wasm 4.22.0), no GPU, fixes: …`. */
@@ -28,5 +30,8 @@ export function formatBackendReport(report: BackendReport): string {
       : report.native.available
         ? `, native: ${report.native.isa} (${report.native.threads} thread${report.native.threads === 1 ? '' : 's'})`
         : `, native: off (${report.native.reason})`;
-  return `tfjs backend: ${report.backend} (${report.packageName} ${report.version}), ${gpu}, ${fixes}${native}`;
+  const threads = report.wasmThreads === undefined || (report.wasmThreads.threads === 1 && report.wasmThreads.reason === undefined)
+    ? ''
+    : `, wasm threads: ${report.wasmThreads.threads}${report.wasmThreads.reason === undefined ? '' : ` (${report.wasmThreads.reason})`}`;
+  return `tfjs backend: ${report.backend} (${report.packageName} ${report.version}), ${gpu}, ${fixes}${native}${threads}`;
 }

@@ -13,6 +13,8 @@ export {
   batchMatMulGradConfig,
 } from './wasm-fixes/index';
 export type { WasmFixName, RegisterWasmFixesOptions } from './wasm-fixes/index';
+export { enableWasmThreads, wasmThreads, WASM_THREADS_ENV_VAR } from './backends/wasm-threads';
+export type { WasmThreadsResult } from './backends/wasm-threads';
 export { loadNativeKernels, nativeReport, setNativeThreads, THREADS_ENV_VAR } from './native/native-kernels';
 export type { NativeReport, LoadNativeOptions } from './native/native-kernels';
 export { FusedAdamOptimizer, FusedAdamWOptimizer, createFusedAdam, createFusedAdamW } from './optimizers/fused-adam-optimizer';

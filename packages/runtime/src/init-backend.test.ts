@@ -30,6 +30,7 @@ describe('initBackend', () => {
       version: '4.22.0',
       fixes: allFixes(native),
       native: native ? { available: true, isa: expect.stringMatching(/^(avx512|avx2|portable)$/), threads: 1 } : { available: false, reason: expect.any(String) },
+      wasmThreads: { threads: 1 },
     });
     expect(tf.getBackend()).toBe('wasm');
     expect(getBackendReport()).toEqual(report);
@@ -90,6 +91,12 @@ describe('initBackend', () => {
     const native = (await initBackend({ backend: 'wasm' })).native!.available;
     expect(registeredWasmFixes()).toEqual(allFixes(native));
     expect((await initBackend({ backend: 'wasm', wasmFixes: false })).fixes).toEqual(allFixes(native));
+  });
+
+  it('says when wasm threads come too late (the backend already started single-threaded)', async () => {
+    const report = await initBackend({ backend: 'wasm', wasmThreads: 2, env: noEnv });
+    expect(report.wasmThreads).toEqual({ threads: 1, reason: expect.stringMatching(/already initialised/) });
+    expect(formatBackendReport(report)).toMatch(/wasm threads: 1 \(the wasm backend was already initialised/);
   });
 
   it('leaves the native kernels out with native: false (or PEFTJS_NATIVE=0), and puts them back', async () => {

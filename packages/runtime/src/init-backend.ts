@@ -4,6 +4,8 @@ import { BACKEND_NAMES, isBackendName } from './backends/backend-name';
 import type { BackendReport } from './backend-report';
 import { NoBackendAvailableError } from './errors/no-backend-available-error';
 import { UnknownBackendError } from './errors/unknown-backend-error';
+import { wasmThreadsResult } from './backends/wasm-backend-loader';
+import { WASM_THREADS_ENV_VAR, wasmThreads } from './backends/wasm-threads';
 import { loadNativeKernels, nativeReport } from './native/native-kernels';
 import { registeredWasmFixes, registerWasmFixes, unregisterWasmFixes } from './wasm-fixes/register-wasm-fixes';
 import type { WasmFixName } from './wasm-fixes/wasm-fix-names';
@@ -33,6 +35,11 @@ export interface InitBackendOptions {
   native?: boolean;
   /** Threads for the native kernels' large products (default `PEFTJS_THREADS`, else 1). */
   threads?: number;
+  /**
+   * Multi-threaded wasm in Node: XNNPACK on this many threads (default `PEFTJS_WASM_THREADS`, else
+   * 1, single-threaded). Takes effect only if the wasm backend has not started yet in this process.
+   */
+  wasmThreads?: number;
   /** Where to read `PEFTJS_BACKEND`, `PEFTJS_NATIVE`, `PEFTJS_THREADS` from; defaults to `process.env` (ignored where there is none). */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -58,7 +65,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   for (const name of candidates) {
     let loaded;
     try {
-      loaded = await backendLoaders[name].load();
+      loaded = await backendLoaders[name].load({ wasmThreads: options.wasmThreads ?? threadsFromEnv(options.env, WASM_THREADS_ENV_VAR) });
     } catch (error) {
       if (choice !== 'auto') {
         throw error;
@@ -82,10 +89,18 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
         ? registeredWasmFixes()
         : registerWasmFixes(useNative ? {} : { fixes: WASM_FIX_NAMES.filter((fix) => !NATIVE_FIXES.includes(fix)) });
     const native = useNative ? nativeReport() : Object.freeze({ available: false, reason: 'turned off (native: false)' });
-    lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([...fixes]), native });
+    const threadsResult = wasmThreadsResult();
+    const wasmThreadsReport = Object.freeze({ threads: wasmThreads(), ...(threadsResult.reason === undefined ? {} : { reason: threadsResult.reason }) });
+    lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([...fixes]), native, wasmThreads: wasmThreadsReport });
     return lastReport;
   }
   throw new NoBackendAvailableError({ attempts });
+}
+
+function threadsFromEnv(env: InitBackendOptions['env'], name: string): number | undefined {
+  const source = env ?? (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const value = Number.parseInt(source?.[name] ?? '', 10);
+  return Number.isFinite(value) && value >= 1 ? value : undefined;
 }
 
 /** The report of the last successful `initBackend` call, if any. */

@@ -7,6 +7,12 @@ export interface LoadedBackend {
   readonly gpu: boolean;
 }
 
+/** What `initBackend` passes to a loader. */
+export interface LoadOptions {
+  /** wasm: threads for XNNPACK in Node (see `enableWasmThreads`); 1 or undefined: single-threaded. */
+  readonly wasmThreads?: number;
+}
+
 /**
  * One backend's way in. `load` imports the optional package with a dynamic `import()`, makes the
  * backend the active tfjs backend, and reports what it found. It throws `BackendNotInstalledError`
@@ -20,5 +26,5 @@ export interface BackendLoader {
   readonly name: BackendName;
   /** The npm packages that provide this backend, best first. */
   readonly packageNames: readonly string[];
-  load(): Promise<LoadedBackend>;
+  load(options?: LoadOptions): Promise<LoadedBackend>;
 }

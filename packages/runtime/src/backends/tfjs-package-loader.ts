@@ -1,6 +1,6 @@
 import { BackendInitError } from '../errors/backend-init-error';
 import { BackendNotInstalledError } from '../errors/backend-not-installed-error';
-import type { BackendLoader, LoadedBackend } from './backend-loader';
+import type { BackendLoader, LoadedBackend, LoadOptions } from './backend-loader';
 import type { BackendName } from './backend-name';
 import { importOptional, isModuleNotFound, moduleExport } from './import-optional';
 import { setActiveBackend } from './set-active-backend';
@@ -14,12 +14,14 @@ export function createTfjsPackageLoader(options: {
   packageName: string;
   versionExport: string;
   initHint: string;
+  /** Runs after the package is imported, before the backend is made active. */
+  beforeActivate?: (options: LoadOptions) => Promise<void>;
 }): BackendLoader {
-  const { name, packageName, versionExport, initHint } = options;
+  const { name, packageName, versionExport, initHint, beforeActivate } = options;
   return {
     name,
     packageNames: [packageName],
-    async load(): Promise<LoadedBackend> {
+    async load(loadOptions: LoadOptions = {}): Promise<LoadedBackend> {
       let module: Record<string, unknown>;
       try {
         module = await importOptional(packageName);
@@ -34,6 +36,7 @@ export function createTfjsPackageLoader(options: {
           cause: error,
         });
       }
+      await beforeActivate?.(loadOptions);
       await setActiveBackend(name, packageName, initHint);
       const version = moduleExport(module, versionExport);
       return { packageName, version: typeof version === 'string' ? version : 'unknown', gpu: false };

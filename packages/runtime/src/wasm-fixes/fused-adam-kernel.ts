@@ -4,7 +4,7 @@ import { nativeAddon } from '../native/native-kernels';
 import { FusedAdam } from '../optimizers/fused-adam-kernel-name';
 import { missingKernelFix } from './kernel-override';
 import type { KernelArgs, WasmBackend } from './wasm-backend-internals';
-import { heapOffset } from './wasm-backend-internals';
+import { heapOffset, heapView } from './wasm-backend-internals';
 import type { WasmFixUnit } from './wasm-fix-unit';
 import { WasmFix } from './wasm-fix-names';
 
@@ -65,7 +65,7 @@ export const fusedAdamKernel: KernelFunc = (args) => {
     params[14] = weightDecay;
     params[15] = f(1 - beta1);
     params[16] = f(1 - beta2);
-    addon.adam(backend.wasm.HEAPU8, params);
+    addon.adam(heapView(backend), params);
     return outputs;
   }
   // Views after the last allocation (allocating can grow the heap and detach older views).

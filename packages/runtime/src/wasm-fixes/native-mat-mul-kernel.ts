@@ -5,7 +5,7 @@ import { _FusedMatMul, BatchMatMul, broadcast_util, util } from '@tensorflow/tfj
 import { nativeAddon } from '../native/native-kernels';
 import { kernelOverrideFix } from './kernel-override';
 import type { KernelArgs, WasmBackend } from './wasm-backend-internals';
-import { heapOffset } from './wasm-backend-internals';
+import { heapOffset, heapView } from './wasm-backend-internals';
 import type { WasmFixUnit } from './wasm-fix-unit';
 import { WasmFix } from './wasm-fix-names';
 
@@ -113,7 +113,7 @@ function runProduct(
   params[P.aMatrices] = plan.aMatrices;
   params[P.bMatrices] = plan.bMatrices;
   // The heap view is taken after the output is allocated (allocating can grow the heap).
-  addon.sgemm(backend.wasm.HEAPU8, params);
+  addon.sgemm(heapView(backend), params);
   return out;
 }
 

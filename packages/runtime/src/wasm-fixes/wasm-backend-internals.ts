@@ -8,8 +8,11 @@ import { getKernel } from '@tensorflow/tfjs-core';
  */
 export interface WasmBackend {
   readonly dataIdMap: { get(dataId: DataId): { id: number; memoryOffset: number } };
-  /** The Emscripten module: `HEAPU8` views the whole heap and is replaced when the heap grows. */
-  readonly wasm: { readonly HEAPU8: Uint8Array };
+  /**
+   * The Emscripten module: `HEAPU8` views the whole heap and is replaced when the heap grows. The
+   * threaded build (shared memory) refreshes it lazily; its `wasmMemory` is always current.
+   */
+  readonly wasm: { readonly HEAPU8: Uint8Array; readonly wasmMemory?: WebAssembly.Memory };
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   /** A view of the tensor's heap memory. Views go stale when the heap grows: take them after allocating. */
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -46,4 +49,19 @@ export function runWasmKernel(
 /** The byte offset of a tensor's data on the wasm heap. */
 export function heapOffset(backend: WasmBackend, tensor: TensorInfo): number {
   return backend.dataIdMap.get(tensor.dataId).memoryOffset;
+}
+
+let sharedView: Uint8Array | undefined;
+
+/** A byte view of the whole wasm heap as it is now (also after the threaded build's shared memory grew). */
+export function heapView(backend: WasmBackend): Uint8Array {
+  const view = backend.wasm.HEAPU8;
+  const memory = backend.wasm.wasmMemory;
+  if (memory === undefined || view.buffer === memory.buffer) {
+    return view;
+  }
+  if (sharedView?.buffer !== memory.buffer) {
+    sharedView = new Uint8Array(memory.buffer);
+  }
+  return sharedView;
 }
