@@ -6,11 +6,12 @@ import { evaluateCausalLm } from '../training/evaluate-loss';
 import { startBackend } from '../util/backend';
 import { collect, commonOptions, integer, option } from '../util/options';
 import { UsageError } from '../util/usage-error';
-import { loadModelWithAdapters } from './shared';
+import { BASE_FROM_ADAPTER, loadModelWithAdapters } from './shared';
+import { evaluateSeq2SeqLm, seq2seqExamples } from '../training/evaluate-seq2seq';
 
 export function evalCommand(io: CliIo): Command {
-  const command = new Command('eval').description('mean token cross-entropy and perplexity of a causal LM on a data file');
-  option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { required: true });
+  const command = new Command('eval').description('mean token cross-entropy and perplexity of a causal LM (or an encoder-decoder, on {"input_ids","labels"} rows) on a data file');
+  option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { defaultText: BASE_FROM_ADAPTER });
   option(command, '--adapter <[name=]dir|repo>', 'adapter to load (repeatable; all are active)', undefined, { parse: collect });
   option(command, '--data <file>', '.jsonl or .csv rows of {"text"}, {"prompt","completion"} or {"input_ids"}', undefined, { required: true });
   option(command, '--batch-size <n>', 'rows per forward pass', 8, { parse: integer('--batch-size', 1) });
@@ -22,8 +23,20 @@ export function evalCommand(io: CliIo): Command {
   command.action(async (options: Record<string, any>) => {
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
     const rows = await readRows(options.data);
-    const loaded = await loadModelWithAdapters(options as { base: string; adapter?: string[]; revision?: string });
-    if (loaded.base.task !== 'causal-lm') throw new UsageError(`eval scores causal LMs; ${options.base} is a ${loaded.base.task} model`);
+    const loaded = await loadModelWithAdapters(options as { base?: string; adapter?: string[]; revision?: string });
+    if (loaded.base.task === 'seq2seq-lm') {
+      // transformers' seq2seq loss: decoder_input_ids = shift_right(labels), every label token scored.
+      const config = loaded.base.config;
+      const padTokenId = typeof config.pad_token_id === 'number' ? config.pad_token_id : 0;
+      const decoderStartTokenId = typeof config.decoder_start_token_id === 'number' ? config.decoder_start_token_id : padTokenId;
+      const vocabSize = typeof config.vocab_size === 'number' ? config.vocab_size : undefined;
+      const examples = seq2seqExamples(rows, { source: options.data, maxLength: options.maxLength, vocabSize });
+      const result = await evaluateSeq2SeqLm(loaded.model, examples, { batchSize: options.batchSize, padTokenId, decoderStartTokenId });
+      if (options.json) io.stdout(`${JSON.stringify(result)}\n`);
+      else io.stdout(`loss ${result.loss.toFixed(6)}  perplexity ${result.perplexity.toFixed(4)}  tokens ${result.tokens}\n`);
+      return;
+    }
+    if (loaded.base.task !== 'causal-lm') throw new UsageError(`eval scores causal LMs and encoder-decoders; ${options.base ?? 'the base'} is a ${loaded.base.task} model`);
     const tokenizer = loaded.base.tokenizer;
     const vocabSize = typeof loaded.base.config.vocab_size === 'number' ? loaded.base.config.vocab_size : undefined;
     // transformers' perplexity: labels = input ids; no EOS is added unless asked.

@@ -8,14 +8,17 @@ import type { CliIo } from '../cli-io';
 import { startBackend } from '../util/backend';
 import { collect, commonOptions, float, integer, option } from '../util/options';
 import { UsageError } from '../util/usage-error';
-import { loadModelWithAdapters, promptRows } from './shared';
+import { BASE_FROM_ADAPTER, loadModelWithAdapters, promptRows } from './shared';
 
 export function generateCommand(io: CliIo): Command {
-  const command = new Command('generate').description('generate text (or token ids) with a causal LM, with or without adapters');
-  option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { required: true });
+  const command = new Command('generate').description('generate text (or token ids) with a causal LM or an encoder-decoder (decoder ids), with or without adapters');
+  option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { defaultText: BASE_FROM_ADAPTER });
   option(command, '--adapter <[name=]dir|repo>', 'adapter to load (repeatable; all are active)', undefined, { parse: collect });
   option(command, '--prompt <text>', 'prompt text (repeatable: a left-padded batch)', undefined, { parse: collect });
   option(command, '--input-ids <json>', "prompt token ids, e.g. '[[1,2,3]]'");
+  option(command, '--attention-mask <json>', '1 = token, 0 = padding, shaped like --input-ids (for an encoder-decoder, the encoder mask)', undefined, {
+    defaultText: 'all ones, or the --prompt padding',
+  });
   option(command, '--max-new-tokens <n>', 'new tokens at most', 20, { parse: integer('--max-new-tokens', 1) });
   option(command, '--greedy', 'greedy decoding (the default unless a sampling flag is given)', false);
   option(command, '--temperature <t>', 'sample with this temperature', undefined, { parse: float('--temperature', (value) => value > 0, 'a positive number'), defaultText: 'none: greedy' });
@@ -30,8 +33,9 @@ export function generateCommand(io: CliIo): Command {
     const sampling = options.temperature !== undefined || options.topK !== undefined || options.topP !== undefined;
     if (options.greedy && sampling) throw new UsageError('--greedy cannot be combined with --temperature, --top-k or --top-p');
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
-    const loaded = await loadModelWithAdapters(options as { base: string; adapter?: string[]; revision?: string });
-    if (loaded.base.task !== 'causal-lm') throw new UsageError(`generate needs a causal LM; ${options.base} is a ${loaded.base.task} model (use predict)`);
+    const loaded = await loadModelWithAdapters(options as { base?: string; adapter?: string[]; revision?: string });
+    const seq2seq = loaded.base.task === 'seq2seq-lm';
+    if (loaded.base.task !== 'causal-lm' && !seq2seq) throw new UsageError(`generate needs a causal LM or an encoder-decoder; ${options.base ?? 'the base'} is a ${loaded.base.task} model (use predict)`);
     const { rows, mask } = promptRows(loaded, options);
     const promptLearning = loaded.peftModel !== undefined && PROMPT_LEARNING.has(loaded.peftModel.peftType);
     const options_ = {
@@ -46,7 +50,10 @@ export function generateCommand(io: CliIo): Command {
     };
     const sequences = promptLearning ? await generateWithPrompt(loaded.peftModel!, rows, options_) : await generate(loaded.model, rows, options_);
     const tokenizer = loaded.base.tokenizer;
-    const texts = tokenizer ? sequences.map((sequence, row) => tokenizer.decode(sequence.filter((_, index) => index >= rows[row]!.length || mask[row]![index] === 1))) : null;
+    // An encoder-decoder returns decoder ids (the decoder start token, then the new ones); a causal LM, the prompt and the new ids.
+    const texts = tokenizer
+      ? sequences.map((sequence, row) => tokenizer.decode(seq2seq ? sequence.slice(1) : sequence.filter((_, index) => index >= rows[row]!.length || mask[row]![index] === 1)))
+      : null;
     if (options.json) io.stdout(`${JSON.stringify({ sequences, texts })}\n`);
     else if (texts) for (const text of texts) io.stdout(`${text}\n`);
     else for (const sequence of sequences) io.stdout(`${JSON.stringify(sequence)}\n`);

@@ -7,14 +7,14 @@ import { saveTransformersModel } from '../util/save-model';
 import { TOKENIZER_FILES } from '../util/tokenizer';
 import { collect, commonOptions, option } from '../util/options';
 import { UsageError } from '../util/usage-error';
-import { loadModelWithAdapters } from './shared';
+import { BASE_FROM_ADAPTER, loadModelWithAdapters } from './shared';
 
 /** Files of a transformers folder that a merged model keeps as they are. */
 const COPIED_FILES = ['generation_config.json', ...TOKENIZER_FILES];
 
 export function mergeCommand(io: CliIo): Command {
   const command = new Command('merge').description('fold adapters into the base weights and write a transformers model folder');
-  option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { required: true });
+  option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { defaultText: BASE_FROM_ADAPTER });
   option(command, '--adapter <[name=]dir|repo>', 'adapter to merge (repeatable: all are merged)', undefined, { parse: collect, required: true });
   option(command, '--out <dir>', 'the merged model folder (config.json, model.safetensors, tokenizer files)', undefined, { required: true });
   option(command, '--dtype <dtype>', 'how weights are stored', 'F32', { choices: ['F32', 'F16', 'BF16'] });
@@ -23,7 +23,7 @@ export function mergeCommand(io: CliIo): Command {
   commonOptions(command);
   command.action(async (options: Record<string, any>) => {
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
-    const loaded = await loadModelWithAdapters(options as { base: string; adapter?: string[]; revision?: string });
+    const loaded = await loadModelWithAdapters(options as { base?: string; adapter?: string[]; revision?: string });
     const peftModel = loaded.peftModel!;
     if (!peftModel.tuner.layers.length) throw new UsageError(`${peftModel.peftType} adapters have no weights to merge`);
     let merged;

@@ -4,6 +4,7 @@ import type { PeftModel } from '@peftjs/core';
 import { loadAdapters, loadBase, parseIdRows, type LoadedBase } from '../util/load-model';
 import { readJsonFile } from '../util/load-model';
 import { resolveAdapterFolder } from '@peftjs/hub';
+import { resolveBaseModel } from '@peftjs/models';
 import { join } from 'node:path';
 import { UsageError } from '../util/usage-error';
 
@@ -14,16 +15,37 @@ export interface LoadedModel {
   model: LayersModel;
 }
 
-/** Loads --base and every --adapter (all active). */
-export async function loadModelWithAdapters(options: { base: string; adapter?: string[]; revision?: string }): Promise<LoadedModel> {
+/** How --base reads in help: optional where the first adapter can name the base. */
+export const BASE_FROM_ADAPTER = "the first adapter's base_model_name_or_path";
+
+/**
+ * Loads --base and every --adapter (all active). Without --base, the base is the one the first
+ * adapter's `base_model_name_or_path` names (as PEFT's AutoPeftModel): a folder relative to the
+ * working directory, else to the adapter folder, else a Hub repo id.
+ */
+export async function loadModelWithAdapters(options: { base?: string; adapter?: string[]; revision?: string }): Promise<LoadedModel> {
   let peftTaskType: unknown;
+  let baseLocation = options.base;
+  let revision = options.revision;
   const adapters = options.adapter ?? [];
   if (adapters.length > 0) {
     const first = adapters[0]!.replace(/^[A-Za-z0-9_-]+=/, '');
     const folder = await resolveAdapterFolder(first);
-    peftTaskType = (await readJsonFile(join(folder, 'adapter_config.json'))).task_type;
+    const adapterConfig = await readJsonFile(join(folder, 'adapter_config.json'));
+    peftTaskType = adapterConfig.task_type;
+    if (baseLocation === undefined) {
+      const written = typeof adapterConfig.base_model_name_or_path === 'string' ? adapterConfig.base_model_name_or_path : '';
+      if (written === '') throw new UsageError(`give --base: ${join(folder, 'adapter_config.json')} names no base model (base_model_name_or_path is empty)`);
+      try {
+        baseLocation = (await resolveBaseModel(written, folder)).location;
+      } catch (error) {
+        throw new UsageError(`give --base: ${(error as Error).message}`, { cause: error });
+      }
+      if (revision === undefined && typeof adapterConfig.revision === 'string' && adapterConfig.revision !== '') revision = adapterConfig.revision;
+    }
   }
-  const base = await loadBase(options.base, { revision: options.revision, peftTaskType });
+  if (baseLocation === undefined) throw new UsageError('give --base, or an --adapter whose adapter_config.json names its base model');
+  const base = await loadBase(baseLocation, { revision, peftTaskType });
   const peftModel = await loadAdapters(base.model, adapters);
   return { base, peftModel, model: peftModel?.model ?? base.model };
 }

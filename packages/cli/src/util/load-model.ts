@@ -19,6 +19,7 @@ export interface LoadedBase {
 
 const TASK_OF_PEFT_TASK: Record<string, ModelTask> = {
   CAUSAL_LM: 'causal-lm',
+  SEQ_2_SEQ_LM: 'seq2seq-lm',
   SEQ_CLS: 'sequence-classification',
   TOKEN_CLS: 'token-classification',
   FEATURE_EXTRACTION: 'base',
@@ -30,6 +31,7 @@ export function taskOf(config: Record<string, unknown>, peftTaskType?: unknown):
   const architecture = Array.isArray(config.architectures) ? String(config.architectures[0] ?? '') : '';
   if (/ForSequenceClassification$/.test(architecture)) return 'sequence-classification';
   if (/ForTokenClassification$/.test(architecture)) return 'token-classification';
+  if (/ForConditionalGeneration$/.test(architecture)) return 'seq2seq-lm';
   if (/(ForCausalLM|LMHeadModel)$/.test(architecture) || architecture === '') return 'causal-lm';
   if (/Model$/.test(architecture)) return 'base';
   return 'causal-lm';
@@ -108,8 +110,12 @@ export function parseIdRows(text: string, flag: string, options: { allowRagged?:
 }
 
 /** Model inputs by name, in the order the model takes them. */
-export function modelInputs(model: LayersModel, values: { inputIds: tf.Tensor; attentionMask?: tf.Tensor; tokenTypeIds?: tf.Tensor }): tf.Tensor[] {
+export function modelInputs(model: LayersModel, values: { inputIds: tf.Tensor; attentionMask?: tf.Tensor; tokenTypeIds?: tf.Tensor; decoderInputIds?: tf.Tensor }): tf.Tensor[] {
   return model.inputNames.map((name) => {
+    if (name.startsWith('decoder_input_ids')) {
+      if (!values.decoderInputIds) throw new UsageError("the model is an encoder-decoder: give the decoder's input with --decoder-input-ids '[[0, …]]'");
+      return values.decoderInputIds;
+    }
     if (name.startsWith('input_ids')) return values.inputIds;
     if (name.startsWith('attention_mask')) return values.attentionMask ?? tf.cast(tf.onesLike(values.inputIds), 'float32');
     if (name.startsWith('token_type_ids')) return values.tokenTypeIds ?? tf.zerosLike(values.inputIds);
