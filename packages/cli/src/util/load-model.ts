@@ -5,7 +5,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { PeftModel } from '@peftjs/core';
 import { fromPretrained, loadAdapter } from '@peftjs/hub';
 import { loadPretrained, resolveModelFolder, type ModelTask } from '@peftjs/models';
-import { hasTokenizer, loadTokenizer, type TextTokenizer } from './tokenizer';
+import { loadTokenizerIfAny, type TextTokenizer } from './tokenizer';
 import { UsageError } from './usage-error';
 
 export interface LoadedBase {
@@ -65,7 +65,7 @@ export async function loadBase(dirOrRepoId: string, options: LoadBaseOptions = {
   const config = await readJsonFile(join(folder, 'config.json'));
   const task = options.task ?? taskOf(config, options.peftTaskType);
   const model = await loadPretrained(folder, task, { revision: options.revision });
-  const tokenizer = (await hasTokenizer(folder)) ? await loadTokenizer(folder) : undefined;
+  const tokenizer = await loadTokenizerIfAny(folder);
   return { model, folder, config, task, tokenizer };
 }
 

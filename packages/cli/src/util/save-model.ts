@@ -1,9 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { getModelInfo, InvalidConfigError, namedParameters } from '@peftjs/core';
-import { saveSafetensors } from '@peftjs/hub';
+import { modelStateDict, saveModel } from '@peftjs/models';
 
 export interface SaveTransformersModelOptions {
   /** config.json to write; default: the config the model was loaded or built with. */
@@ -14,29 +11,19 @@ export interface SaveTransformersModelOptions {
 
 /** The model's parameters under transformers' state-dict names and torch layouts (the caller disposes them). */
 export function transformersStateDict(model: LayersModel): Record<string, tf.Tensor> {
-  const result: Record<string, tf.Tensor> = {};
-  for (const [name, param] of namedParameters(model)) {
-    result[name] = tf.tidy(() => param.toTorch(param.variable.read()));
-  }
-  return result;
+  return modelStateDict(model);
 }
 
 /**
- * Writes a transformers model folder: `config.json` and `model.safetensors` with torch names and
- * layouts (each variable once, so a tied `lm_head` is not stored, as transformers does) and
- * `{"format": "pt"}` metadata — what `AutoModelFor…from_pretrained(dir)` loads. For a PEFT model,
- * save the result of `mergeAndUnload()`.
+ * Writes a transformers model folder through @peftjs/models' saveModel: `config.json` and
+ * `model.safetensors` with torch names and layouts (a tied `lm_head` is not stored, as transformers
+ * does), `{"format": "pt"}` metadata. Returns the tensor names written. For a PEFT model, save the
+ * result of `mergeAndUnload()`.
  */
 export async function saveTransformersModel(model: LayersModel, dir: string, options: SaveTransformersModelOptions = {}): Promise<string[]> {
-  const config = options.config ?? getModelInfo(model).config;
-  if (!config) throw new InvalidConfigError('the model has no config.json attached; pass options.config', { field: 'config' });
-  const tensors = transformersStateDict(model);
-  try {
-    await mkdir(dir, { recursive: true });
-    await saveSafetensors(join(dir, 'model.safetensors'), tensors, { metadata: { format: 'pt' }, floatDtype: options.floatDtype ?? 'F32' });
-    await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    return Object.keys(tensors);
-  } finally {
-    tf.dispose(Object.values(tensors));
-  }
+  const tensors = modelStateDict(model);
+  const names = Object.keys(tensors);
+  for (const tensor of Object.values(tensors)) tensor.dispose();
+  await saveModel(model, dir, options);
+  return names;
 }

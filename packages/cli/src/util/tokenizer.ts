@@ -1,8 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
+import { loadTokenizer as loadModelTokenizer, type PretrainedTokenizer } from '@peftjs/models';
 
-/** A model folder's tokenizer (tokenizer.json + tokenizer_config.json), as transformers loads it. */
+/** A model folder's tokenizer as the CLI uses it: @peftjs/models' PretrainedTokenizer, ids in and out. */
 export interface TextTokenizer {
   encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
@@ -10,6 +8,8 @@ export interface TextTokenizer {
   readonly bosTokenId: number | undefined;
   readonly padTokenId: number | undefined;
   readonly vocabSize: number;
+  /** The tokenizer it wraps. */
+  readonly pretrained: PretrainedTokenizer;
 }
 
 /** The files a tokenizer may consist of; `merge` copies these next to the merged model. */
@@ -24,45 +24,31 @@ export const TOKENIZER_FILES = [
   'added_tokens.json',
 ] as const;
 
-async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
-function tokenContent(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
-  return undefined;
+function wrap(tokenizer: PretrainedTokenizer): TextTokenizer {
+  return {
+    encode: (text, options = {}) => tokenizer.encode(text, { addSpecialTokens: options.addSpecialTokens ?? true }).inputIds,
+    decode: (ids, options = {}) => tokenizer.decode(ids, { skipSpecialTokens: options.skipSpecialTokens ?? true }),
+    eosTokenId: tokenizer.eosTokenId,
+    bosTokenId: tokenizer.bosTokenId,
+    padTokenId: tokenizer.padTokenId,
+    vocabSize: tokenizer.vocabSize,
+    pretrained: tokenizer,
+  };
 }
 
 export async function hasTokenizer(folder: string): Promise<boolean> {
-  return (await stat(join(folder, 'tokenizer.json')).catch(() => undefined))?.isFile() ?? false;
+  return (await loadModelTokenizer(folder)) !== undefined;
 }
 
-/** Loads `tokenizer.json` (and `tokenizer_config.json` when present) with @huggingface/tokenizers. */
+/** Loads `tokenizer.json` (+ `tokenizer_config.json`, `special_tokens_map.json`) through @peftjs/models. */
 export async function loadTokenizer(folder: string): Promise<TextTokenizer> {
-  const tokenizerJson = await readJson(join(folder, 'tokenizer.json'));
-  if (!tokenizerJson) throw new Error(`no tokenizer.json in ${folder}; pass token ids (--input-ids, or {"input_ids"} data rows) instead of text`);
-  const config = (await readJson(join(folder, 'tokenizer_config.json'))) ?? {};
-  const specialMap = (await readJson(join(folder, 'special_tokens_map.json'))) ?? {};
-  const tokenizer = new Tokenizer(tokenizerJson, config);
-  const idOf = (key: string) => {
-    const content = tokenContent(config[key]) ?? tokenContent(specialMap[key]);
-    return content === undefined ? undefined : tokenizer.token_to_id(content);
-  };
-  const eosTokenId = idOf('eos_token');
-  const bosTokenId = idOf('bos_token');
-  const padTokenId = idOf('pad_token');
-  return {
-    encode: (text, options = {}) => tokenizer.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids,
-    decode: (ids, options = {}) => tokenizer.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true }),
-    eosTokenId,
-    bosTokenId,
-    padTokenId,
-    vocabSize: tokenizer.get_vocab(true).size,
-  };
+  const tokenizer = await loadModelTokenizer(folder);
+  if (!tokenizer) throw new Error(`no tokenizer.json in ${folder}; pass token ids (--input-ids, or {"input_ids"} data rows) instead of text`);
+  return wrap(tokenizer);
+}
+
+/** The folder's tokenizer, or undefined when it has none. */
+export async function loadTokenizerIfAny(folder: string): Promise<TextTokenizer | undefined> {
+  const tokenizer = await loadModelTokenizer(folder);
+  return tokenizer ? wrap(tokenizer) : undefined;
 }
