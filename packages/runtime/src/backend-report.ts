@@ -18,6 +18,8 @@ export interface BackendReport {
   readonly native?: NativeReport;
   /** On wasm: the threads XNNPACK runs on (1 unless `wasmThreads` asked for more), and why fewer when so. */
   readonly wasmThreads?: { readonly threads: number; readonly reason?: string };
+  /** On webgpu: the adapter, and whether it is a software one (lavapipe: WebGPU on the CPU). */
+  readonly adapter?: { readonly description: string; readonly fallback: boolean };
 }
 
 /** One line for logs: `tfjs backend: wasm (@tensorflow/tfjs-backend-wasm 4.22.0), no GPU, fixes: …`. */
@@ -33,5 +35,6 @@ export function formatBackendReport(report: BackendReport): string {
   const threads = report.wasmThreads === undefined || (report.wasmThreads.threads === 1 && report.wasmThreads.reason === undefined)
     ? ''
     : `, wasm threads: ${report.wasmThreads.threads}${report.wasmThreads.reason === undefined ? '' : ` (${report.wasmThreads.reason})`}`;
-  return `tfjs backend: ${report.backend} (${report.packageName} ${report.version}), ${gpu}, ${fixes}${native}${threads}`;
+  const adapter = report.adapter === undefined ? '' : `, adapter: ${report.adapter.description}${report.adapter.fallback ? ' (software)' : ''}`;
+  return `tfjs backend: ${report.backend} (${report.packageName} ${report.version}), ${gpu}, ${fixes}${native}${threads}${adapter}`;
 }

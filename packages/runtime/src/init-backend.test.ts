@@ -66,12 +66,12 @@ describe('initBackend', () => {
     const fromEnv = initBackend({ env: { PEFTJS_BACKEND: 'webgl' } });
     await expect(fromEnv).rejects.toThrow(UnknownBackendError);
     await expect(fromEnv).rejects.toThrow(
-      'unknown backend "webgl" (from PEFTJS_BACKEND); valid choices: auto, tensorflow, wasm, cpu',
+      'unknown backend "webgl" (from PEFTJS_BACKEND); valid choices: auto, tensorflow, webgpu, wasm, cpu',
     );
     const error = await initBackend({ backend: 'gpu' as never }).catch((caught: unknown) => caught);
     expect(UnknownBackendError.isInstance(error)).toBe(true);
     expect(PeftRuntimeError.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({ requested: 'gpu', source: 'option', validChoices: ['auto', 'tensorflow', 'wasm', 'cpu'] });
+    expect(error).toMatchObject({ requested: 'gpu', source: 'option', validChoices: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] });
   });
 
   it('names the packages to install for a backend that is not installed', async () => {

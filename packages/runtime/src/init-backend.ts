@@ -5,6 +5,7 @@ import type { BackendReport } from './backend-report';
 import { NoBackendAvailableError } from './errors/no-backend-available-error';
 import { UnknownBackendError } from './errors/unknown-backend-error';
 import { wasmThreadsResult } from './backends/wasm-backend-loader';
+import { webgpuAdapterReport } from './backends/webgpu-backend-loader';
 import { WASM_THREADS_ENV_VAR, wasmThreads } from './backends/wasm-threads';
 import { loadNativeKernels, nativeReport } from './native/native-kernels';
 import { registeredWasmFixes, registerWasmFixes, unregisterWasmFixes } from './wasm-fixes/register-wasm-fixes';
@@ -19,7 +20,8 @@ export const BACKEND_ENV_VAR = 'PEFTJS_BACKEND';
 export interface InitBackendOptions {
   /**
    * The backend to use, or `'auto'` (the default) for the best one installed:
-   * `tensorflow` (tfjs-node-gpu, then tfjs-node), then `wasm`, then `cpu`.
+   * `tensorflow` (tfjs-node-gpu, then tfjs-node), then `webgpu` (a hardware adapter only), then
+   * `wasm`, then `cpu`.
    * Takes precedence over the `PEFTJS_BACKEND` environment variable.
    */
   backend?: BackendChoice;
@@ -65,13 +67,20 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   for (const name of candidates) {
     let loaded;
     try {
-      loaded = await backendLoaders[name].load({ wasmThreads: options.wasmThreads ?? threadsFromEnv(options.env, WASM_THREADS_ENV_VAR) });
+      loaded = await backendLoaders[name].load({
+        wasmThreads: options.wasmThreads ?? threadsFromEnv(options.env, WASM_THREADS_ENV_VAR),
+        acceptSoftwareAdapter: choice !== 'auto',
+      });
     } catch (error) {
       if (choice !== 'auto') {
         throw error;
       }
       attempts.push({ backend: name, error: error instanceof Error ? error : new Error(String(error)) });
       continue;
+    }
+    if (name === 'webgpu') {
+      lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([]), adapter: webgpuAdapterReport() });
+      return lastReport;
     }
     if (name !== 'wasm') {
       lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([]) });

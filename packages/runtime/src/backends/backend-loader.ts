@@ -11,6 +11,8 @@ export interface LoadedBackend {
 export interface LoadOptions {
   /** wasm: threads for XNNPACK in Node (see `enableWasmThreads`); 1 or undefined: single-threaded. */
   readonly wasmThreads?: number;
+  /** webgpu: accept a software (fallback) adapter such as lavapipe; true when webgpu is asked for by name. */
+  readonly acceptSoftwareAdapter?: boolean;
 }
 
 /**

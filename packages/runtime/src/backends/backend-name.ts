@@ -1,8 +1,5 @@
-/**
- * The backends runtime can pick, best first. `webgpu` will slot in here (between `tensorflow` and
- * `wasm`) when its loader lands; nothing else in the selection logic names a backend.
- */
-export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+/** The backends runtime can pick, best first; nothing else in the selection logic names a backend. */
+export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 
 /** A backend runtime can initialise. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
