@@ -4,11 +4,12 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getModelInfo, InvalidConfigError, registerTuner } from '@peftjs/core';
+import { getModelInfo, getPeftModel, InvalidConfigError, registerTuner } from '@peftjs/core';
 import { maxCloseViolation } from '@peftjs/core/testing';
+import { savePretrained } from '@peftjs/hub';
 import { startFakeHub, type FakeHub } from '@peftjs/hub/testing';
 import { lora } from '@peftjs/lora';
-import { AutoPeftModel, AutoPeftModelForCausalLM, AutoPeftModelForSeq2SeqLM, generate, TaskTypeMismatchError } from './index';
+import { AutoModelForSeq2SeqLM, AutoPeftModel, AutoPeftModelForCausalLM, AutoPeftModelForSeq2SeqLM, generate, seq2seqLmLoss, TaskTypeMismatchError } from './index';
 import { fixturePath } from './__fixtures__/fixture-paths';
 import { loadPeftCase, type PeftCase } from './__fixtures__/peft-case';
 
@@ -101,6 +102,31 @@ describe('AutoPeftModelForCausalLM.fromPretrained', () => {
   it('a path that exists nowhere names both places it looked', async () => {
     const adapter = await adapterCopy(join(scratch, 'missing'), { base_model_name_or_path: '../no-such-base' });
     await expect(AutoPeftModelForCausalLM.fromPretrained(adapter)).rejects.toThrow(/working directory .*no-such-base.*adapter folder .*no-such-base/s);
+  });
+});
+
+describe('AutoPeftModelForSeq2SeqLM.fromPretrained', () => {
+  it('reloads a LoRA trained here on mT5 (saved with the base path it was loaded from) with the same logits', async () => {
+    const mt5 = await loadPeftCase('mt5-lora-seq2seq');
+    const base = await AutoModelForSeq2SeqLM.fromPretrained(mt5.baseDir);
+    const peft = getPeftModel(base, { peft_type: 'LORA', task_type: 'SEQ_2_SEQ_LM', r: 2, lora_alpha: 4 });
+    const inputs = [mt5.io.input_ids!, mt5.io.attention_mask!, mt5.io.decoder_input_ids!];
+    const optimizer = tf.train.adam(0.05);
+    for (let step = 0; step < 2; step++) optimizer.minimize(() => seq2seqLmLoss(mt5.io.labels!, peft.model.apply(inputs, { training: true }) as tf.Tensor));
+    optimizer.dispose();
+    const dir = join(scratch, 'mt5-trained');
+    await savePretrained(peft, dir);
+    const config = JSON.parse(await readFile(join(dir, 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({ task_type: 'SEQ_2_SEQ_LM', base_model_name_or_path: mt5.baseDir, target_modules: expect.arrayContaining(['q', 'v']) });
+    const reloaded = await AutoPeftModelForSeq2SeqLM.fromPretrained(dir);
+    const before = tf.memory().numTensors;
+    const [ours, again] = [peft.model.predict(inputs) as tf.Tensor, reloaded.model.predict(inputs) as tf.Tensor];
+    expect(await maxCloseViolation(again, ours, 0, 0)).toBe(0);
+    tf.dispose([ours, again]);
+    expect(tf.memory().numTensors).toBe(before);
+    reloaded.baseModel.dispose();
+    base.dispose();
+    tf.dispose(Object.values(mt5.io));
   });
 });
 

@@ -123,6 +123,14 @@ describe('mt5-lora-seq2seq with @peftjs/lora', () => {
     expect(await generate(peft.model, fixture.io.input_ids!, { ...generationOptions(), adapterNames: [BASE_ADAPTER_NAME, 'default'] })).toEqual([greedyBase[0], greedyAdapted[1]]);
     expect(tf.memory().numTensors).toBe(before);
 
+
+    // What a save writes is the file Python wrote: same keys, shapes and values (so Python reloads it as it was).
+    const saved = peft.getStateDict();
+    const file = await loadSafetensors(fixturePath('mt5-lora-seq2seq', 'adapter', 'adapter_model.safetensors'));
+    expect(Object.keys(saved).sort()).toEqual(Object.keys(file).sort());
+    for (const key of Object.keys(file)) expect(await maxAbsDifference(saved[key]!, file[key]!), key).toBe(0);
+    tf.dispose([...Object.values(saved), ...Object.values(file)]);
+
     const merged = await peft.mergeAndUnload();
     const mergedLogits = merged.predict(inputs) as tf.Tensor;
     await check('merged', mergedLogits, fixture.io.expected_merged!);

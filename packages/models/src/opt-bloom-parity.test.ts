@@ -85,6 +85,14 @@ describe.each(['opt-lora', 'bloom-lora', 'opt-ia3'])('%s', (caseName) => {
     expect(mixed).toEqual([greedyAdapted[0], greedyBase[1]]);
     expect(tf.memory().numTensors).toBe(before);
 
+
+    // What a save writes is the file Python wrote: same keys, shapes and values (so Python reloads it as it was).
+    const saved = peft.getStateDict();
+    const file = await loadSafetensors(fixturePath(caseName, 'adapter', 'adapter_model.safetensors'));
+    expect(Object.keys(saved).sort()).toEqual(Object.keys(file).sort());
+    for (const key of Object.keys(file)) expect(await maxAbsDifference(saved[key]!, file[key]!), key).toBe(0);
+    tf.dispose([...Object.values(saved), ...Object.values(file)]);
+
     const merged = await peft.mergeAndUnload();
     const mergedLogits = merged.predict(inputs) as tf.Tensor;
     await check(`${caseName} merged`, mergedLogits, fixture.io.expected_merged!, fixture);
