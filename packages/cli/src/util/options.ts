@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { BACKEND_NAMES } from '@peftjs/runtime';
 import { UsageError } from './usage-error';
 
 /**
@@ -37,7 +38,7 @@ export const collect = (value: string, previous: string[] | undefined): string[]
 
 /** Adds the options every command takes: --backend, --verbose, --plugin. */
 export function commonOptions(command: Command): Command {
-  option(command, '--backend <name>', 'TF.js backend: auto, tensorflow, wasm, cpu (else PEFTJS_BACKEND, else the best installed)', undefined, { defaultText: '$PEFTJS_BACKEND or auto' });
+  option(command, '--backend <name>', `TF.js backend: ${['auto', ...BACKEND_NAMES].join(', ')} (else PEFTJS_BACKEND, else the best installed)`, undefined, { defaultText: '$PEFTJS_BACKEND or auto' });
   option(command, '--plugin <module>', 'load a third-party tuner package or file (repeatable)', undefined, { parse: collect });
   option(command, '--verbose', 'print stack traces and backend details', false);
   return command;
