@@ -34,14 +34,15 @@ async function tryWebGpu(): Promise<string> {
   return [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'GPU';
 }
 
-async function tryWebGl(): Promise<string> {
+async function tryWebGl(requested: boolean): Promise<string> {
   await import('@tensorflow/tfjs-backend-webgl');
   if (!(await tf.setBackend('webgl'))) throw new Error('WebGL is not available (no context, or it failed to initialise)');
   if (!tf.env().getBool('WEBGL_RENDER_FLOAT32_CAPABLE')) throw new Error('this WebGL cannot render float32 textures, too imprecise to train');
   const gl = (tf.backend() as unknown as { gpgpu?: { gl?: WebGLRenderingContext } }).gpgpu?.gl;
   const debug = gl?.getExtension('WEBGL_debug_renderer_info');
   const renderer = gl && debug ? String(gl.getParameter(debug.UNMASKED_RENDERER_WEBGL)) : 'GPU';
-  if (/swiftshader|llvmpipe|software/i.test(renderer)) throw new Error(`WebGL runs on a software renderer (${renderer}), slower than wasm`);
+  // Picked automatically, a software renderer is passed over; asked for by name, it is used.
+  if (!requested && /swiftshader|llvmpipe|software/i.test(renderer)) throw new Error(`WebGL runs on a software renderer (${renderer}), slower than wasm`);
   return `WebGL ${tf.env().getNumber('WEBGL_VERSION')}, ${renderer}`;
 }
 
@@ -61,14 +62,15 @@ async function tryWasm(wasmPath: string): Promise<string> {
 /**
  * Picks the fastest backend this browser has: WebGPU, then WebGL (a real GPU with float32
  * textures), then WebAssembly (served with the page, at `wasmPath`). A preference other than
- * 'auto' tries that one first. Backends are imported only when tried.
+ * 'auto' tries that one first (and takes WebGL even on a software renderer). Backends are
+ * imported only when tried.
  */
 export async function pickBackend(preference: BackendPreference, wasmPath: string): Promise<BackendReport> {
   const order: BackendName[] = preference === 'auto' ? [...BACKEND_ORDER] : [preference, ...BACKEND_ORDER.filter((name) => name !== preference)];
   const skipped: BackendReport['skipped'] = [];
   for (const name of order) {
     try {
-      const detail = name === 'webgpu' ? await tryWebGpu() : name === 'webgl' ? await tryWebGl() : await tryWasm(wasmPath);
+      const detail = name === 'webgpu' ? await tryWebGpu() : name === 'webgl' ? await tryWebGl(preference === 'webgl') : await tryWasm(wasmPath);
       return { name, skipped, detail, requested: preference === name };
     } catch (error) {
       skipped.push({ name, reason: error instanceof Error ? error.message : String(error) });

@@ -36,6 +36,8 @@ let browser: Browser;
 let page: Page;
 /** What the LoRA adapter trained in the page generated, to compare after reloading it. */
 let trained: { promptIds: number[]; ids: number[]; logits: number[] } | undefined;
+/** The losses of the LoRA run on wasm, to compare another backend's first steps with. */
+let wasmLosses: number[] = [];
 
 /** A tiny static file server for the built page. */
 async function serve(root: string): Promise<Server> {
@@ -59,12 +61,25 @@ const idle = () => page.waitForFunction(() => document.body.dataset.busy === '',
 const json = async <T>(selector: string, attribute: string): Promise<T> => JSON.parse((await page.getAttribute(selector, attribute)) ?? 'null') as T;
 const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 
+/** Waits until the page shows training progress at step `step` or later. */
+async function stepAtLeast(step: number): Promise<void> {
+  await page.waitForFunction(
+    (least) => {
+      const status = document.getElementById('train-status')!;
+      const shown = /^step (\d+)\//.exec(status.textContent ?? '');
+      return (shown !== null && Number(shown[1]) >= least) || ['done', 'stopped', 'failed'].includes(status.dataset.state!);
+    },
+    step,
+    { timeout: 60_000 },
+  );
+}
+
 async function train(method: 'lora' | 'ia3' | 'prompt-tuning', steps: number): Promise<number[]> {
   await page.check(`input[name="method"][value="${method}"]`);
   await page.fill('#steps', String(steps));
   await page.click('#train');
-  // The plot grows while the worker trains: the page stays live.
-  await page.waitForFunction(() => Number(document.getElementById('loss-plot')!.dataset.steps) >= 2, null, { timeout: 60_000 });
+  // Progress shows while the worker trains: the page stays live.
+  await stepAtLeast(2);
   await page.waitForFunction(() => ['done', 'stopped', 'failed'].includes(document.getElementById('train-status')!.dataset.state!), null, { timeout: 90_000 });
   expect(await page.getAttribute('#train-status', 'data-state')).toBe('done');
   await idle();
@@ -133,6 +148,7 @@ describe.skipIf(!hasChromium)(`the page in Chromium (${CHROMIUM})`, () => {
     await idle();
 
     const losses = await train('lora', 20);
+    wasmLosses = losses;
     expect(losses).toHaveLength(20);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(mean(losses.slice(-5))).toBeLessThan(0.6 * mean(losses.slice(0, 5)));
@@ -185,6 +201,19 @@ describe.skipIf(!hasChromium)(`the page in Chromium (${CHROMIUM})`, () => {
       const generated = await generateInPage();
       expect(generated.adapted.length).toBeGreaterThan(0);
     }
+    // Stop: the run ends after the current step and keeps the adapter trained so far.
+    await page.fill('#steps', '500');
+    await page.click('#train');
+    await stepAtLeast(3);
+    await page.click('#stop');
+    await page.waitForSelector('#train-status[data-state="stopped"]', { timeout: 60_000 });
+    await idle();
+    const stoppedAt = Number(await page.getAttribute('#loss-plot', 'data-steps'));
+    expect(stoppedAt).toBeGreaterThanOrEqual(3);
+    expect(stoppedAt).toBeLessThan(500);
+    expect(await page.textContent('#train-status')).toContain(`Stopped after ${stoppedAt} steps`);
+    expect(await page.getAttribute('#adapter-status', 'data-peft-type')).toBe('PROMPT_TUNING');
+
     const downloads: string[] = [];
     page.on('download', (download) => downloads.push(download.suggestedFilename()));
     await page.click('#download');
@@ -244,5 +273,25 @@ describe.skipIf(!hasChromium)(`the page in Chromium (${CHROMIUM})`, () => {
     expect(reloaded.promptIds).toEqual(trained!.promptIds);
     expect(reloaded.adapted).toEqual(trained!.ids);
     expect(Math.max(...reloaded.adaptedLogits.map((value, index) => Math.abs(value - trained!.logits[index]!)))).toBeLessThan(1e-5);
+  }, 120_000);
+
+  it('trains on WebGL when asked (a software renderer here), with the losses wasm gives', async (context) => {
+    const gl = await browser.newPage();
+    try {
+      await gl.goto(`${url}?backend=webgl&demo`);
+      await gl.waitForSelector('#model-status[data-state="loaded"]', { timeout: 60_000 });
+      const backend = await gl.getAttribute('#backend', 'data-backend');
+      if (backend !== 'webgl') context.skip(`this Chromium has no WebGL (${await gl.textContent('#backend')})`);
+      await gl.fill('#steps', '2');
+      await gl.click('#train');
+      await gl.waitForFunction(() => ['done', 'failed'].includes(document.getElementById('train-status')!.dataset.state!), null, { timeout: 90_000 });
+      const losses = JSON.parse((await gl.getAttribute('#loss-plot', 'data-losses'))!) as number[];
+      expect(losses).toHaveLength(2);
+      // The same seed and data: the first loss is the base model's; the second follows one Adam step.
+      expect(Math.abs(losses[0]! - wasmLosses[0]!)).toBeLessThan(1e-3);
+      expect(Math.abs(losses[1]! - wasmLosses[1]!)).toBeLessThan(1e-2);
+    } finally {
+      await gl.close();
+    }
   }, 120_000);
 });

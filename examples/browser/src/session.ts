@@ -124,7 +124,7 @@ function modelInputs(model: LayersModel, inputIds: tf.Tensor, attentionMask: tf.
 }
 
 /** Sum of token cross-entropies and the count scored (labels left-padded with -100 to the logits' length, for virtual tokens). */
-function lossParts(logits: tf.Tensor, labels: tf.Tensor): { sum: tf.Scalar; count: tf.Scalar } {
+export function lossParts(logits: tf.Tensor, labels: tf.Tensor): { sum: tf.Scalar; count: tf.Scalar } {
   return tf.tidy(() => {
     const [batch, seq, vocab] = logits.shape as [number, number, number];
     const extra = seq - labels.shape[1]!;
@@ -383,7 +383,9 @@ export class Session {
           variables,
         );
         const clipped = tf.tidy(() => {
-          const norm = tf.sqrt(tf.addN(Object.values(grads).map((grad) => tf.sum(tf.square(grad)))));
+          // A chain of adds, not tf.addN: tfjs-backend-webgpu 4.22 caches AddN's shader under one key
+          // whatever the number of inputs, so after a call with fewer inputs it sums only that many.
+          const norm = tf.sqrt(Object.values(grads).map((grad) => tf.sum(tf.square(grad))).reduce((total, value) => tf.add(total, value)));
           const scale = tf.minimum(tf.scalar(1), tf.div(tf.scalar(1), tf.add(norm, 1e-6)));
           return Object.fromEntries(Object.entries(grads).map(([name, grad]) => [name, tf.mul(grad, scale)])) as tf.NamedTensorMap;
         });
