@@ -1,10 +1,12 @@
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { isEncoderDecoder } from '../architectures/inputs';
 import { generate, type GenerateOptions } from '../generation/generate';
 import type { PretrainedTokenizer } from './pretrained-tokenizer';
 
 /**
  * Text in, text out: encodes the prompts (left-padded, as decoder-only generation needs),
- * generates, and decodes only the new tokens (special tokens skipped).
+ * generates, and decodes only the new tokens (special tokens skipped). For an encoder-decoder
+ * the prompts are the encoder's input, and the decoder's ids after its start token are decoded.
  */
 export async function generateText(
   model: LayersModel,
@@ -22,6 +24,6 @@ export async function generateText(
     ...(eos !== undefined ? { eosTokenId: eos } : {}),
     padTokenId: generateOptions.padTokenId ?? tokenizer.padTokenId ?? tokenizer.eosTokenId,
   });
-  const promptLength = batch.inputIds[0]!.length;
+  const promptLength = isEncoderDecoder(model) ? 1 : batch.inputIds[0]!.length;
   return sequences.map((row) => tokenizer.decode(row.slice(promptLength), { skipSpecialTokens: true }));
 }
