@@ -23,6 +23,8 @@ it('the main job tunes the shipped tiny LLaMA with LoRA, saves, reloads and merg
   expect(report.trainableParameters).toBe('trainable params: 57,344 || all params: 844,928 || trainable%: 6.7869');
   expect(report.lossAfter).toBeLessThan(report.lossBefore * 0.5);
   expect(report.heldOutLossAfter).toBeLessThan(report.heldOutLossBefore);
+  expect(report.heldOutQuestions).toBe(24);
+  expect(report.heldOutExactAfter).toBeGreaterThan(report.heldOutExactBefore);
   expect(Object.keys(report.adapterFiles).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors', 'loss_curve.png', 'training_log.json']);
   expect(report.reloadMaxDifference).toBeLessThan(1e-5);
   expect(report.reloadedGenerationsEqual).toBe(true);

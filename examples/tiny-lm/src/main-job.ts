@@ -14,6 +14,7 @@ import {
   tokenizeRows,
   TOKENIZER_FILES,
   trainAdapter,
+  type DataRow,
   type LoadedBase,
   type StepProgress,
 } from '@peftjs/cli';
@@ -52,6 +53,10 @@ export interface MainJobReport {
   heldOutLossBefore: number;
   heldOutLossAfter: number;
   generationsBefore: string[];
+  /** Held-out questions (animals never tuned on) answered exactly right, before and after. */
+  heldOutExactBefore: number;
+  heldOutExactAfter: number;
+  heldOutQuestions: number;
   generationsAfter: string[];
   adapterFiles: Record<string, number>;
   reloadMaxDifference: number;
@@ -72,6 +77,12 @@ async function generations(model: LayersModel, base: LoadedBase, prompts: readon
     result.push(tokenizer.decode(sequence!.slice(ids.length)).split('\n')[0]!.trim());
   }
   return result;
+}
+
+/** How many rows the model completes exactly (greedy, up to the first EOS). */
+async function exactMatches(model: LayersModel, base: LoadedBase, rows: readonly DataRow[]): Promise<number> {
+  const answers = await generations(model, base, rows.map((row) => row.prompt as string), 12);
+  return answers.filter((answer, index) => answer === (rows[index]!.completion as string).trim()).length;
 }
 
 async function logitsOf(model: LayersModel, ids: number[][]): Promise<tf.Tensor> {
@@ -110,6 +121,7 @@ export async function runMainJob(options: MainJobOptions = {}): Promise<MainJobR
   const heldOut = tokenizeRows(heldOutRows, { tokenizer: base.tokenizer, maxLength: 64 });
   const heldOutLossBefore = (await evaluateCausalLm(base.model, heldOut, { batchSize: 8, padTokenId })).loss;
 
+  const heldOutExactBefore = await exactMatches(base.model, base, heldOutRows);
   const generationsBefore = await generations(base.model, base, settings.prompts, settings.maxNewTokens);
   log('before fine-tuning:');
   settings.prompts.forEach((prompt, index) => log(`  ${JSON.stringify(prompt)} → ${JSON.stringify(generationsBefore[index])}`));
@@ -136,6 +148,8 @@ export async function runMainJob(options: MainJobOptions = {}): Promise<MainJobR
   const lossAfter = trained.log.evals.at(-1)!.loss;
   const heldOutLossAfter = (await evaluateCausalLm(peftModel.model, heldOut, { batchSize: 8, padTokenId })).loss;
   log(`answer loss on the eval split: ${lossBefore.toFixed(3)} → ${lossAfter.toFixed(3)}; on held-out animals: ${heldOutLossBefore.toFixed(3)} → ${heldOutLossAfter.toFixed(3)}`);
+  const heldOutExactAfter = await exactMatches(peftModel.model, base, heldOutRows);
+  log(`held-out questions answered exactly: ${heldOutExactBefore}/${heldOutRows.length} → ${heldOutExactAfter}/${heldOutRows.length}`);
   const generationsAfter = await generations(peftModel.model, base, settings.prompts, settings.maxNewTokens);
   log('after fine-tuning:');
   settings.prompts.forEach((prompt, index) => log(`  ${JSON.stringify(prompt)} → ${JSON.stringify(generationsAfter[index])}`));
@@ -179,6 +193,9 @@ export async function runMainJob(options: MainJobOptions = {}): Promise<MainJobR
     heldOutLossBefore,
     heldOutLossAfter,
     generationsBefore,
+    heldOutExactBefore,
+    heldOutExactAfter,
+    heldOutQuestions: heldOutRows.length,
     generationsAfter,
     adapterFiles,
     reloadMaxDifference,

@@ -15,6 +15,7 @@ const report = await runMainJob({
 progress.stop();
 const checks: Array<[string, boolean]> = [
   ['the answer loss fell', report.lossAfter < report.lossBefore * 0.5],
+  ['more held-out questions are answered exactly', report.heldOutExactAfter > report.heldOutExactBefore],
   ['the reloaded adapter gives the same logits', report.reloadMaxDifference < 1e-5 && report.reloadedGenerationsEqual],
   ['the merged model gives the same logits', report.mergeMaxDifference < 1e-4 && report.mergedGenerationsEqual],
 ];
