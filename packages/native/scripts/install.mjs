@@ -106,8 +106,11 @@ function run(command, args) {
   return { ok: result.status === 0 && existsSync(output), text, error: result.error?.message };
 }
 
+/** The lines that say what went wrong (compiler errors first), else the last few. */
 function lastLines(text, count = 6) {
-  return text.trim().split('\n').slice(-count).join('\n');
+  const lines = text.trim().split('\n');
+  const errors = lines.filter((line) => /error|not found|No such file|cannot|failed/i.test(line) && !/^gyp ERR! (System|command|cwd|node -v|node-gyp -v|not ok)/.test(line));
+  return (errors.length > 0 ? errors.slice(0, count) : lines.slice(-count)).join('\n');
 }
 
 function main() {
