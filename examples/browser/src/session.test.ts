@@ -134,6 +134,15 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
       session.loadAdapter({ 'adapter_config.json': await readFile(join(gpt2, 'adapter_config.json'), 'utf8'), 'adapter_model.safetensors': await readFile(join(gpt2, 'adapter_model.safetensors')) }, 'gpt2-lora/'),
       /does not fit the loaded model .*c_attn/,
     );
+    // A LoRA made with Python PEFT for a smaller LLaMA (unless that LLaMA is the demo base): same names, other shapes.
+    if (!demo.dir.includes('llama-lora')) {
+      const llama = join(import.meta.dirname, '../../../test-fixtures/peft/llama-lora/adapter');
+      const llamaConfig = JSON.parse(await readFile(join(llama, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+      await refuse(
+        session.loadAdapter({ 'adapter_config.json': JSON.stringify({ ...llamaConfig, base_model_name_or_path: 'tiny/llama' }), 'adapter_model.safetensors': await readFile(join(llama, 'adapter_model.safetensors')) }, 'llama-lora/'),
+        /does not fit the loaded model \(.+\): tensor "base_model\.model\.model\.layers\.0\.self_attn\.k_proj\.lora_A\.weight" has shape \[4, 32\]; the model expects \[4, 128\]\. It was made for "tiny\/llama"\.$/,
+      );
+    }
     const after = await session.generate(prompt, 4);
     expect(after.adapted!.ids).toEqual(before.adapted!.ids);
     expect(maxDifference(after.adapted!.logits, before.adapted!.logits)).toBe(0);

@@ -465,11 +465,11 @@ export class Session {
       let trainedOn = '';
       try {
         const config = JSON.parse(typeof files['adapter_config.json'] === 'string' ? files['adapter_config.json'] : await new Blob([files['adapter_config.json'] as BlobPart]).text()) as Record<string, unknown>;
-        if (typeof config.base_model_name_or_path === 'string') trainedOn = ` It was trained on "${config.base_model_name_or_path}".`;
+        if (typeof config.base_model_name_or_path === 'string' && config.base_model_name_or_path !== '') trainedOn = ` It was made for "${config.base_model_name_or_path}".`;
       } catch {
         // the config was read fine above, or the error already says so
       }
-      throw new UserError(`This adapter does not fit the loaded model (${name}): ${text}.${trainedOn}`);
+      throw new UserError(`This adapter does not fit the loaded model (${name}): ${text.replace(/\.$/, '')}.${trainedOn}`);
     }
     this.adopt(peftModel, 'loaded');
     return this.adapterSummary()!;
