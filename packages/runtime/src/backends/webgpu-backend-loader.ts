@@ -55,6 +55,11 @@ export const webgpuBackendLoader: BackendLoader = {
     if (browserGpu !== undefined) {
       gpu = browserGpu;
     } else {
+      if (options.acceptSoftwareAdapter !== true && !(await mayHaveGpu())) {
+        // Automatic selection on a Linux machine with no GPU device node: the only adapter Dawn
+        // could find is a software one (which would be refused), so Dawn is not even started.
+        throw new BackendInitError({ backend: 'webgpu', packageName: dawnPackage, reason: 'no GPU device (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg); ask for backend: \'webgpu\' to try a software adapter' });
+      }
       const dawn = await importOrExplain(dawnPackage);
       const create = moduleExport(dawn, 'create') as (flags: string[]) => Gpu;
       const globals = moduleExport(dawn, 'globals') as Record<string, unknown>;
@@ -129,6 +134,22 @@ export const webgpuBackendLoader: BackendLoader = {
     return { packageName: backendPackage, version: typeof version === 'string' ? version : 'unknown', gpu: !fallback };
   },
 };
+
+/** Linux: whether a GPU device node exists (other systems: assume one may). */
+async function mayHaveGpu(): Promise<boolean> {
+  if ((globalThis as { process?: { platform?: string } }).process?.platform !== 'linux') {
+    return true;
+  }
+  try {
+    const { existsSync, readdirSync } = (await importOptional('node:fs')) as unknown as typeof import('node:fs');
+    if (existsSync('/dev/dxg') || existsSync('/dev/nvidia0') || existsSync('/dev/nvidiactl')) {
+      return true;
+    }
+    return existsSync('/dev/dri') && readdirSync('/dev/dri').some((name) => name.startsWith('renderD') || name.startsWith('card'));
+  } catch {
+    return true;
+  }
+}
 
 /** A package's version from its package.json (Node; tfjs-backend-webgpu exports none). */
 async function packageVersion(packageName: string): Promise<string | undefined> {
