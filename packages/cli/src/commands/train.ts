@@ -34,7 +34,7 @@ export function createProgress(io: CliIo, enabled: boolean): { update(progress: 
       update(progress) {
         const payload = { loss: progress.loss.toFixed(4), tps: progress.tokensPerSecond.toFixed(0), eta_text: formatEta(progress.etaSeconds) };
         if (!started) {
-          bar.start(progress.totalSteps, 0, payload);
+          bar.start(progress.totalSteps, progress.step, payload);
           started = true;
         }
         bar.update(progress.step, payload);
