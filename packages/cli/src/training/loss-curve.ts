@@ -14,12 +14,24 @@ const GLYPHS: Record<string, string[]> = {
   '8': ['111', '101', '111', '101', '111'],
   '9': ['111', '101', '111', '001', '111'],
   '.': ['000', '000', '000', '000', '010'],
-  e: ['000', '111', '111', '100', '111'],
   '-': ['000', '000', '111', '000', '000'],
   ' ': ['000', '000', '000', '000', '000'],
+  a: ['000', '011', '101', '101', '011'],
+  e: ['010', '101', '111', '100', '011'],
+  i: ['010', '000', '010', '010', '010'],
+  l: ['010', '010', '010', '010', '001'],
+  n: ['000', '110', '101', '101', '101'],
+  o: ['000', '010', '101', '101', '010'],
+  p: ['000', '110', '101', '110', '100'],
+  r: ['000', '101', '110', '100', '100'],
+  s: ['000', '011', '110', '011', '110'],
+  t: ['010', '111', '010', '010', '001'],
+  v: ['000', '101', '101', '101', '010'],
 };
 
 export interface CurveSeries {
+  /** Shown in the legend (lowercase letters and digits). */
+  label?: string;
   /** [x, y] points, x = optimizer step. */
   points: ReadonlyArray<readonly [number, number]>;
   color: readonly [number, number, number];
@@ -43,13 +55,13 @@ export function renderLossCurve(series: readonly CurveSeries[], options: { width
     png.data[offset + 2] = b;
     png.data[offset + 3] = 255;
   };
-  const text = (value: string, x: number, y: number, scale = 2) => {
+  const text = (value: string, x: number, y: number, scale = 2, color: readonly [number, number, number] = [40, 40, 40]) => {
     [...value].forEach((character, index) => {
       const glyph = GLYPHS[character] ?? GLYPHS[' ']!;
       glyph.forEach((row, gy) =>
         [...row].forEach((bit, gx) => {
           if (bit !== '1') return;
-          for (let dy = 0; dy < scale; dy++) for (let dx = 0; dx < scale; dx++) set(x + (index * 4 + gx) * scale + dx, y + gy * scale + dy, [40, 40, 40]);
+          for (let dy = 0; dy < scale; dy++) for (let dx = 0; dx < scale; dx++) set(x + (index * 4 + gx) * scale + dx, y + gy * scale + dy, color);
         }),
       );
     });
@@ -80,6 +92,11 @@ export function renderLossCurve(series: readonly CurveSeries[], options: { width
   text(format(yMin), 4, bottom - 8);
   text(String(Math.round(xMin)), left, bottom + 10);
   text(String(Math.round(xMax)), right - String(Math.round(xMax)).length * 8, bottom + 10);
+  text('loss', 4, Math.round((top + bottom) / 2) - 5);
+  text('step', Math.round((left + right) / 2) - 16, bottom + 10);
+  series.forEach((entry, index) => {
+    if (entry.label) text(entry.label, right - 60, top + 4 + index * 14, 2, entry.color);
+  });
   for (const entry of series) {
     const points = entry.points.filter(([, y]) => Number.isFinite(y));
     for (let index = 1; index < points.length; index++) {

@@ -223,8 +223,8 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
       files.push(...saved.flatMap((adapter) => adapter.files.map((file) => (file.startsWith(adapter.folder) ? file : join(adapter.folder, file)))));
       await writeFile(join(options.out, 'training_log.json'), `${JSON.stringify(trainingLog, null, 2)}\n`);
       await writeLossCurve(join(options.out, 'loss_curve.png'), [
-        { points: steps.map((entry) => [entry.step, entry.loss] as const), color: [31, 119, 180] },
-        ...(evals.length > 0 ? [{ points: evals.map((entry) => [entry.step, entry.loss] as const), color: [214, 39, 40] as const }] : []),
+        { label: 'train', points: steps.map((entry) => [entry.step, entry.loss] as const), color: [31, 119, 180] },
+        ...(evals.length > 0 ? [{ label: 'eval', points: evals.map((entry) => [entry.step, entry.loss] as const), color: [214, 39, 40] as const }] : []),
       ]);
       files.push(join(options.out, 'training_log.json'), join(options.out, 'loss_curve.png'));
     }
