@@ -62,7 +62,12 @@ if (task === 'start') {
   const typecheck = run(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.json', '--noEmit']);
   if (typecheck !== 0) console.error('typecheck failed');
   process.exit(build !== 0 || typecheck !== 0 ? 1 : 0);
+} else if (task === 'docs') {
+  // The documentation site: typedoc API pages, then the VitePress build.
+  const status = pnpmRun('-s', 'docs:build');
+  if (status !== 0) console.error('docs build failed');
+  process.exit(status);
 } else {
-  console.error('usage: node scripts/bootstrap.mjs start|test|check [args]');
+  console.error('usage: node scripts/bootstrap.mjs start|test|check|docs [args]');
   process.exit(2);
 }

@@ -175,7 +175,9 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
         const { value, grads } = tf.variableGrads(() => causalLmBatchLoss(model, { inputIds, attentionMask, labels }, true), variables);
         if (maxGradNorm > 0) {
           const clipped = tf.tidy(() => {
-            const norm = tf.sqrt(tf.addN(Object.values(grads).map((grad) => tf.sum(tf.square(grad)))));
+            // A chain of adds, not tf.addN: tfjs-backend-webgpu 4.22 caches AddN's shader under one
+            // key whatever the input count, so a later call with more inputs sums only some of them.
+            const norm = tf.sqrt(Object.values(grads).map((grad) => tf.sum(tf.square(grad))).reduce((sum, term) => tf.add(sum, term)));
             const scale = tf.minimum(tf.scalar(1), tf.div(tf.scalar(maxGradNorm), tf.add(norm, 1e-6)));
             return Object.fromEntries(Object.entries(grads).map(([name, grad]) => [name, tf.mul(grad, scale)]));
           });
