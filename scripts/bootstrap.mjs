@@ -32,7 +32,7 @@ function install() {
   if (status !== 0) process.exit(status);
 }
 
-function summarize(reportPath) {
+function summarize(reportPath, status = 0) {
   if (!existsSync(reportPath)) {
     console.log('0 passed, 1 failed');
     console.error(`no vitest report at ${reportPath}`);
@@ -45,7 +45,10 @@ function summarize(reportPath) {
   const brokenFiles = (report.testResults ?? []).filter(
     (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed'),
   ).length;
-  const failed = (report.numFailedTests ?? 0) + brokenFiles;
+  let failed = (report.numFailedTests ?? 0) + brokenFiles;
+  // A crashed worker (an unhandled error) fails the run without failing a test: count the tests
+  // that never reported, and at least one.
+  if (status !== 0 && failed === 0) failed = Math.max(1, (report.numTotalTests ?? 0) - passed - (report.numPendingTests ?? 0) - (report.numTodoTests ?? 0));
   const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   return failed > 0 || passed === 0 ? 1 : 0;
@@ -58,7 +61,7 @@ if (task === 'start') {
   install();
   const reportPath = `${root}.vitest-report.json`;
   const status = pnpmRun('exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportPath}`, ...extra);
-  const summary = summarize(reportPath);
+  const summary = summarize(reportPath, status);
   process.exit(status !== 0 ? status : summary);
 } else if (task === 'check') {
   // CI's second half: build every package, then type-check the whole workspace.

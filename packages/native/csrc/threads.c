@@ -35,6 +35,7 @@ static int target_threads = 1;
 static unsigned long generation = 0;
 static int pending = 0;
 static int stopping = 0;
+static unsigned long start_generation = 0; /* `generation` when the current pool was created */
 
 static void run_job(const peftjs_job *job) {
   if (job->kind == 0) {
@@ -46,8 +47,11 @@ static void run_job(const peftjs_job *job) {
 
 static void *worker_main(void *arg) {
   int index = (int)(long)arg;
-  unsigned long seen = 0;
   pthread_mutex_lock(&lock);
+  /* Start from the generation the pool was created at: a pool re-created after earlier runs must
+   * not take the last generation for new work (it would rerun a stale job and drive `pending`
+   * below zero), and a worker that starts late must still see the first run. */
+  unsigned long seen = start_generation;
   for (;;) {
     while (generation == seen && !stopping) pthread_cond_wait(&wake, &lock);
     if (stopping) break;
@@ -77,6 +81,7 @@ int peftjs_set_threads(int threads) {
   if (threads > PEFTJS_MAX_THREADS) threads = PEFTJS_MAX_THREADS;
   if (worker_count > 0) stop_workers();
   target_threads = 1;
+  start_generation = generation;
   for (int i = 0; i < threads - 1; i++) {
     if (pthread_create(&workers[i], NULL, worker_main, (void *)(long)i) != 0) break;
     worker_count = i + 1;
