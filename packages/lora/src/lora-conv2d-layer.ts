@@ -117,19 +117,19 @@ export class LoraConv2D extends LoraLayer {
     return tf.conv2d(hidden, b as tf.Tensor4D, 1, 'valid', 'NHWC');
   }
 
-  protected deltaFromFactors(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  protected override deltaFromFactors(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
     const [kh, kw, inChannels, r] = a.shape as number[];
     const out = b.shape[3]!;
     const product = tf.matMul(tf.reshape(a, [kh! * kw! * inChannels!, r!]) as tf.Tensor2D, tf.reshape(b, [r!, out]) as tf.Tensor2D);
     return tf.reshape(product, [kh!, kw!, inChannels!, out]);
   }
 
-  protected kernelToTorch2d(kernel: tf.Tensor): tf.Tensor2D {
+  protected override kernelToTorch2d(kernel: tf.Tensor): tf.Tensor2D {
     const out = kernel.shape[3]!;
     return tf.reshape(tf.transpose(kernel, [3, 2, 0, 1]), [out, -1]) as tf.Tensor2D;
   }
 
-  protected kernelFromTorch2d(weight: tf.Tensor2D): tf.Tensor {
+  protected override kernelFromTorch2d(weight: tf.Tensor2D): tf.Tensor {
     const [kh, kw, inChannels, out] = this.kernel.shape as number[];
     return tf.transpose(tf.reshape(weight, [out!, inChannels!, kh!, kw!]), [2, 3, 1, 0]);
   }

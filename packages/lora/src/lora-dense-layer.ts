@@ -70,18 +70,6 @@ export class LoraDense extends LoraLayer {
     return matMulLastAxis(matMulLastAxis(inputs, a), b);
   }
 
-  protected deltaFromFactors(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-    return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
-  }
-
-  protected kernelToTorch2d(kernel: tf.Tensor): tf.Tensor2D {
-    return tf.transpose(kernel) as tf.Tensor2D;
-  }
-
-  protected kernelFromTorch2d(weight: tf.Tensor2D): tf.Tensor {
-    return tf.transpose(weight);
-  }
-
   static override fromConfig<T extends tf.serialization.Serializable>(
     _cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,

@@ -72,19 +72,6 @@ export class LoraEmbedding extends LoraLayer {
     return tf.reshape(product, [...inputs.shape, b.shape[1]!]);
   }
 
-  protected deltaFromFactors(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-    return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
-  }
-
-  /** The embedding table in torch orientation for a LoRA delta: `[dim, vocab]` (ΔW = s·B·A). */
-  protected kernelToTorch2d(kernel: tf.Tensor): tf.Tensor2D {
-    return tf.transpose(kernel) as tf.Tensor2D;
-  }
-
-  protected kernelFromTorch2d(weight: tf.Tensor2D): tf.Tensor {
-    return tf.transpose(weight);
-  }
-
   static override fromConfig<T extends tf.serialization.Serializable>(
     _cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,

@@ -100,8 +100,10 @@ export abstract class LoraLayer extends TunerLayer {
   protected abstract applyKernel(inputs: tf.Tensor, kernel: tf.Tensor): tf.Tensor;
   /** B(A(x)) from tfjs-layout factors, unscaled. */
   protected abstract loraBranch(inputs: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor;
-  /** B·A as a kernel in the tfjs layout, unscaled. */
-  protected abstract deltaFromFactors(a: tf.Tensor, b: tf.Tensor): tf.Tensor;
+  /** B·A as a kernel in the tfjs layout, unscaled (a plain product for 2-D kernels; Conv2D overrides). */
+  protected deltaFromFactors(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+    return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
+  }
   /** The fan-in of A (nn.Linear / nn.Conv2d default init bound 1/√fan-in). */
   protected abstract fanIn(): number;
   /** The DoRA magnitude as PEFT saves it. */
@@ -337,8 +339,13 @@ export abstract class LoraLayer extends TunerLayer {
   }
 
   /** tfjs kernel (output axis last) → torch `[out, fan-in]`, fan-in flattened in torch's order. */
-  protected abstract kernelToTorch2d(kernel: tf.Tensor): tf.Tensor2D;
-  protected abstract kernelFromTorch2d(weight: tf.Tensor2D): tf.Tensor;
+  protected kernelToTorch2d(kernel: tf.Tensor): tf.Tensor2D {
+    return tf.transpose(kernel) as tf.Tensor2D;
+  }
+
+  protected kernelFromTorch2d(weight: tf.Tensor2D): tf.Tensor {
+    return tf.transpose(weight);
+  }
 
   /** Recomputes an adapter's DoRA magnitude from the current weights (PEFT's dora_init). */
   resetMagnitude(adapterName: string): void {
