@@ -220,19 +220,34 @@ export class PeftModel {
     return result;
   }
 
-  /** Runs the adapted model; `adapterNames` gives one adapter per batch row (`"__base__"` for none). */
-  predict(inputs: tf.Tensor | tf.Tensor[], options: { adapterNames?: readonly string[] } = {}): tf.Tensor | tf.Tensor[] {
-    if (!options.adapterNames) return this.current.predict(inputs) as tf.Tensor | tf.Tensor[];
+  /**
+   * Runs the adapted model. `adapterNames` gives one adapter per batch row (`"__base__"` for none);
+   * `taskIds` gives one task id per row to methods with per-task weights (Poly, multitask prompt tuning).
+   */
+  predict(inputs: tf.Tensor | tf.Tensor[], options: { adapterNames?: readonly string[]; taskIds?: readonly number[] } = {}): tf.Tensor | tf.Tensor[] {
+    if (!options.adapterNames && !options.taskIds) return this.current.predict(inputs) as tf.Tensor | tf.Tensor[];
     const batch = (Array.isArray(inputs) ? inputs[0]! : inputs).shape[0];
-    if (options.adapterNames.length !== batch) {
-      throw new InvalidConfigError(`adapterNames has ${options.adapterNames.length} entries but the batch has ${batch} rows`, { field: 'adapter_names' });
+    const context: { adapterNames?: readonly string[]; taskIds?: readonly number[] } = {};
+    if (options.taskIds) {
+      if (options.taskIds.length !== batch) {
+        throw new InvalidConfigError(`taskIds has ${options.taskIds.length} entries but the batch has ${batch} rows`, { field: 'task_ids' });
+      }
+      const bad = options.taskIds.find((id) => !Number.isInteger(id) || id < 0);
+      if (bad !== undefined) throw new InvalidConfigError(`task id ${bad} is not a non-negative integer`, { field: 'task_ids' });
+      context.taskIds = options.taskIds;
     }
-    for (const name of new Set(options.adapterNames)) {
-      if (name !== BASE_ADAPTER_NAME && !(name in this.peftConfig)) throw new NoSuchAdapterError({ adapterName: name, available: [BASE_ADAPTER_NAME, ...this.adapterNames] });
+    if (options.adapterNames) {
+      if (options.adapterNames.length !== batch) {
+        throw new InvalidConfigError(`adapterNames has ${options.adapterNames.length} entries but the batch has ${batch} rows`, { field: 'adapter_names' });
+      }
+      for (const name of new Set(options.adapterNames)) {
+        if (name !== BASE_ADAPTER_NAME && !(name in this.peftConfig)) throw new NoSuchAdapterError({ adapterName: name, available: [BASE_ADAPTER_NAME, ...this.adapterNames] });
+      }
+      const merged = this.adapterLayers().some(({ layer }) => TunerLayer.isTunerLayer(layer) && layer.merged);
+      if (merged) throw new AdapterStateError('cannot run a mixed-adapter batch while adapters are merged; unmerge first');
+      context.adapterNames = options.adapterNames;
     }
-    const merged = this.adapterLayers().some(({ layer }) => TunerLayer.isTunerLayer(layer) && layer.merged);
-    if (merged) throw new AdapterStateError('cannot run a mixed-adapter batch while adapters are merged; unmerge first');
-    return withForwardContext({ adapterNames: options.adapterNames }, () => this.current.predict(inputs) as tf.Tensor | tf.Tensor[]);
+    return withForwardContext(context, () => this.current.predict(inputs) as tf.Tensor | tf.Tensor[]);
   }
 
   // ---- merging ---------------------------------------------------------------------------

@@ -59,6 +59,29 @@ export interface AdapterStateDictFormat {
   load(layers: readonly AdapterLayerEntry[], adapterName: string, tensors: Readonly<Record<string, tf.Tensor>>): void;
 }
 
+/** What a training engine tells a tuner's training hooks. */
+export interface TrainingHookContext {
+  /** The PeftModel being trained (typed loosely so the spec imports no implementation). */
+  readonly peftModel: unknown;
+  readonly adapterName: string;
+  /** Optimizer steps completed so far, counting the one that just ran (1 after the first step). */
+  readonly globalStep: number;
+}
+
+/**
+ * Per-step hooks a training engine runs for a tuner, as PEFT users call them by hand
+ * (AdaLoRA's orthogonality regulariser and `update_and_allocate`).
+ */
+export interface TunerTrainingHooks {
+  /** An extra loss term, computed inside the gradient tape and added to each micro-batch loss. */
+  extraLoss?(context: TrainingHookContext): tf.Scalar | null;
+  /**
+   * Runs after each optimizer step, before the gradients are released. `gradients` holds the
+   * step's (accumulated, clipped) gradient of every trainable variable, by variable name.
+   */
+  afterOptimizerStep?(context: TrainingHookContext & { readonly gradients: ReadonlyMap<string, tf.Tensor> }): void;
+}
+
 /**
  * The tuner plugin interface, version 1. A method package implements it and calls
  * `registerTuner(tuner)`; core never names a method. Versioned so core can adapt to old and
@@ -104,6 +127,8 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   createLayer(baseLayer: layers.Layer, context: LayerContext<Config>): TunerLayer;
   /** Adds an adapter to a layer this tuner already wrapped. */
   updateLayer(layer: TunerLayer, context: LayerContext<Config>): void;
+  /** Per-step hooks the training engine runs (optional). */
+  readonly training?: TunerTrainingHooks;
 }
 
 /** Any tuner of any specification version: what the registry accepts and checks. */
