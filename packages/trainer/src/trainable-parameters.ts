@@ -1,4 +1,4 @@
-import { getTuner, namedLayers, type ParamRef, type PeftModel } from '@peftjs/core';
+import { getTuner, ModulesToSaveLayer, namedLayers, type ParamRef, type PeftModel } from '@peftjs/core';
 
 /** One trainable tensor of a PeftModel, under the key checkpoints and `--init-state` use. */
 export interface TrainableParameter {
@@ -47,7 +47,8 @@ export function trainableParameters(peftModel: PeftModel): TrainableParameter[] 
   const tuner = config ? getTuner(config.peftType) : undefined;
   const ownFormat = tuner?.stateDictFormat !== undefined;
   const norms = namedLayers(peftModel.model)
-    .filter((entry) => /norm/i.test(entry.layer.getClassName()))
+    // HF's ALL_LAYERNORM_LAYERS: torch's LayerNorm and the RMSNorms transformers appends (Llama, T5).
+    .filter((entry) => /LayerNorm|RMSNorm/i.test((ModulesToSaveLayer.isModulesToSaveLayer(entry.layer) ? entry.layer.originalModule : entry.layer).getClassName()))
     .map((entry) => entry.path);
   const inNorm = (name: string) => {
     const modulePath = name.replace(/\.modules_to_save\.[^.]+(?=\.)/, '');
