@@ -108,3 +108,27 @@ export function toleranceFraction(actual: ArrayLike<number>, expected: ArrayLike
   }
   return worst;
 }
+
+/** The case's recipe as `peftjs train` flags. */
+export function recipeFlags(trainCase: TrainCase): string[] {
+  const { train } = trainCase;
+  return [
+    '--base', `${trainCase.folder}/base`,
+    '--data', `${trainCase.folder}/data.jsonl`,
+    '--max-steps', String(train.steps),
+    '--batch-size', String(train.batch_size),
+    '--gradient-accumulation-steps', String(train.gradient_accumulation_steps),
+    '--optimizer', train.optimizer.name,
+    '--lr', String(train.optimizer.lr),
+    '--weight-decay', String(train.optimizer.weight_decay),
+    '--adam-beta1', String(train.optimizer.betas[0]),
+    '--adam-beta2', String(train.optimizer.betas[1]),
+    '--adam-epsilon', String(train.optimizer.eps),
+    '--lr-scheduler', train.lr_scheduler.name,
+    '--warmup-steps', String(train.lr_scheduler.warmup_steps ?? 0),
+    '--max-grad-norm', String(train.max_grad_norm ?? 0),
+    '--no-shuffle',
+    '--pad-token-id', String(train.padding.pad_token_id),
+    '--no-progress',
+  ];
+}

@@ -99,8 +99,8 @@ function mean(values: readonly number[]): number {
   return values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
-/** Config fields that may differ between a checkpoint and the run resuming it. */
-const IGNORED_CONFIG_FIELDS = new Set(['inference_mode', 'base_model_name_or_path', 'revision']);
+/** Config fields that may differ between a checkpoint and the run resuming it: where the files came from, and how the weights were first initialised (the checkpoint's values replace them). */
+const IGNORED_CONFIG_FIELDS = new Set(['inference_mode', 'base_model_name_or_path', 'revision', 'init_lora_weights', 'init_ia3_weights', 'prompt_tuning_init', 'prompt_tuning_init_text', 'tokenizer_name_or_path', 'tokenizer_kwargs']);
 
 /**
  * The training engine: Hugging Face Trainer's recipe (AdamW with decoupled decay and HF's decay

@@ -247,7 +247,6 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
 
   const { peftModel, methodName: name } = await buildAdapter(base, options, args.seed, log);
   const trainable = peftModel.trainableParametersReport();
-  log(trainable);
 
   const batchesPerEpoch = Math.ceil(trainSet.length / args.perDeviceTrainBatchSize);
   const stepsPerEpoch = Math.max(Math.floor(batchesPerEpoch / args.gradientAccumulationSteps), 1);
@@ -287,9 +286,17 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
   }
   let result;
   try {
-    if (evalSet.length > 0 && options.resumeFromCheckpoint === undefined) await trainer.evaluate();
+    // A checkpoint is checked and loaded before anything is printed or written.
+    if (options.resumeFromCheckpoint !== undefined) {
+      const folder = await trainer.resume(options.resumeFromCheckpoint);
+      log(trainable);
+      log(`resuming from ${folder} at step ${trainer.globalStep}`);
+    } else {
+      log(trainable);
+      if (evalSet.length > 0) await trainer.evaluate();
+    }
     started = performance.now();
-    result = await trainer.train({ resumeFromCheckpoint: options.resumeFromCheckpoint });
+    result = await trainer.train();
   } catch (error) {
     if (PeftError.isInstance(error)) throw new UsageError(error.message.split('\n')[0]!, { cause: error });
     throw error;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensorsData } from '@peftjs/hub';
 import { initBackend } from '@peftjs/runtime';
-import { initialStateFile, readTrainCase, snapshot, snapshotKeys, toleranceFraction, trainCaseNames, type TrainCase } from '../../../../test-fixtures/peft-train-case';
+import { initialStateFile, readTrainCase, recipeFlags, snapshot, snapshotKeys, toleranceFraction, trainCaseNames } from '../../../../test-fixtures/peft-train-case';
 import { cli } from '../__fixtures__/run';
 
 let work: string;
@@ -15,30 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-/** The case's recipe as `peftjs train` flags. */
-export function recipeFlags(trainCase: TrainCase): string[] {
-  const { train } = trainCase;
-  return [
-    '--base', `${trainCase.folder}/base`,
-    '--data', `${trainCase.folder}/data.jsonl`,
-    '--max-steps', String(train.steps),
-    '--batch-size', String(train.batch_size),
-    '--gradient-accumulation-steps', String(train.gradient_accumulation_steps),
-    '--optimizer', train.optimizer.name,
-    '--lr', String(train.optimizer.lr),
-    '--weight-decay', String(train.optimizer.weight_decay),
-    '--adam-beta1', String(train.optimizer.betas[0]),
-    '--adam-beta2', String(train.optimizer.betas[1]),
-    '--adam-epsilon', String(train.optimizer.eps),
-    '--lr-scheduler', train.lr_scheduler.name,
-    '--warmup-steps', String(train.lr_scheduler.warmup_steps ?? 0),
-    '--max-grad-norm', String(train.max_grad_norm ?? 0),
-    '--no-shuffle',
-    '--pad-token-id', String(train.padding.pad_token_id),
-    '--no-progress',
-  ];
-}
 
 describe.each(trainCaseNames())('peftjs train on fixture %s', (name) => {
   it('logs the losses, grad norms and learning rates, and checkpoints every tensor after every step, as PyTorch', async () => {
