@@ -50,7 +50,6 @@ export {
   T5_MODEL_TYPE,
   MT5_MODEL_TYPE,
 } from './architectures/builtin-model-types';
-export { registerDefaultTargets, LORA_TARGET_MODULES, IA3_TARGET_MODULES, IA3_FEEDFORWARD_MODULES, PREFIX_TUNING_POSTPROCESS } from './architectures/default-targets';
 
 export { openWeights, weightsFromTensors, WEIGHTS_NAME, type WeightSource } from './weights/weight-source';
 export { loadWeights, type LoadWeightsOptions, type LoadWeightsReport } from './weights/load-weights';
