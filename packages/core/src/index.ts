@@ -1,8 +1,22 @@
 export * from './errors';
 export type { ParamRef } from './spec/param-ref';
 export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, AdapterParameterContext, SerializableLayerClass, AdapterLayerEntry, AdapterStateDictFormat, TunerTrainingHooks, TrainingHookContext } from './spec/tuner-v1';
+export type { GenerationPlan, TunerGenerationHooks } from './spec/generation-hooks';
+export { generationPlan } from './model/generation-plan';
 export { TunerLayer, type TunerLayerArgs, type VariableUpdate } from './spec/tuner-layer';
 export { isPeftContainer, type PeftContainer } from './spec/peft-container';
+export {
+  KEY_VALUE_CACHE_LAYER,
+  POSITION_IDS_LAYER,
+  ATTENTION_MASK_LAYER,
+  INPUTS_EMBEDS_LAYER,
+  isKeyValueCacheLayer,
+  isPositionIdsLayer,
+  isAttentionMaskLayer,
+  isInputsEmbedsLayer,
+  type KeyValueCacheLayer,
+  type InputsEmbedsLayer,
+} from './spec/layer-contracts';
 export { registerTuner, unregisterTuner, getTuner, hasTuner, listTuners, SUPPORTED_SPECIFICATION_VERSIONS, type RegisterTunerOptions } from './registry/tuner-registry';
 export {
   registerArchitecture,

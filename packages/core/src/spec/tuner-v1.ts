@@ -4,6 +4,7 @@ import type { PeftConfig } from '../config/config-schema';
 import type { ModulesToSaveLayer } from '../model/modules-to-save-layer';
 import type { NamedLayer } from '../model/named-layers';
 import type { ArchitectureConfig } from '../registry/model-registry';
+import type { TunerGenerationHooks } from './generation-hooks';
 import type { ParamRef } from './param-ref';
 import type { TunerLayer } from './tuner-layer';
 
@@ -162,6 +163,8 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   updateLayer(layer: TunerLayer, context: LayerContext<Config>): void;
   /** Per-step hooks the training engine runs (optional). */
   readonly training?: TunerTrainingHooks;
+  /** How the tuner's adapters change autoregressive generation (optional; see GenerationPlan). */
+  readonly generation?: TunerGenerationHooks;
 }
 
 /** Any tuner of any specification version: what the registry accepts and checks. */

@@ -1,8 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { isKeyValueCacheLayer, isPositionIdsLayer } from '@peftjs/core';
 import { isEncoderDecoder, POSITION_IDS } from '../architectures/inputs';
-import { isPositionIdsLayer } from '../layers/position-ids';
-import { isKeyValueCacheLayer } from '../layers/scaled-dot-product-attention';
 
 /** The key/value layout of one attention layer: `[batch, numKeyValueHeads, positions, headDim]`. */
 export interface KeyValueLayout {

@@ -1,7 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { isKeyValueCacheLayer } from '@peftjs/core';
 import { ATTENTION_MASK, DECODER_ATTENTION_MASK, DECODER_INPUT_IDS, INPUT_IDS, inputName, isEncoderDecoder } from '../architectures/inputs';
-import { isKeyValueCacheLayer } from '../layers/scaled-dot-product-attention';
 import type { KeyValueLayout } from './kv-cache-model';
 
 /**
