@@ -7,7 +7,7 @@ import { lora } from '@peftjs/lora';
 import { generate } from '@peftjs/models';
 import { prefixTuning, promptTuning, pTuning } from '@peftjs/prompt-tuning';
 import { loadCausalLmFromFiles, type LoadedModel, type ModelFiles } from './model-files';
-import { createSeededRandom, shuffled, withSeededMathRandom } from './seeded-random';
+import { createSeededRandom, shuffled, withSeededMathRandom } from '@peftjs/core';
 import { IGNORE_INDEX, padBatch, parseTrainingText, tokenizeRows, type Example } from './training-data';
 import { UserError } from './user-error';
 

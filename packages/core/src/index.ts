@@ -56,3 +56,4 @@ export { PEFT_KEY_PREFIX } from './model/state-dict';
 export { PeftModel, getPeftModel, getPeftModelStateDict, setPeftModelStateDict, getLayerByPath, DEFAULT_ADAPTER_NAME, type GetPeftModelOptions, type ModelStatus, type Regular } from './model/peft-model';
 export { warn, setWarningHandler, type WarningHandler } from './util/warn';
 export { snakeToCamel, camelToSnake } from './util/strings';
+export { createSeededRandom, withSeededMathRandom, shuffled } from './util/seeded-random';

@@ -118,3 +118,13 @@ export {
   type DecodeOptions,
 } from './tokenizer/pretrained-tokenizer';
 export { generateText } from './tokenizer/generate-text';
+export {
+  tokenizeRows,
+  padBatch,
+  rowKind,
+  type DataRow,
+  type TrainingExample,
+  type RowTokenizer,
+  type RowKind,
+  type TokenizeRowsOptions,
+} from './data/training-examples';
