@@ -247,6 +247,21 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
           });
         }
 
+        if (tuner.generation) {
+          it('generation hooks: no plan while the adapters are disabled; a plan runs later steps through laterStep', async () => {
+            const peftModel = new PeftModel(testCase.makeModel(), config);
+            const plan = tuner.generation!.plan(peftModel.model);
+            if (plan) {
+              expect(['embeddings', 'cachePrefix']).toContain(plan.kind);
+              expect(Number.isInteger(plan.numVirtualTokens) && plan.numVirtualTokens > 0).toBe(true);
+              expect(plan.laterStep(() => 42)).toBe(42);
+            }
+            await peftModel.disableAdapter(() => {
+              expect(tuner.generation!.plan(peftModel.model)).toBeUndefined();
+            });
+          });
+        }
+
         it('round-trips through its PEFT state dict, and refuses a mis-shaped one', async () => {
           const inputs = testCase.makeInputs();
           const source = new PeftModel(testCase.makeModel(), config);
