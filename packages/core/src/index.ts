@@ -1,3 +1,5 @@
+import { registerMissingBackendHint } from './util/missing-backend-hint';
+
 export * from './errors';
 export type { ParamRef } from './spec/param-ref';
 export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, AdapterParameterContext, SerializableLayerClass, AdapterLayerEntry, AdapterStateDictFormat, TunerTrainingHooks, TrainingHookContext } from './spec/tuner-v1';
@@ -57,3 +59,7 @@ export { PeftModel, getPeftModel, getPeftModelStateDict, setPeftModelStateDict, 
 export { warn, setWarningHandler, type WarningHandler } from './util/warn';
 export { snakeToCamel, camelToSnake } from './util/strings';
 export { createSeededRandom, withSeededMathRandom, shuffled } from './util/seeded-random';
+
+// The one side effect of importing core (listed in package.json's sideEffects): with no backend
+// installed, tfjs names the packages to install instead of "No backend found in registry".
+registerMissingBackendHint();
