@@ -1,4 +1,5 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { summarizedCommand } from '../command-summaries';
 import type { CliIo } from '../cli-io';
 import { readRows } from '../data/read-rows';
 import { tokenizeRows } from '../data/tokenize-rows';
@@ -11,7 +12,7 @@ import { BASE_FROM_ADAPTER, loadModelWithAdapters } from './shared';
 import { evaluateSeq2SeqLm, seq2seqExamples } from '../training/evaluate-seq2seq';
 
 export function evalCommand(io: CliIo): Command {
-  const command = new Command('eval').description('mean token cross-entropy and perplexity of a causal LM (or an encoder-decoder, on {"input_ids","labels"} rows) on a data file');
+  const command = summarizedCommand('eval');
   option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { defaultText: BASE_FROM_ADAPTER });
   option(command, '--adapter <[name=]dir|repo>', 'adapter to load (repeatable; all are active)', undefined, { parse: collect });
   option(command, '--data <file>', '.jsonl or .csv rows of {"text"}, {"prompt","completion"} or {"input_ids"}', undefined, { required: true });
