@@ -8,6 +8,7 @@ import { startBackend } from '../util/backend';
 import { readJsonFile } from '../util/load-model';
 import { REQUIRED, attributeOf, findMethod, listMethods, flagOf, methodFlags, methodName, parseFieldValue } from '../util/methods';
 import { commonOptions, float, integer, option } from '../util/options';
+import { checkOutputFolder } from '../util/output-folder';
 import { UsageError } from '../util/usage-error';
 
 function formatDefault(value: unknown): string {
@@ -79,7 +80,7 @@ function trainingOptions(command: Command): void {
   option(command, '--seed <n>', 'seed for adapter init, dropout, shuffling and the split', TRAIN_DEFAULTS.seed, { parse: integer('--seed', 0) });
   option(command, '--max-length <n>', 'truncate rows to this many tokens', TRAIN_DEFAULTS.maxLength, { parse: integer('--max-length', 2) });
   option(command, '--pad-token-id <id>', 'the id padding positions get (labels there are -100)', undefined, { parse: integer('--pad-token-id', 0), defaultText: "the tokenizer's pad or EOS, else config pad_token_id, else 0" });
-  option(command, '--eval-split <fraction|rows>', 'rows held out for evaluation: a fraction < 1 or a count', TRAIN_DEFAULTS.evalSplit, { parse: float('--eval-split', (value) => value >= 0, 'a number ≥ 0') });
+  option(command, '--eval-split <fraction|rows>', 'rows held out for evaluation: a fraction < 1 or a count', TRAIN_DEFAULTS.evalSplit, { parse: float('--eval-split', (value) => value >= 0 && (value < 1 || Number.isInteger(value)), 'a fraction below 1 or a whole number of rows') });
   option(command, '--eval-steps <n>', 'eval_steps: evaluate the held-out rows every N steps', undefined, { parse: integer('--eval-steps', 1), defaultText: 'once per epoch' });
   option(command, '--save-steps <n>', 'save_steps: write OUT/checkpoint-<step> every N steps (one is always written after the last step)', 0, { parse: integer('--save-steps', 0) });
   option(command, '--save-total-limit <n>', 'save_total_limit: keep only the newest N checkpoints (0: all)', 0, { parse: integer('--save-total-limit', 0) });
@@ -148,6 +149,7 @@ export function trainCommand(io: CliIo): Command {
   }
   commonOptions(command);
   command.action(async (options: Record<string, any>) => {
+    await checkOutputFolder(options.out);
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
     const fileConfig = options.config ? await readJsonFile(options.config) : {};
     const methodText = options.method ?? (typeof fileConfig.peft_type === 'string' ? methodName(fileConfig.peft_type) : undefined);
