@@ -74,6 +74,13 @@ export async function resolveCheckpoint(storage: CheckpointStorage, location: st
   return checkpointFolder(outputDir, steps[steps.length - 1]!);
 }
 
+/** Removes the temporary folders a crash left while writing a checkpoint (never complete, never read). */
+export async function removeTemporaryCheckpoints(storage: CheckpointStorage, outputDir: string): Promise<string[]> {
+  const stale = (await storage.list(outputDir)).filter((name) => /^\.checkpoint-\d+\.(tmp|old)-/.test(name));
+  for (const name of stale) await storage.remove(joinPath(outputDir, name));
+  return stale;
+}
+
 /** Removes the oldest checkpoints beyond `limit` (0: keep all). */
 export async function pruneCheckpoints(storage: CheckpointStorage, outputDir: string, limit: number): Promise<number[]> {
   if (limit <= 0) return [];

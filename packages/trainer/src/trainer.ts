@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { getTuner, serializePeftConfig, type PeftModel, type TrainingHookContext } from '@peftjs/core';
 import { adapterFilesFromPeftModel, type LoadedTensorData, type TensorData } from '@peftjs/hub';
 import { causalLmBatchLoss, type ComputeLoss } from './causal-lm-loss';
-import { checkpointFolder, listCheckpoints, pruneCheckpoints, readCheckpoint, resolveCheckpoint, TRAINER_STATE_FORMAT, writeCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import { checkpointFolder, listCheckpoints, pruneCheckpoints, readCheckpoint, removeTemporaryCheckpoints, resolveCheckpoint, TRAINER_STATE_FORMAT, writeCheckpoint, type LoadedCheckpoint } from './checkpoint';
 import type { CheckpointStorage } from './checkpoint-storage';
 import { DataOrder } from './data-order';
 import { CheckpointError, TrainingArgumentsError } from './errors';
@@ -168,6 +168,7 @@ export class Trainer {
    */
   async train(options: { resumeFromCheckpoint?: string } = {}): Promise<TrainResult> {
     if (options.resumeFromCheckpoint !== undefined) await this.resume(options.resumeFromCheckpoint);
+    if (this.options.storage && this.options.outputDir !== undefined) await removeTemporaryCheckpoints(this.options.storage, this.options.outputDir);
     const started = performance.now();
     const seconds = () => this.state.secondsBefore + (performance.now() - started) / 1000;
     const checkpoints: string[] = [];

@@ -87,6 +87,8 @@ describe('resume', () => {
     expect(Buffer.compare(await readFile(join(reference, 'adapter_model.safetensors')), await readFile(join(out, 'adapter_model.safetensors')))).toBe(0);
     expect(Buffer.compare(await readFile(join(reference, `checkpoint-${steps}`, 'trainable_state.safetensors')), await readFile(join(out, `checkpoint-${steps}`, 'trainable_state.safetensors')))).toBe(0);
     expect((await readdir(out)).filter((name) => /^checkpoint-\d+$/.test(name)).sort()).toEqual([`checkpoint-${steps - 2}`, `checkpoint-${steps - 1}`, `checkpoint-${steps}`]);
+    // What a kill mid-write left behind is gone.
+    expect((await readdir(out)).filter((name) => name.startsWith('.'))).toEqual([]);
   }, 180_000);
 });
 
