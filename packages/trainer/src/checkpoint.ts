@@ -86,7 +86,12 @@ export async function pruneCheckpoints(storage: CheckpointStorage, outputDir: st
   if (limit <= 0) return [];
   const steps = await listCheckpoints(storage, outputDir);
   const removed = steps.slice(0, Math.max(0, steps.length - limit));
-  for (const step of removed) await storage.remove(checkpointFolder(outputDir, step));
+  for (const step of removed) {
+    // Renamed first: a crash while removing leaves a hidden folder, never a half checkpoint.
+    const doomed = joinPath(outputDir, `.${CHECKPOINT_PREFIX}${step}.old-${Date.now().toString(36)}`);
+    await storage.rename(checkpointFolder(outputDir, step), doomed);
+    await storage.remove(doomed);
+  }
   return removed;
 }
 
