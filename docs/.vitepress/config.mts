@@ -44,6 +44,7 @@ export default {
       {
         text: 'Guides',
         items: [
+          { text: 'Training', link: '/guide/training' },
           { text: 'Training recipes', link: '/guide/training-recipes' },
           { text: 'Python interop', link: '/guide/python-interop' },
           { text: 'The Hub and its cache', link: '/guide/hub' },
