@@ -129,6 +129,13 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   updateLayer(layer: TunerLayer, context: LayerContext<Config>): void;
   /** Per-step hooks the training engine runs (optional). */
   readonly training?: TunerTrainingHooks;
+  /**
+   * Whether adapters of this tuner can share a model with other tuners' adapters (PEFT's
+   * PeftMixedModel, `getPeftModel(model, config, { mixed: true })`). Its layers must then accept
+   * another tuner's layer as their base layer, add their delta to that layer's output
+   * (TunerLayer.preActivationCall) and merge into the innermost base layer.
+   */
+  readonly mixedCompatible?: boolean;
 }
 
 /** Any tuner of any specification version: what the registry accepts and checks. */
