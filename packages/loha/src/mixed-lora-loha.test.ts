@@ -3,7 +3,10 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdapterStateError, getPeftModel, InvalidConfigError, registerTuner, setWarningHandler, TunerLayer, getLayerByPath } from '@peftjs/core';
 import { maxAbsDifference, maxCloseViolation } from '@peftjs/core/testing';
-import { fromPretrained, loadAdapter } from '@peftjs/hub';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromPretrained, loadAdapter, loadSafetensors, savePretrained } from '@peftjs/hub';
 import { ia3 } from '@peftjs/ia3';
 import { lora } from '@peftjs/lora';
 import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
@@ -68,6 +71,26 @@ describe('mixed adapter types, equal to PEFT 0.11.1 PeftMixedModel (mlp-mixed-lo
       expect(Object.keys(ours).sort(), name).toEqual(Object.keys(saved).sort());
       for (const [key, value] of Object.entries(saved)) expect(await maxAbsDifference(ours[key]!, value), key).toBe(0);
       tf.dispose([...Object.values(ours), ...Object.values(saved)]);
+    }
+
+    // PEFT 0.11.1 cannot save a mixed model; here each adapter saves as its own folder, which loads back.
+    const dir = await mkdtemp(join(tmpdir(), 'peftjs-mixed-'));
+    try {
+      await savePretrained(peftModel, dir);
+      for (const name of ['adp_lora', 'adp_loha']) {
+        const ours = await loadSafetensors(join(dir, name, 'adapter_model.safetensors'));
+        const theirs = await loadFixtureTensors(CASE, 'adapters', name, 'adapter_model.safetensors');
+        expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+        for (const [key, value] of Object.entries(theirs)) expect(await maxAbsDifference(ours[key]!, value), key).toBe(0);
+        tf.dispose([...Object.values(ours), ...Object.values(theirs)]);
+      }
+      const reloaded = await fromPretrained(await loadFixtureBaseModel(CASE), join(dir, 'adp_lora'), { mixed: true, adapterName: 'adp_lora' });
+      await loadAdapter(reloaded, join(dir, 'adp_loha'), 'adp_loha');
+      reloaded.setAdapter(['adp_lora', 'adp_loha']);
+      await check('saved and reloaded', () => reloaded.model.predict(io.x!) as tf.Tensor, 'expected_mixed');
+      for (const weight of reloaded.unload().weights) weight.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
 
     // Only the active adapters' weights train.

@@ -13,14 +13,16 @@ export function matMulLastAxis(inputs: tf.Tensor, kernel: tf.Tensor): tf.Tensor 
  * t `[r, r, kh, kw]`, outFactor `[r, out]`, inFactor `[r, in]` → `[out, in, kh, kw]`.
  */
 export function tuckerRebuild(core: tf.Tensor, outFactor: tf.Tensor, inFactor: tf.Tensor): tf.Tensor4D {
-  const [r1, r2, kh, kw] = core.shape as number[];
-  const inDim = inFactor.shape[1]!;
-  const outDim = outFactor.shape[1]!;
-  // Contract j with the input factor: [i, k, l, j] · [j, in] → [i, k, l, in].
-  const byInput = tf.matMul(tf.reshape(tf.transpose(core, [0, 2, 3, 1]), [r1! * kh! * kw!, r2!]) as tf.Tensor2D, inFactor as tf.Tensor2D);
-  // Contract i with the output factor: [out, i] · [i, k·l·in] → [out, k, l, in].
-  const both = tf.matMul(tf.transpose(outFactor) as tf.Tensor2D, tf.reshape(byInput, [r1!, kh! * kw! * inDim]) as tf.Tensor2D);
-  return tf.transpose(tf.reshape(both, [outDim, kh!, kw!, inDim]), [0, 3, 1, 2]) as tf.Tensor4D;
+  return tf.tidy(() => {
+    const [r1, r2, kh, kw] = core.shape as number[];
+    const inDim = inFactor.shape[1]!;
+    const outDim = outFactor.shape[1]!;
+    // Contract j with the input factor: [i, k, l, j] · [j, in] → [i, k, l, in].
+    const byInput = tf.matMul(tf.reshape(tf.transpose(core, [0, 2, 3, 1]), [r1! * kh! * kw!, r2!]) as tf.Tensor2D, inFactor as tf.Tensor2D);
+    // Contract i with the output factor: [out, i] · [i, k·l·in] → [out, k, l, in].
+    const both = tf.matMul(tf.transpose(outFactor) as tf.Tensor2D, tf.reshape(byInput, [r1!, kh! * kw! * inDim]) as tf.Tensor2D);
+    return tf.transpose(tf.reshape(both, [outDim, kh!, kw!, inDim]), [0, 3, 1, 2]) as tf.Tensor4D;
+  });
 }
 
 /**
@@ -31,9 +33,11 @@ export function kron(w1: tf.Tensor, w2: tf.Tensor): tf.Tensor {
   const [a, c] = w1.shape as number[];
   const [b, d, ...rest] = w2.shape as number[];
   const unit = rest.map(() => 1);
-  const left = tf.reshape(w1, [a!, 1, c!, 1, ...unit]);
-  const right = tf.reshape(w2, [1, b!, 1, d!, ...rest]);
-  return tf.reshape(tf.mul(left, right), [a! * b!, c! * d!, ...rest]);
+  return tf.tidy(() => {
+    const left = tf.reshape(w1, [a!, 1, c!, 1, ...unit]);
+    const right = tf.reshape(w2, [1, b!, 1, d!, ...rest]);
+    return tf.reshape(tf.mul(left, right), [a! * b!, c! * d!, ...rest]);
+  });
 }
 
 /** torch's kaiming_uniform_(tensor, a=√5): U(±1/√fan-in), fan-in = shape[1]·(receptive field). */
