@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll } from 'vitest';
 import { registerTuner } from '@peftjs/core';
 import { describeTunerConformance } from '@peftjs/core/testing';
-import { lycorisConformanceCases } from '@peftjs/lycoris/testing';
+import { describeConvReference, lycorisConformanceCases } from '@peftjs/lycoris/testing';
 import { loha } from './index';
 
 beforeAll(async () => {
@@ -12,3 +12,5 @@ beforeAll(async () => {
 });
 
 describeTunerConformance(loha, lycorisConformanceCases());
+
+describeConvReference(loha);

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll } from 'vitest';
 import { registerTuner } from '@peftjs/core';
 import { describeTunerConformance } from '@peftjs/core/testing';
-import { lycorisConformanceCases, lycorisConvInputs, lycorisConvNet, lycorisMlp, lycorisMlpInputs } from '@peftjs/lycoris/testing';
+import { describeConvReference, lycorisConformanceCases, lycorisConvInputs, lycorisConvNet, lycorisMlp, lycorisMlpInputs } from '@peftjs/lycoris/testing';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { lokr } from './index';
 
@@ -32,3 +32,5 @@ describeTunerConformance(lokr, [
     config: { r: 1, target_modules: ['conv', 'conv1', 'pointwise'], decompose_both: true, use_effective_conv2d: true, decompose_factor: 4 },
   },
 ]);
+
+describeConvReference(lokr);

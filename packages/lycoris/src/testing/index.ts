@@ -53,3 +53,4 @@ export function lycorisConformanceCases(): ConformanceCase[] {
     { name: 'Conv2D, effective form', makeModel: lycorisConvNet, makeInputs: lycorisConvInputs, config: { r: 2, alpha: 3, target_modules: ['conv', 'conv1', 'pointwise'], use_effective_conv2d: true } },
   ];
 }
+export { describeConvReference } from './conv-reference';
