@@ -38,6 +38,9 @@ export default {
         items: [
           { text: 'LoRA', link: '/methods/lora' },
           { text: 'IA³', link: '/methods/ia3' },
+          { text: 'LoHa', link: '/methods/loha' },
+          { text: 'LoKr', link: '/methods/lokr' },
+          { text: 'Mixed adapter types', link: '/methods/mixed-adapter-types' },
           { text: 'Prompt tuning, P-tuning, prefix tuning', link: '/methods/prompt-methods' },
         ],
       },

@@ -165,6 +165,13 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   readonly training?: TunerTrainingHooks;
   /** How the tuner's adapters change autoregressive generation (optional; see GenerationPlan). */
   readonly generation?: TunerGenerationHooks;
+  /**
+   * Whether adapters of this tuner can share a model with other tuners' adapters (PEFT's
+   * PeftMixedModel, `getPeftModel(model, config, { mixed: true })`). Its layers must then accept
+   * another tuner's layer as their base layer, add their delta to that layer's output
+   * (TunerLayer.preActivationCall) and merge into the innermost base layer.
+   */
+  readonly mixedCompatible?: boolean;
 }
 
 /** Any tuner of any specification version: what the registry accepts and checks. */
