@@ -48,7 +48,7 @@ describe('AdaLoRA training on the tiny LM example', () => {
         const extra = hooks.extraLoss!({ peftModel, adapterName: 'default', globalStep: step })!;
         return tf.add(loss, extra) as tf.Scalar;
       }, variables);
-      optimizer.applyGradients(grads);
+      optimizer.applyGradients(grads as unknown as Parameters<typeof optimizer.applyGradients>[0]);
       await hooks.afterOptimizerStep!({ peftModel, adapterName: 'default', globalStep: step, gradients: new Map(Object.entries(grads)) });
       tf.dispose([value, ...Object.values(grads)]);
       losses.push((await lastLoss!.data())[0]!);
