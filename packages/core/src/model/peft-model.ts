@@ -222,7 +222,7 @@ export class PeftModel {
 
   /**
    * Runs the adapted model. `adapterNames` gives one adapter per batch row (`"__base__"` for none);
-   * `taskIds` gives one task id per row to methods with per-task weights (Poly, multitask prompt tuning).
+   * `taskIds` gives one task id per row to methods with per-task weights.
    */
   predict(inputs: tf.Tensor | tf.Tensor[], options: { adapterNames?: readonly string[]; taskIds?: readonly number[] } = {}): tf.Tensor | tf.Tensor[] {
     if (!options.adapterNames && !options.taskIds) return this.current.predict(inputs) as tf.Tensor | tf.Tensor[];

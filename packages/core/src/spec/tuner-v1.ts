@@ -70,7 +70,7 @@ export interface TrainingHookContext {
 
 /**
  * Per-step hooks a training engine runs for a tuner, as PEFT users call them by hand
- * (AdaLoRA's orthogonality regulariser and `update_and_allocate`).
+ * (an extra loss term, work after each optimizer step such as rank allocation).
  */
 export interface TunerTrainingHooks {
   /** An extra loss term, computed inside the gradient tape and added to each micro-batch loss. */
