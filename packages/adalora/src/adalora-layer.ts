@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayerVariable, type layers } from '@tensorflow/tfjs-layers';
-import { AdapterStateError, currentForwardContext, InvalidConfigError, TunerLayer, type ParamRef, type TunerLayerArgs, type VariableUpdate } from '@peftjs/core';
+import { AdapterStateError, currentForwardContext, InvalidConfigError, permutedParam, TunerLayer, type ParamRef, type TunerLayerArgs, type VariableUpdate } from '@peftjs/core';
 import { ADALORA_PEFT_TYPE } from './adalora-config';
 import { maskedParam } from './masked-param';
 
@@ -66,6 +66,8 @@ export class AdaLoraDense extends TunerLayer {
    * rank allocator's masks during training only zero E, as PEFT's do.
    */
   private readonly fixedMasks = new Map<string, tf.Tensor>();
+  /** PEFT's frozen `ranknum` parameter (the initial rank), listed so parameter counts match PEFT's. */
+  private readonly ranknums = new Map<string, LayerVariable>();
   private kernelVariable: LayerVariable | undefined;
 
   constructor(args: TunerLayerArgs) {
@@ -149,6 +151,9 @@ export class AdaLoraDense extends TunerLayer {
     this.loraB.set(adapterName, variableB);
     this.rankMasks.set(adapterName, options.rankMask ? [...options.rankMask] : null);
     if (options.rankMask) this.fixedMasks.set(adapterName, tf.tensor2d(options.rankMask.map((kept) => (kept ? 1 : 0)), [r, 1]));
+    const ranknum = tf.tensor1d([r]);
+    this.ranknums.set(adapterName, new LayerVariable(ranknum, 'float32', `${this.name}/ranknum.${adapterName}`, false));
+    ranknum.dispose();
     const mask = () => this.rankMasks.get(adapterName) ?? null;
     return new Map<string, ParamRef>([
       [`lora_A.${adapterName}`, maskedParam(variableA, 0, mask)],
@@ -164,6 +169,15 @@ export class AdaLoraDense extends TunerLayer {
     this.rankMasks.delete(adapterName);
     this.fixedMasks.get(adapterName)?.dispose();
     this.fixedMasks.delete(adapterName);
+    this.ranknums.get(adapterName)?.dispose();
+    this.ranknums.delete(adapterName);
+  }
+
+  /** Adds PEFT's `ranknum.<adapter>` (never trained, never saved: its name has no `lora_`). */
+  override namedParameters(): Map<string, ParamRef> {
+    const result = super.namedParameters();
+    for (const [adapterName, variable] of this.ranknums) result.set(`ranknum.${adapterName}`, permutedParam(variable));
+    return result;
   }
 
   /** A ⊙ E `[r, in]`, with a saved adapter's pruned triplets masked out. */
