@@ -38,6 +38,9 @@ export default {
         items: [
           { text: 'LoRA', link: '/methods/lora' },
           { text: 'IA³', link: '/methods/ia3' },
+          { text: 'AdaLoRA', link: '/methods/adalora' },
+          { text: 'LN tuning', link: '/methods/ln-tuning' },
+          { text: 'Poly', link: '/methods/poly' },
           { text: 'Prompt tuning, P-tuning, prefix tuning', link: '/methods/prompt-methods' },
         ],
       },
