@@ -37,8 +37,19 @@ function rmsNormNet(): tfl.LayersModel {
 
 const sequenceInputs = () => tf.randomNormal([2, 3, 6], 0, 1, 'float32', 8);
 
+/** emb → flatten → lin: PEFT's LN tuning copies any module it targets (llava's defaults copy embed_tokens and lm_head). */
+function embeddingNet(): tfl.LayersModel {
+  const ids = tfl.input({ shape: [5], dtype: 'int32' });
+  let h = tfl.layers.embedding({ inputDim: 12, outputDim: 6, name: 'emb', embeddingsInitializer: init(6) }).apply(ids) as tfl.SymbolicTensor;
+  h = tfl.layers.flatten({ name: 'flatten' }).apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: ids, outputs: tfl.layers.dense({ units: 3, name: 'lin', kernelInitializer: init(7) }).apply(h) as tfl.SymbolicTensor });
+}
+
+const idInputs = () => tf.randomUniform([4, 5], 0, 12, 'int32', 9);
+
 describeTunerConformance(lnTuning, [
   { name: 'LayerNorm (weight and bias)', makeModel: layerNormNet, makeInputs: sequenceInputs, config: { target_modules: ['ln_1', 'ln_f'] }, otherConfig: { target_modules: ['ln_f'] } },
+  { name: 'Embedding and Dense copies', makeModel: embeddingNet, makeInputs: idInputs, config: { target_modules: ['emb', 'lin'] }, otherConfig: { target_modules: ['lin'] } },
   { name: 'RMSNorm + modules_to_save', makeModel: rmsNormNet, makeInputs: sequenceInputs, config: { target_modules: ['norm'], modules_to_save: ['out'] }, otherConfig: { target_modules: ['norm'] } },
 ]);
 
