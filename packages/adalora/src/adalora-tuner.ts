@@ -75,6 +75,13 @@ export function createAdalora(settings: AdaLoraSettings = {}): TunerV1<AdaLoraCo
       return undefined;
     },
     checkNewAdapter(config, existing) {
+      // LoraModel's check, which AdaLoraModel inherits: with several adapters, the new one has bias "none".
+      if (existing.size > 0 && config.bias !== 'none') {
+        throw new InvalidConfigError(
+          `AdaLoraModel supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters (the new adapter has bias ${JSON.stringify(config.bias)}).`,
+          { field: 'bias' },
+        );
+      }
       // PEFT's AdaLoraModel: only one adapter may be trainable; the others load in inference mode.
       const trainable = [...existing.values(), config].filter((entry) => !entry.inferenceMode).length;
       if (trainable > 1) {

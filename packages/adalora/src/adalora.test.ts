@@ -84,6 +84,7 @@ describe('AdaLoRA config', () => {
     const peftModel = getPeftModel(model, { peft_type: 'ADALORA', init_r: 2 });
     expect(peftModel.targetedModuleNames).toEqual(['model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.v_proj']);
     expect(() => peftModel.addAdapter('second', { peft_type: 'ADALORA', init_r: 2 })).toThrow(/only 1 trainable adapter/);
+    expect(() => peftModel.addAdapter('second', { peft_type: 'ADALORA', init_r: 2, inference_mode: true, bias: 'all' })).toThrow(/only 1 adapter with bias/);
     peftModel.addAdapter('second', { peft_type: 'ADALORA', init_r: 2, inference_mode: true });
     expect(peftModel.adapterNames).toEqual(['default', 'second']);
   });
