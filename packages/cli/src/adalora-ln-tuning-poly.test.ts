@@ -77,7 +77,7 @@ describe('the CLI with the new methods', () => {
 
   it('trains AdaLoRA and LN tuning adapters with --method, in PEFT files', async () => {
     for (const [method, extra, key] of [
-      ['adalora', ['--init-r', '4', '--target-r', '2', '--total-step', '4', '--deltaT', '2'], 'base_model.model.model.layers.0.self_attn.q_proj.lora_E'],
+      ['adalora', ['--init-r', '4', '--target-r', '2', '--total-step', '4', '--deltaT', '1'], 'base_model.model.model.layers.0.self_attn.q_proj.lora_E'],
       ['ln_tuning', [], 'base_model.model.model.norm.ln_tuning_layers.weight'],
     ] as const) {
       const out = join(work, `train-${method}`);
@@ -85,9 +85,18 @@ describe('the CLI with the new methods', () => {
       expect(result.code, result.stderr).toBe(0);
       const config = JSON.parse(await readFile(join(out, 'adapter_config.json'), 'utf8'));
       expect(config.peft_type).toBe(method.toUpperCase());
-      if (method === 'adalora') expect(config).toMatchObject({ init_r: 4, target_r: 2, total_step: 4, deltaT: 2 });
       const tensors = await loadSafetensors(join(out, 'adapter_model.safetensors'));
       expect(Object.keys(tensors)).toContain(key);
+      if (method === 'adalora') {
+        // The training engine ran the rank allocator through the tuner's hook: 4 layers × target_r 2 triplets at most remain, and only those are saved.
+        expect(config).toMatchObject({ init_r: 4, target_r: 2, total_step: 4, deltaT: 1 });
+        const masks = Object.values(config.rank_pattern as Record<string, boolean[]>);
+        expect(masks).toHaveLength(4);
+        const kept = masks.reduce((sum, mask) => sum + mask.filter(Boolean).length, 0);
+        expect(kept).toBeLessThanOrEqual(8);
+        const saved = Object.entries(tensors).filter(([name]) => name.endsWith('.lora_E')).reduce((sum, [, tensor]) => sum + tensor.shape[0]!, 0);
+        expect(saved).toBe(kept);
+      }
       tf.dispose(Object.values(tensors));
     }
   });
