@@ -64,12 +64,18 @@ describe('Poly parity with Python PEFT (mlp-poly)', () => {
 
   it('fails a forward without task ids, with too few, or with an unknown task, with a typed error', async () => {
     const model = await sequenceMlp();
-    const peftModel = getPeftModel(model, createPolyConfig({ r: 2, nTasks: 3, targetModules: ['lin0', 'lin1'] }));
+    const peftModel = getPeftModel(model, createPolyConfig({ r: 2, nTasks: 3, targetModules: ['lin0', 'lin1'], initWeights: false }));
     const x = tf.randomNormal([2, 3, 10]);
     expect(() => peftModel.model.predict(x)).toThrow(TaskIdsError);
     expect(() => peftModel.model.predict(x)).toThrow(/task_ids should not be None.*predict\(inputs, \{ taskIds/);
     expect(() => peftModel.predict(x, { taskIds: [0, 3] })).toThrow(/Only 3 tasks available\. Found task id = 3/);
     expect(TaskIdsError.isInstance((() => { try { peftModel.predict(x, { taskIds: [0, 3] }); } catch (error) { return error; } })())).toBe(true);
+    // A batch larger than tfjs predict()'s default chunk of 32 rows keeps its task ids row by row.
+    const large = tf.randomNormal([40, 3, 10], 0, 1, 'float32', 4);
+    const largeIds = Array.from({ length: 40 }, (_, row) => row % 3);
+    const whole = peftModel.predict(large, { taskIds: largeIds }) as tf.Tensor;
+    const last = peftModel.predict(tf.slice(large, [39, 0, 0], [1, -1, -1]), { taskIds: [largeIds[39]!] }) as tf.Tensor;
+    expect(await maxAbsDifference(tf.slice(whole, [39, 0, 0], [1, -1, -1]), last)).toBeLessThan(1e-5);
     await expect(peftModel.mergeAdapter()).rejects.toSatisfy((error: unknown) => MergeError.isInstance(error));
     const unloaded = peftModel.unload();
     expect(unloaded.layers.some((layer) => layer instanceof PolyDense)).toBe(false);
