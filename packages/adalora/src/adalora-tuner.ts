@@ -107,6 +107,10 @@ export function createAdalora(settings: AdaLoraSettings = {}): TunerV1<AdaLoraCo
         const config = model.peftConfig[adapterName] as AdaLoraConfig | undefined;
         if (!config || config.peftType !== ADALORA_PEFT_TYPE || config.inferenceMode) return null;
         if (config.orthRegWeight <= 0) throw new InvalidConfigError('orth_reg_weight should be greater than 0. ', { field: 'orth_reg_weight' });
+        // The engine runs the rank allocator after every step, which needs the schedule's length: say so before the first update.
+        if (config.totalStep === null) {
+          throw new InvalidConfigError('AdaLoRA training needs total_step (the number of optimizer steps) for its rank allocation schedule; set total_step (--total-step)', { field: 'total_step' });
+        }
         return tf.tidy(() => tf.mul(orthogonalRegularization(model, adapterName), config.orthRegWeight) as tf.Scalar);
       },
       afterOptimizerStep({ peftModel, globalStep, gradients }) {

@@ -113,7 +113,7 @@ describe('AdaLoRA math', () => {
   });
 
   it('the orthogonality regulariser is the mean ‖A·Aᵀ − I‖_F, ‖Bᵀ·B − I‖_F, and training hooks add it weighted', async () => {
-    const peftModel = getPeftModel(mlp(), { peft_type: 'ADALORA', init_r: 2, target_modules: ['lin0', 'lin1'], init_lora_weights: false, orth_reg_weight: 0.25 });
+    const peftModel = getPeftModel(mlp(), { peft_type: 'ADALORA', init_r: 2, target_modules: ['lin0', 'lin1'], init_lora_weights: false, orth_reg_weight: 0.25, total_step: 10 });
     const terms: number[] = [];
     for (const path of ['lin0', 'lin1']) {
       const { a, b } = (getLayerByPath(peftModel.model, path) as AdaLoraDense).triplets('default');
@@ -126,6 +126,8 @@ describe('AdaLoRA math', () => {
     expect((await orthogonalRegularization(peftModel).data())[0]).toBeCloseTo(expected, 4);
     const extra = adalora.training!.extraLoss!({ peftModel, adapterName: 'default', globalStep: 1 })!;
     expect((await extra.data())[0]).toBeCloseTo(0.25 * expected, 4);
+    const untimed = getPeftModel(mlp(), { peft_type: 'ADALORA', init_r: 2, target_modules: ['lin0'] });
+    expect(() => adalora.training!.extraLoss!({ peftModel: untimed, adapterName: 'default', globalStep: 1 })).toThrow(/needs total_step/);
   });
 });
 

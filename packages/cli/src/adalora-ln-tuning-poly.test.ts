@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,15 @@ describe('the CLI with the new methods', () => {
     expect(help.stdout).toMatch(/adalora/);
     expect(help.stdout).toMatch(/ln-tuning/);
     expect(help.stdout).toMatch(/poly/);
+  });
+
+  it('refuses AdaLoRA training without total_step before any step, with one error line', async () => {
+    const out = join(work, 'train-adalora-no-total');
+    const result = await cli('train', '--method', 'adalora', '--base', fixture('llama-ln-tuning', 'base'), '--data', fixture('llama-ln-tuning', 'data.jsonl'), '--epochs', '1', '--eval-split', '0', '--out', out);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/needs total_step/);
+    expect(result.stderr.trim().split('\n').filter((line) => line.startsWith('peftjs: error:'))).toHaveLength(1);
+    expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(false);
   });
 
   it('trains AdaLoRA and LN tuning adapters with --method, in PEFT files', async () => {
