@@ -82,7 +82,7 @@ describe('AdaLoRA on LLaMA, equal to Python PEFT (llama-adalora)', () => {
     tf.dispose([baseLogits, adapted, disabled, mergedOutput, prompt, ...inputs, ...Object.values(io), ...Object.values(mergedWeights)]);
   });
 
-  it('refuses a file whose tensors do not fit its rank_pattern, leaving the base model as it was', async () => {
+  it('refuses a file whose tensors do not fit its rank_pattern, naming the tensor and both shapes', async () => {
     const base = await AutoModelForCausalLM.fromPretrained(peftFixturePath(CASE, 'base'));
     const config = JSON.parse(readFileSync(peftFixturePath(CASE, 'adapter', 'adapter_config.json'), 'utf8'));
     const tensors = await loadFixtureTensors(CASE, 'adapter', 'adapter_model.safetensors');
