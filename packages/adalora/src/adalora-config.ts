@@ -37,7 +37,10 @@ function initField(): ConfigField<boolean | 'gaussian'> {
     defaultValue: () => true,
     parse(value, name) {
       if (value === true || value === false || value === 'gaussian') return value;
-      throw new InvalidConfigError(`config field "${name}" is ${JSON.stringify(value) ?? String(value)}; AdaLoRA takes true (E = 0, A and B ~ N(0, 0.02)) or false (all ~ N(0, 1))`, { field: name });
+      throw new InvalidConfigError(
+        `config field "${name}" is ${JSON.stringify(value) ?? String(value)}; AdaLoRA takes true (E = 0, A and B ~ N(0, 0.02)) or false (all ~ N(0, 1))`,
+        { field: name },
+      );
     },
     serialize: (value) => value,
   };

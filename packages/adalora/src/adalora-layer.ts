@@ -78,7 +78,7 @@ export class AdaLoraDense extends TunerLayer {
   get kernel(): LayerVariable {
     if (!this.kernelVariable) {
       const kernel = findWeight(this.baseLayer, 'kernel') ?? this.baseLayer.weights.find((weight) => weight.shape.length === 2);
-      if (!kernel || kernel.shape.length !== 2) {
+      if (kernel?.shape.length !== 2) {
         throw new AdapterStateError(`layer "${this.baseLayer.name}" (${this.baseLayer.getClassName()}) has no rank-2 kernel; build the layer before adapting it`);
       }
       this.kernelVariable = kernel;
@@ -141,7 +141,17 @@ export class AdaLoraDense extends TunerLayer {
       return [tf.randomNormal([r, this.inFeatures], 0, 0.02), tf.zeros([r, 1]), tf.randomNormal([this.outFeatures, r], 0, 0.02)];
     });
     // A pruned triplet has lora_E = 0, as after PEFT's masking.
-    const eMasked = options.rankMask ? tf.tidy(() => tf.mul(e!, tf.tensor2d(options.rankMask!.map((kept) => (kept ? 1 : 0)), [r, 1]))) : e!;
+    const eMasked = options.rankMask
+      ? tf.tidy(() =>
+          tf.mul(
+            e!,
+            tf.tensor2d(
+              options.rankMask!.map((kept) => (kept ? 1 : 0)),
+              [r, 1],
+            ),
+          ),
+        )
+      : e!;
     const variableA = namedVariable(a!, `${this.name}/lora_A.${adapterName}`);
     const variableE = namedVariable(eMasked, `${this.name}/lora_E.${adapterName}`);
     const variableB = namedVariable(b!, `${this.name}/lora_B.${adapterName}`);
@@ -150,7 +160,14 @@ export class AdaLoraDense extends TunerLayer {
     this.loraE.set(adapterName, variableE);
     this.loraB.set(adapterName, variableB);
     this.rankMasks.set(adapterName, options.rankMask ? [...options.rankMask] : null);
-    if (options.rankMask) this.fixedMasks.set(adapterName, tf.tensor2d(options.rankMask.map((kept) => (kept ? 1 : 0)), [r, 1]));
+    if (options.rankMask)
+      this.fixedMasks.set(
+        adapterName,
+        tf.tensor2d(
+          options.rankMask.map((kept) => (kept ? 1 : 0)),
+          [r, 1],
+        ),
+      );
     const ranknum = tf.tensor1d([r]);
     this.ranknums.set(adapterName, new LayerVariable(ranknum, 'float32', `${this.name}/ranknum.${adapterName}`, false));
     ranknum.dispose();

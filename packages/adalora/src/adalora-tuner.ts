@@ -109,13 +109,15 @@ export function createAdalora(settings: AdaLoraSettings = {}): TunerV1<AdaLoraCo
         if (config.orthRegWeight <= 0) throw new InvalidConfigError('orth_reg_weight should be greater than 0. ', { field: 'orth_reg_weight' });
         // The engine runs the rank allocator after every step, which needs the schedule's length: say so before the first update.
         if (config.totalStep === null) {
-          throw new InvalidConfigError('AdaLoRA training needs total_step (the number of optimizer steps) for its rank allocation schedule; set total_step (--total-step)', { field: 'total_step' });
+          throw new InvalidConfigError('AdaLoRA training needs total_step (the number of optimizer steps) for its rank allocation schedule; set total_step (--total-step)', {
+            field: 'total_step',
+          });
         }
         return tf.tidy(() => tf.mul(orthogonalRegularization(model, adapterName), config.orthRegWeight) as tf.Scalar);
       },
       afterOptimizerStep({ peftModel, globalStep, gradients }) {
         // The engine counts the step that just ran (1 after the first); PEFT's loops pass 0 then.
-        return updateAndAllocate(peftModel as PeftModel, globalStep - 1, gradients) as unknown as void;
+        return updateAndAllocate(peftModel as PeftModel, globalStep - 1, gradients);
       },
     },
   };

@@ -5,9 +5,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getLayerByPath, getPeftModel, InvalidConfigError, registerTuner, setModelInfo, setWarningHandler, type PeftModel } from '@peftjs/core';
 import { assertClose, describeTunerConformance } from '@peftjs/core/testing';
-import { lora } from '@peftjs/lora';
-import { GPT2Conv1D } from '@peftjs/models';
 import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
+import { FanInFanOutDense } from './__fixtures__/fan-in-fan-out-dense';
 import { adalora, AdaLoraDense, createAdaloraConfig, disposeRankAllocator, orthogonalRegularization, RankAllocator, updateAndAllocate } from './index';
 
 beforeAll(async () => {
@@ -29,7 +28,7 @@ function mlp(): tfl.LayersModel {
 /** GPT-2's Conv1D (kernel [in, out] in torch too) on a sequence. */
 function conv1dNet(): tfl.LayersModel {
   const x = tfl.input({ shape: [3, 6] });
-  const h = new GPT2Conv1D({ name: 'c_attn', units: 9, kernelInitializer: init(7), biasInitializer: init(8) }).apply(x) as tfl.SymbolicTensor;
+  const h = new FanInFanOutDense({ name: 'c_attn', units: 9, kernelInitializer: init(7), biasInitializer: init(8) }).apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: x, outputs: tfl.layers.dense({ units: 2, name: 'head', kernelInitializer: init(9) }).apply(h) as tfl.SymbolicTensor });
 }
 
@@ -37,7 +36,13 @@ const mlpInputs = () => tf.randomNormal([4, 6], 0, 1, 'float32', 11);
 const sequenceInputs = () => tf.randomNormal([2, 3, 6], 0, 1, 'float32', 12);
 
 describeTunerConformance(adalora, [
-  { name: 'Dense, list targets (a tanh Dense included)', makeModel: mlp, makeInputs: mlpInputs, config: { init_r: 4, target_r: 2, lora_alpha: 8, target_modules: ['lin0', 'lin1'] }, otherConfig: { init_r: 3, target_modules: ['lin1', 'lin2'], inference_mode: true } },
+  {
+    name: 'Dense, list targets (a tanh Dense included)',
+    makeModel: mlp,
+    makeInputs: mlpInputs,
+    config: { init_r: 4, target_r: 2, lora_alpha: 8, target_modules: ['lin0', 'lin1'] },
+    otherConfig: { init_r: 3, target_modules: ['lin1', 'lin2'], inference_mode: true },
+  },
   {
     name: 'Dense, regex, dropout, a rank pattern',
     makeModel: mlp,
@@ -45,8 +50,20 @@ describeTunerConformance(adalora, [
     config: { init_r: 3, lora_alpha: 4, lora_dropout: 0.1, target_modules: 'lin[02]', rank_pattern: { 'lin0.lora_E': [true, false, true] } },
     otherConfig: { init_r: 2, target_modules: ['lin0'], inference_mode: true },
   },
-  { name: 'Dense, bias lora_only + modules_to_save', makeModel: mlp, makeInputs: mlpInputs, config: { init_r: 2, target_modules: ['lin0'], bias: 'lora_only', modules_to_save: ['lin2'] }, otherConfig: { init_r: 2, target_modules: ['lin1'], inference_mode: true } },
-  { name: 'GPT-2 Conv1D (fan_in_fan_out)', makeModel: conv1dNet, makeInputs: sequenceInputs, config: { init_r: 3, target_modules: ['c_attn'], fan_in_fan_out: true }, otherConfig: { init_r: 2, target_modules: ['c_attn', 'head'], inference_mode: true } },
+  {
+    name: 'Dense, bias lora_only + modules_to_save',
+    makeModel: mlp,
+    makeInputs: mlpInputs,
+    config: { init_r: 2, target_modules: ['lin0'], bias: 'lora_only', modules_to_save: ['lin2'] },
+    otherConfig: { init_r: 2, target_modules: ['lin1'], inference_mode: true },
+  },
+  {
+    name: 'GPT-2 Conv1D (fan_in_fan_out)',
+    makeModel: conv1dNet,
+    makeInputs: sequenceInputs,
+    config: { init_r: 3, target_modules: ['c_attn'], fan_in_fan_out: true },
+    otherConfig: { init_r: 2, target_modules: ['c_attn', 'head'], inference_mode: true },
+  },
 ]);
 
 describe('AdaLoRA config', () => {
@@ -63,9 +80,18 @@ describe('AdaLoRA config', () => {
 
   it('has PEFT 0.11.1 defaults and refuses what AdaLoRA refuses, naming the field', () => {
     const config = createAdaloraConfig();
-    expect([config.targetR, config.initR, config.tinit, config.tfinal, config.deltaT, config.beta1, config.beta2, config.orthRegWeight, config.totalStep, config.rankPattern]).toEqual([
-      8, 12, 0, 0, 1, 0.85, 0.85, 0.5, null, null,
-    ]);
+    expect([
+      config.targetR,
+      config.initR,
+      config.tinit,
+      config.tfinal,
+      config.deltaT,
+      config.beta1,
+      config.beta2,
+      config.orthRegWeight,
+      config.totalStep,
+      config.rankPattern,
+    ]).toEqual([8, 12, 0, 0, 1, 0.85, 0.85, 0.5, null, null]);
     expect(() => createAdaloraConfig({ beta1: 1 } as never)).toThrow(/beta1.*strictly between 0 and 1/);
     expect(() => adalora.parseConfig({ use_dora: true })).toThrow(/does not support DoRA/);
     expect(() => adalora.parseConfig({ loftq_config: { loftq_bits: 4 } })).toThrow(/does not support LOFTQ/);
@@ -88,17 +114,19 @@ describe('AdaLoRA config', () => {
     peftModel.addAdapter('second', { peft_type: 'ADALORA', init_r: 2, inference_mode: true });
     expect(peftModel.adapterNames).toEqual(['default', 'second']);
   });
-
-  it('registers beside LoRA, which shares its lora_ prefix', () => {
-    registerTuner(lora);
-    registerTuner(adalora);
-  });
 });
 
 describe('AdaLoRA math', () => {
   it('forward and merge follow ΔW = B·(A ⊙ E)·α/(init_r + 1e-5); ranks stay init_r after pruning', async () => {
     const model = mlp();
-    const peftModel = getPeftModel(model, { peft_type: 'ADALORA', init_r: 3, lora_alpha: 5, target_modules: ['lin2'], init_lora_weights: false, rank_pattern: { 'lin2.lora_E': [true, false, true] } });
+    const peftModel = getPeftModel(model, {
+      peft_type: 'ADALORA',
+      init_r: 3,
+      lora_alpha: 5,
+      target_modules: ['lin2'],
+      init_lora_weights: false,
+      rank_pattern: { 'lin2.lora_E': [true, false, true] },
+    });
     const layer = getLayerByPath(peftModel.model, 'lin2') as AdaLoraDense;
     const { a, e, b } = layer.triplets('default');
     expect(Math.abs((await e.read().data())[1]!)).toBe(0);
@@ -133,7 +161,7 @@ describe('AdaLoRA math', () => {
 
 /** Importance, mask and rank pattern on a known gradient: the allocator keeps the triplets with the largest |θ·∇θ|. */
 describe('AdaLoRA rank allocation', () => {
-  it('follows PEFT\'s cubic budget schedule (the llama-adalora run: 36 → 18 triplets)', () => {
+  it("follows PEFT's cubic budget schedule (the llama-adalora run: 36 → 18 triplets)", () => {
     const json = peftCase('llama-adalora');
     const config = createAdaloraConfig({ initR: 6, targetR: 3, tinit: 1, tfinal: 3, totalStep: 10 });
     const layers = Array.from({ length: 6 }, () => ({ path: 'x', layer: { triplets: () => ({ a: { shape: [6, 16] } }) } as unknown as AdaLoraDense }));

@@ -20,7 +20,7 @@ export function keptIndices(mask: readonly boolean[]): number[] {
 export function maskedParam(variable: LayerVariable, rankAxis: 0 | 1, mask: () => readonly boolean[] | null): ParamRef {
   const pruning = (): readonly boolean[] | null => {
     const current = mask();
-    return current && current.some((kept) => !kept) ? current : null;
+    return current?.some((kept) => !kept) ? current : null;
   };
   return {
     variable,

@@ -48,7 +48,7 @@ export class RankAllocator {
   private totalStep(): number {
     const totalStep = this.config.totalStep;
     if (totalStep === null) {
-      throw new InvalidConfigError('AdaLoRA\'s rank allocation needs total_step (the number of training steps); set total_step in the AdaLoRA config', { field: 'total_step' });
+      throw new InvalidConfigError("AdaLoRA's rank allocation needs total_step (the number of training steps); set total_step in the AdaLoRA config", { field: 'total_step' });
     }
     return totalStep;
   }
@@ -75,10 +75,16 @@ export class RankAllocator {
     const updates: Array<{ key: string; importance: tf.Tensor; uncertainty: tf.Tensor }> = [];
     for (const { path, layer } of layers) {
       const { a, e, b } = layer.triplets(this.adapterName);
-      for (const [name, variable] of [['lora_A', a], ['lora_B', b], ['lora_E', e]] as const) {
+      for (const [name, variable] of [
+        ['lora_A', a],
+        ['lora_B', b],
+        ['lora_E', e],
+      ] as const) {
         const gradient = gradientOf(variable);
         if (!gradient) {
-          throw new AdapterStateError(`AdaLoRA's rank allocation has no gradient for "${path}.${name}.${this.adapterName}" (variable ${variable.name}); pass the gradients of every trainable variable of the step`);
+          throw new AdapterStateError(
+            `AdaLoRA's rank allocation has no gradient for "${path}.${name}.${this.adapterName}" (variable ${variable.name}); pass the gradients of every trainable variable of the step`,
+          );
         }
         const key = `${path}.${name}`;
         const [importance, uncertainty] = tf.tidy(() => {
@@ -105,7 +111,9 @@ export class RankAllocator {
     const importance = this.expAvgImportance.get(key);
     const uncertainty = this.expAvgUncertainty.get(key);
     if (!importance || !uncertainty) {
-      throw new AdapterStateError(`AdaLoRA's rank allocation has no importance score for "${key}" yet: it needs at least one step before total_step - tfinal (tinit, tfinal and total_step leave none)`);
+      throw new AdapterStateError(
+        `AdaLoRA's rank allocation has no importance score for "${key}" yet: it needs at least one step before total_step - tfinal (tinit, tfinal and total_step leave none)`,
+      );
     }
     return tf.mul(importance, uncertainty);
   }
@@ -160,7 +168,10 @@ export class RankAllocator {
         // Continuing from a loaded adapter: its rank_pattern is the final one.
         const pattern = layer.rankMask(this.adapterName);
         if (!pattern) continue;
-        mask = tf.tensor2d(pattern.map((kept) => (kept ? 1 : 0)), [pattern.length, 1]);
+        mask = tf.tensor2d(
+          pattern.map((kept) => (kept ? 1 : 0)),
+          [pattern.length, 1],
+        );
         this.masks.set(path, mask);
       }
       const { e } = layer.triplets(this.adapterName);

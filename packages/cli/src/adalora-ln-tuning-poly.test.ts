@@ -28,7 +28,19 @@ describe.each(['llama-adalora', 'llama-ln-tuning'])('the CLI with a Python %s ad
   it('predict writes the adapted logits PEFT computed', async () => {
     const io = await loadSafetensors(fixture(name, 'io.safetensors'));
     const output = join(work, `${name}-logits.safetensors`);
-    const result = await cli('predict', '--base', fixture(name, 'base'), '--adapter', fixture(name, 'adapter'), '--input-ids', JSON.stringify(await io.input_ids!.array()), '--attention-mask', JSON.stringify(await io.attention_mask!.array()), '--output', output);
+    const result = await cli(
+      'predict',
+      '--base',
+      fixture(name, 'base'),
+      '--adapter',
+      fixture(name, 'adapter'),
+      '--input-ids',
+      JSON.stringify(await io.input_ids!.array()),
+      '--attention-mask',
+      JSON.stringify(await io.attention_mask!.array()),
+      '--output',
+      output,
+    );
     expect(result.code, result.stderr).toBe(0);
     const { logits } = await loadSafetensors(output);
     // Row 1 is right-padded; compare the real tokens (padded positions differ by design).
@@ -39,7 +51,20 @@ describe.each(['llama-adalora', 'llama-ln-tuning'])('the CLI with a Python %s ad
 
   it('generate --json reproduces PEFT greedy ids', async () => {
     const io = await loadSafetensors(fixture(name, 'io.safetensors'));
-    const result = await cli('generate', '--base', fixture(name, 'base'), '--adapter', fixture(name, 'adapter'), '--input-ids', JSON.stringify(await io.input_ids!.array()), '--max-new-tokens', '6', '--pad-token-id', '0', '--json');
+    const result = await cli(
+      'generate',
+      '--base',
+      fixture(name, 'base'),
+      '--adapter',
+      fixture(name, 'adapter'),
+      '--input-ids',
+      JSON.stringify(await io.input_ids!.array()),
+      '--max-new-tokens',
+      '6',
+      '--pad-token-id',
+      '0',
+      '--json',
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout).sequences).toEqual(await io.expected_greedy_adapted!.array());
     tf.dispose(Object.values(io));
@@ -60,7 +85,16 @@ describe.each(['llama-adalora', 'llama-ln-tuning'])('the CLI with a Python %s ad
 describe('the CLI with the new methods', () => {
   it('eval gives the LN-tuning loss PEFT computed (llama-ln-tuning)', async () => {
     const expected = JSON.parse(await readFile(fixture('llama-ln-tuning', 'case.json'), 'utf8')).expected_loss;
-    const result = await cli('eval', '--base', fixture('llama-ln-tuning', 'base'), '--adapter', fixture('llama-ln-tuning', 'adapter'), '--data', fixture('llama-ln-tuning', 'data.jsonl'), '--json');
+    const result = await cli(
+      'eval',
+      '--base',
+      fixture('llama-ln-tuning', 'base'),
+      '--adapter',
+      fixture('llama-ln-tuning', 'adapter'),
+      '--data',
+      fixture('llama-ln-tuning', 'data.jsonl'),
+      '--json',
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout).loss).toBeCloseTo(expected.adapted, 4);
   });
@@ -68,7 +102,20 @@ describe('the CLI with the new methods', () => {
   it('lists adalora, ln-tuning and poly with their config flags in train --help', async () => {
     const help = await cli('train', '--help');
     expect(help.code).toBe(0);
-    for (const flag of ['--init-r', '--target-r', '--tinit', '--tfinal', '--deltaT', '--beta1', '--orth-reg-weight', '--total-step', '--n-tasks', '--n-skills', '--n-splits', '--poly-type']) {
+    for (const flag of [
+      '--init-r',
+      '--target-r',
+      '--tinit',
+      '--tfinal',
+      '--deltaT',
+      '--beta1',
+      '--orth-reg-weight',
+      '--total-step',
+      '--n-tasks',
+      '--n-skills',
+      '--n-splits',
+      '--poly-type',
+    ]) {
       expect(help.stdout, flag).toContain(flag);
     }
     expect(help.stdout).toMatch(/adalora/);
@@ -78,10 +125,29 @@ describe('the CLI with the new methods', () => {
 
   it('refuses AdaLoRA training without total_step before any step, with one error line', async () => {
     const out = join(work, 'train-adalora-no-total');
-    const result = await cli('train', '--method', 'adalora', '--base', fixture('llama-ln-tuning', 'base'), '--data', fixture('llama-ln-tuning', 'data.jsonl'), '--epochs', '1', '--eval-split', '0', '--out', out);
+    const result = await cli(
+      'train',
+      '--method',
+      'adalora',
+      '--base',
+      fixture('llama-ln-tuning', 'base'),
+      '--data',
+      fixture('llama-ln-tuning', 'data.jsonl'),
+      '--epochs',
+      '1',
+      '--eval-split',
+      '0',
+      '--out',
+      out,
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/needs total_step/);
-    expect(result.stderr.trim().split('\n').filter((line) => line.startsWith('peftjs: error:'))).toHaveLength(1);
+    expect(
+      result.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => line.startsWith('peftjs: error:')),
+    ).toHaveLength(1);
     expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(false);
   });
 
@@ -91,7 +157,25 @@ describe('the CLI with the new methods', () => {
       ['ln_tuning', [], 'base_model.model.model.norm.ln_tuning_layers.weight'],
     ] as const) {
       const out = join(work, `train-${method}`);
-      const result = await cli('train', '--method', method, '--base', fixture('llama-ln-tuning', 'base'), '--data', fixture('llama-ln-tuning', 'data.jsonl'), '--epochs', '1', '--batch-size', '2', '--eval-split', '0', ...extra, '--out', out, '--json');
+      const result = await cli(
+        'train',
+        '--method',
+        method,
+        '--base',
+        fixture('llama-ln-tuning', 'base'),
+        '--data',
+        fixture('llama-ln-tuning', 'data.jsonl'),
+        '--epochs',
+        '1',
+        '--batch-size',
+        '2',
+        '--eval-split',
+        '0',
+        ...extra,
+        '--out',
+        out,
+        '--json',
+      );
       expect(result.code, result.stderr).toBe(0);
       const config = JSON.parse(await readFile(join(out, 'adapter_config.json'), 'utf8'));
       expect(config.peft_type).toBe(method.toUpperCase());
@@ -104,7 +188,9 @@ describe('the CLI with the new methods', () => {
         expect(masks).toHaveLength(4);
         const kept = masks.reduce((sum, mask) => sum + mask.filter(Boolean).length, 0);
         expect(kept).toBeLessThanOrEqual(8);
-        const saved = Object.entries(tensors).filter(([name]) => name.endsWith('.lora_E')).reduce((sum, [, tensor]) => sum + tensor.shape[0]!, 0);
+        const saved = Object.entries(tensors)
+          .filter(([name]) => name.endsWith('.lora_E'))
+          .reduce((sum, [, tensor]) => sum + tensor.shape[0]!, 0);
         expect(saved).toBe(kept);
       }
       tf.dispose(Object.values(tensors));

@@ -7,7 +7,9 @@ type Kwargs = Record<string, unknown>;
 type Shape = Array<number | null>;
 
 /** A registered layer class by name (what tf.serialization.registerClass recorded). */
-function serializableClass(className: string): [tf.serialization.SerializableConstructor<tf.serialization.Serializable>, tf.serialization.FromConfigMethod<tf.serialization.Serializable>] | undefined {
+function serializableClass(
+  className: string,
+): [tf.serialization.SerializableConstructor<tf.serialization.Serializable>, tf.serialization.FromConfigMethod<tf.serialization.Serializable>] | undefined {
   return tf.serialization.SerializationMap.getMap().classNameMap[className];
 }
 

@@ -1,6 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayerVariable } from '@tensorflow/tfjs-layers';
-import { AdapterStateError, currentForwardContext, InvalidConfigError, MergeError, permutedParam, TunerLayer, type ParamRef, type TunerLayerArgs, type VariableUpdate } from '@peftjs/core';
+import {
+  AdapterStateError,
+  currentForwardContext,
+  InvalidConfigError,
+  MergeError,
+  permutedParam,
+  TunerLayer,
+  type ParamRef,
+  type TunerLayerArgs,
+  type VariableUpdate,
+} from '@peftjs/core';
 import { POLY_PEFT_TYPE } from './poly-config';
 import { mixingWeights } from './poly-router';
 import { TaskIdsError } from './task-ids-error';
@@ -73,9 +83,12 @@ export class PolyDense extends TunerLayer {
       [this.outFeatures, 'output'],
     ] as const) {
       if (size % nSplits !== 0) {
-        throw new InvalidConfigError(`n_splits ${nSplits} does not divide the ${what} size ${size} of layer "${this.name}"; pick a divisor of both ${this.inFeatures} and ${this.outFeatures}`, {
-          field: 'n_splits',
-        });
+        throw new InvalidConfigError(
+          `n_splits ${nSplits} does not divide the ${what} size ${size} of layer "${this.name}"; pick a divisor of both ${this.inFeatures} and ${this.outFeatures}`,
+          {
+            field: 'n_splits',
+          },
+        );
       }
     }
     const inSplit = this.inFeatures / nSplits;
@@ -120,7 +133,8 @@ export class PolyDense extends TunerLayer {
     if (currentForwardContext()?.adapterNames) {
       throw new AdapterStateError(`Poly layer "${this.name}" cannot run a mixed-adapter batch (adapterNames): PEFT 0.11.1 supports that for LoRA only`);
     }
-    if (inputs.rank < 2) throw new AdapterStateError(`Poly layer "${this.name}" needs inputs of rank 2 or more ([batch, ..., ${this.inFeatures}]); got shape [${inputs.shape.join(', ')}]`);
+    if (inputs.rank < 2)
+      throw new AdapterStateError(`Poly layer "${this.name}" needs inputs of rank 2 or more ([batch, ..., ${this.inFeatures}]); got shape [${inputs.shape.join(', ')}]`);
     const batch = inputs.shape[0]!;
     const taskIds = this.taskIds(batch);
     const training = kwargs.training === true;

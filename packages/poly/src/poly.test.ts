@@ -5,9 +5,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getLayerByPath, getPeftModel, MergeError, PeftModel, registerTuner, setModelInfo, setWarningHandler, UnsupportedLayerError, type ForwardContext } from '@peftjs/core';
 import { assertClose, describeTunerConformance, maxAbsDifference } from '@peftjs/core/testing';
-import { GPT2Conv1D } from '@peftjs/models';
 import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
 import { loadFixtureBaseModel, loadFixtureTensors } from '../../../test-fixtures/torch-models';
+import { FanInFanOutDense } from './__fixtures__/fan-in-fan-out-dense';
 import { createPolyConfig, mixingWeights, poly, PolyDense, TaskIdsError } from './index';
 
 const CASE = 'mlp-poly';
@@ -24,7 +24,10 @@ async function sequenceMlp(): Promise<tfl.LayersModel> {
   const x = tfl.input({ shape: [null as unknown as number, 10], name: 'x' });
   let h = x;
   for (const layer of flat.layers.slice(1)) {
-    const copy = layer.getClassName() === 'Dense' ? tfl.layers.dense({ units: (layer.getConfig().units as number), name: layer.name }) : tfl.layers.activation({ activation: 'relu', name: layer.name });
+    const copy =
+      layer.getClassName() === 'Dense'
+        ? tfl.layers.dense({ units: layer.getConfig().units as number, name: layer.name })
+        : tfl.layers.activation({ activation: 'relu', name: layer.name });
     h = copy.apply(h) as tfl.SymbolicTensor;
     if (layer.weights.length > 0) copy.setWeights(layer.getWeights());
   }
@@ -69,7 +72,17 @@ describe('Poly parity with Python PEFT (mlp-poly)', () => {
     expect(() => peftModel.model.predict(x)).toThrow(TaskIdsError);
     expect(() => peftModel.model.predict(x)).toThrow(/task_ids should not be None.*predict\(inputs, \{ taskIds/);
     expect(() => peftModel.predict(x, { taskIds: [0, 3] })).toThrow(/Only 3 tasks available\. Found task id = 3/);
-    expect(TaskIdsError.isInstance((() => { try { peftModel.predict(x, { taskIds: [0, 3] }); } catch (error) { return error; } })())).toBe(true);
+    expect(
+      TaskIdsError.isInstance(
+        (() => {
+          try {
+            peftModel.predict(x, { taskIds: [0, 3] });
+          } catch (error) {
+            return error;
+          }
+        })(),
+      ),
+    ).toBe(true);
     // A batch larger than tfjs predict()'s default chunk of 32 rows keeps its task ids row by row.
     const large = tf.randomNormal([40, 3, 10], 0, 1, 'float32', 4);
     const largeIds = Array.from({ length: 40 }, (_, row) => row % 3);
@@ -119,19 +132,22 @@ describe('Poly routing', () => {
 
   it('wraps torch-Linear layers only: GPT-2 Conv1D is refused, naming the layer', () => {
     const x = tfl.input({ shape: [3, 6] });
-    const h = new GPT2Conv1D({ name: 'c_attn', units: 6 }).apply(x) as tfl.SymbolicTensor;
+    const h = new FanInFanOutDense({ name: 'c_attn', units: 6 }).apply(x) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: x, outputs: h });
     expect(() => getPeftModel(model, createPolyConfig({ targetModules: ['c_attn'] }))).toThrow(UnsupportedLayerError);
     expect(() => getPeftModel(model, createPolyConfig({ targetModules: ['c_attn'] }))).toThrow(/c_attn/);
   });
 
-  it('fills LoRA\'s default targets per model type (llama: q_proj, v_proj) and refuses unknown poly types', () => {
+  it("fills LoRA's default targets per model type (llama: q_proj, v_proj) and refuses unknown poly types", () => {
     const x = tfl.input({ shape: [2, 4] });
     let h = x;
     for (const name of ['model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.v_proj', 'lm_head']) h = tfl.layers.dense({ units: 4, name }).apply(h) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: x, outputs: h });
     setModelInfo(model, { modelType: 'llama' });
-    expect(getPeftModel(model, { peft_type: 'POLY', r: 2, n_skills: 2, n_splits: 2 }).targetedModuleNames).toEqual(['model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.v_proj']);
+    expect(getPeftModel(model, { peft_type: 'POLY', r: 2, n_skills: 2, n_splits: 2 }).targetedModuleNames).toEqual([
+      'model.layers.0.self_attn.q_proj',
+      'model.layers.0.self_attn.v_proj',
+    ]);
     expect(() => createPolyConfig({ polyType: 'mhr' as 'poly' })).toThrow(/poly_type.*"poly"/);
   });
 });
@@ -174,6 +190,13 @@ describe('Poly conformance (task ids 0, 1, 2, 0 for every forward)', () => {
   const inputs = () => tf.randomNormal([4, 3, 8], 0, 1, 'float32', 9);
   describeTunerConformance(poly, [
     { name: 'Dense, 3 tasks, 4 skills', makeModel: sequenceNet, makeInputs: inputs, config: { r: 2, n_tasks: 3, target_modules: ['lin0', 'lin1'] }, mergeable: false },
-    { name: 'Dense, multi-head routing (2 splits) + modules_to_save', makeModel: sequenceNet, makeInputs: inputs, config: { r: 2, n_tasks: 3, n_skills: 2, n_splits: 2, target_modules: ['lin0'], modules_to_save: ['lin1'] }, otherConfig: { r: 4, n_tasks: 4, n_splits: 4, target_modules: ['lin0'] }, mergeable: false },
+    {
+      name: 'Dense, multi-head routing (2 splits) + modules_to_save',
+      makeModel: sequenceNet,
+      makeInputs: inputs,
+      config: { r: 2, n_tasks: 3, n_skills: 2, n_splits: 2, target_modules: ['lin0'], modules_to_save: ['lin1'] },
+      otherConfig: { r: 4, n_tasks: 4, n_splits: 4, target_modules: ['lin0'] },
+      mergeable: false,
+    },
   ]);
 });

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { getPeftModel, registerTuner, setWarningHandler } from '@peftjs/core';
 import { AutoModelForCausalLM, causalLmLoss, loadTokenizer } from '@peftjs/models';
 import { initBackend } from '@peftjs/runtime';
-import { createLnTuningConfig, lnTuning } from './index';
+import { createLnTuningConfig, lnTuning } from '@peftjs/ln-tuning';
 
 const TINY_LM = fileURLToPath(new URL('../../../examples/tiny-lm/base', import.meta.url));
 const TRAIN_ROWS = fileURLToPath(new URL('../../../examples/tiny-lm/data/qa-train.jsonl', import.meta.url));
@@ -19,8 +19,16 @@ beforeAll(async () => {
 describe('LN tuning training on the tiny LM example', () => {
   it('reduces the loss by training only the RMSNorm copies', async () => {
     const tokenizer = (await loadTokenizer(TINY_LM))!;
-    const rows = readFileSync(TRAIN_ROWS, 'utf8').trim().split('\n').slice(0, 8).map((line) => JSON.parse(line) as { prompt: string; completion: string });
-    const ids = tf.tensor2d(rows.map(({ prompt, completion }) => tokenizer.encode(prompt + completion).inputIds.slice(0, 16)), [8, 16], 'int32');
+    const rows = readFileSync(TRAIN_ROWS, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(0, 8)
+      .map((line) => JSON.parse(line) as { prompt: string; completion: string });
+    const ids = tf.tensor2d(
+      rows.map(({ prompt, completion }) => tokenizer.encode(prompt + completion).inputIds.slice(0, 16)),
+      [8, 16],
+      'int32',
+    );
     const mask = tf.onesLike(ids);
     const model = await AutoModelForCausalLM.fromPretrained(TINY_LM);
     const peftModel = getPeftModel(model, createLnTuningConfig());

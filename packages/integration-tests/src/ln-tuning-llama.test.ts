@@ -8,7 +8,7 @@ import { fromPretrained } from '@peftjs/hub';
 import { AutoModelForCausalLM, causalLmLoss, generate } from '@peftjs/models';
 import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
 import { loadFixtureTensors } from '../../../test-fixtures/torch-models';
-import { lnTuning, LNTuningLayer } from './index';
+import { lnTuning, LNTuningLayer } from '@peftjs/ln-tuning';
 
 const CASE = 'llama-ln-tuning';
 
@@ -48,7 +48,10 @@ describe('LN tuning on LLaMA, equal to Python PEFT (llama-ln-tuning)', () => {
     const ids = await generate(peftModel.model, prompt, { maxNewTokens: json.generation.max_new_tokens, doSample: false, padTokenId: 0, eosTokenId: json.generation.eos_token_id });
     expect(ids).toEqual(await io[json.generation.adapted.tensor]!.array());
 
-    const rows = readFileSync(peftFixturePath(CASE, 'data.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).input_ids as number[]);
+    const rows = readFileSync(peftFixturePath(CASE, 'data.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).input_ids as number[]);
     let weighted = 0;
     let tokens = 0;
     for (const row of rows) {

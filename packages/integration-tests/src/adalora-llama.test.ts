@@ -11,13 +11,16 @@ import { fromPretrained, loadSafetensors, savePretrained } from '@peftjs/hub';
 import { AutoModelForCausalLM, generate } from '@peftjs/models';
 import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
 import { loadFixtureTensors } from '../../../test-fixtures/torch-models';
-import { AdaLoraDense, adalora } from './index';
+import { AdaLoraDense, adalora } from '@peftjs/adalora';
+import { lora } from '@peftjs/lora';
 
 const CASE = 'llama-adalora';
 let scratch: string;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
+  // AdaLoRA saves under LoRA's lora_ prefix, as PEFT does: both register side by side.
+  registerTuner(lora);
   registerTuner(adalora);
   setWarningHandler(() => {});
   scratch = await mkdtemp(join(tmpdir(), 'peftjs-adalora-'));

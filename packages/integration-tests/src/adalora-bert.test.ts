@@ -10,7 +10,7 @@ import { fromPretrained, savePretrained } from '@peftjs/hub';
 import { AutoModelForSequenceClassification } from '@peftjs/models';
 import { peftFixturePath } from '../../../test-fixtures/index';
 import { loadFixtureTensors } from '../../../test-fixtures/torch-models';
-import { adalora, createAdaloraConfig, disposeRankAllocator, updateAndAllocate, type AdaLoraConfig } from './index';
+import { adalora, createAdaloraConfig, disposeRankAllocator, updateAndAllocate, type AdaLoraConfig } from '@peftjs/adalora';
 
 const BASE = peftFixturePath('bert-seqcls-lora', 'base');
 let scratch: string;
@@ -32,7 +32,17 @@ describe('AdaLoRA on BERT with a classifier (SEQ_CLS, modules_to_save)', () => {
     const inputs = [tf.cast(io.input_ids!, 'int32'), tf.cast(io.attention_mask!, 'int32'), tf.cast(io.token_type_ids!, 'int32')];
     const base = await AutoModelForSequenceClassification.fromPretrained(BASE);
     const baseLogits = base.predict(inputs) as tf.Tensor;
-    const config = createAdaloraConfig({ taskType: 'SEQ_CLS', initR: 4, targetR: 2, tinit: 0, tfinal: 1, totalStep: 3, targetModules: ['query', 'value'], modulesToSave: ['classifier', 'score'], initLoraWeights: false });
+    const config = createAdaloraConfig({
+      taskType: 'SEQ_CLS',
+      initR: 4,
+      targetR: 2,
+      tinit: 0,
+      tfinal: 1,
+      totalStep: 3,
+      targetModules: ['query', 'value'],
+      modulesToSave: ['classifier', 'score'],
+      initLoraWeights: false,
+    });
     const peftModel = getPeftModel(base, config);
     expect(peftModel.targetedModuleNames).toHaveLength(4);
     const variables = peftModel.model.trainableWeights.map((weight) => weight.read() as tf.Variable);
@@ -62,7 +72,11 @@ describe('AdaLoRA on BERT with a classifier (SEQ_CLS, modules_to_save)', () => {
     expect(written).toMatchObject({ peft_type: 'ADALORA', task_type: 'SEQ_CLS', modules_to_save: ['classifier', 'score'], rank_pattern: pattern });
     const shapes = peftModel.getStateDictShapes();
     expect(shapes['base_model.model.classifier.weight']).toEqual([2, 32]);
-    expect(Object.entries(shapes).filter(([key]) => key.endsWith('.lora_E')).reduce((sum, [, shape]) => sum + shape[0]!, 0)).toBe(kept);
+    expect(
+      Object.entries(shapes)
+        .filter(([key]) => key.endsWith('.lora_E'))
+        .reduce((sum, [, shape]) => sum + shape[0]!, 0),
+    ).toBe(kept);
 
     const reloaded = await fromPretrained(await AutoModelForSequenceClassification.fromPretrained(BASE), scratch);
     const reloadedLogits = reloaded.model.predict(inputs) as tf.Tensor;

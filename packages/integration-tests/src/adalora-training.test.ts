@@ -5,7 +5,7 @@ import { initBackend } from '@peftjs/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getPeftModel, registerTuner, setWarningHandler } from '@peftjs/core';
 import { AutoModelForCausalLM, causalLmLoss, loadTokenizer } from '@peftjs/models';
-import { adalora, AdaLoraDense, adaloraLayers, createAdaloraConfig, disposeRankAllocator, type AdaLoraConfig } from './index';
+import { adalora, AdaLoraDense, adaloraLayers, createAdaloraConfig, disposeRankAllocator, type AdaLoraConfig } from '@peftjs/adalora';
 
 const TINY_LM = fileURLToPath(new URL('../../../examples/tiny-lm/base', import.meta.url));
 const TRAIN_ROWS = fileURLToPath(new URL('../../../examples/tiny-lm/data/qa-train.jsonl', import.meta.url));
@@ -19,7 +19,11 @@ beforeAll(async () => {
 /** Eight question/answer rows of the tiny-LM example, cut to a common length. */
 async function batch(length: number): Promise<tf.Tensor2D> {
   const tokenizer = (await loadTokenizer(TINY_LM))!;
-  const rows = readFileSync(TRAIN_ROWS, 'utf8').trim().split('\n').slice(0, 8).map((line) => JSON.parse(line) as { prompt: string; completion: string });
+  const rows = readFileSync(TRAIN_ROWS, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(0, 8)
+    .map((line) => JSON.parse(line) as { prompt: string; completion: string });
   const ids = rows.map(({ prompt, completion }) => tokenizer.encode(prompt + completion).inputIds.slice(0, length));
   for (const row of ids) expect(row).toHaveLength(length);
   return tf.tensor2d(ids, [ids.length, length], 'int32');
