@@ -117,7 +117,10 @@ export function createAdalora(settings: AdaLoraSettings = {}): TunerV1<AdaLoraCo
       },
       afterOptimizerStep({ peftModel, globalStep, gradients }) {
         // The engine counts the step that just ran (1 after the first); PEFT's loops pass 0 then.
-        return updateAndAllocate(peftModel as PeftModel, globalStep - 1, gradients);
+        const pending = updateAndAllocate(peftModel as PeftModel, globalStep - 1, gradients);
+        // An engine may not await the hook: a failed read-back of the pattern must not become an unhandled rejection.
+        pending.catch((error: unknown) => warn(`AdaLoRA could not record its rank pattern after step ${globalStep}: ${(error as Error).message}`));
+        return pending;
       },
     },
   };
