@@ -151,6 +151,35 @@ describe('the CLI with the new methods', () => {
     expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(false);
   });
 
+  it('refuses Poly training on rows without task ids, in one error line', async () => {
+    const out = join(work, 'train-poly-no-tasks');
+    const result = await cli(
+      'train',
+      '--method',
+      'poly',
+      '--n-tasks',
+      '2',
+      '--base',
+      fixture('llama-ln-tuning', 'base'),
+      '--data',
+      fixture('llama-ln-tuning', 'data.jsonl'),
+      '--epochs',
+      '1',
+      '--eval-split',
+      '0',
+      '--out',
+      out,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/task id/);
+    expect(
+      result.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => line.startsWith('peftjs: error:')),
+    ).toHaveLength(1);
+  });
+
   it('trains AdaLoRA and LN tuning adapters with --method, in PEFT files', async () => {
     for (const [method, extra, key] of [
       ['adalora', ['--init-r', '4', '--target-r', '2', '--total-step', '4', '--deltaT', '1'], 'base_model.model.model.layers.0.self_attn.q_proj.lora_E'],
