@@ -278,7 +278,8 @@ export class PeftModel {
       if (merged) throw new AdapterStateError('cannot run a mixed-adapter batch while adapters are merged; unmerge first');
       context.adapterNames = options.adapterNames;
     }
-    return withForwardContext(context, () => this.current.predict(inputs) as tf.Tensor | tf.Tensor[]);
+    // One batch: predict() would otherwise cut it into chunks of 32 rows that no longer line up with the per-row context.
+    return withForwardContext(context, () => this.current.predict(inputs, { batchSize: Math.max(batch ?? 1, 1) }) as tf.Tensor | tf.Tensor[]);
   }
 
   // ---- merging ---------------------------------------------------------------------------

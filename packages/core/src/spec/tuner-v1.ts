@@ -104,6 +104,11 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   readonly peftType: string;
   /** Marks this tuner's weights in PEFT's key names (`<method>_`); unique across tuners. */
   readonly weightPrefix: string;
+  /**
+   * Registers beside a tuner with the very same weightPrefix instead of being refused: for a
+   * method that PEFT saves under another method's prefix (adapters are told apart by peft_type).
+   */
+  readonly sharesWeightPrefix?: boolean;
   /** The npm package that provides the tuner, named in errors when it is missing. */
   readonly packageName?: string;
   /** Layer classes this tuner puts into models; core registers them for serialization. */
