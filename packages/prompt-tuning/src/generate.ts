@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { getModelInfo, InvalidConfigError, type PeftModel } from '@peftjs/core';
+import { getModelInfo, InvalidConfigError, withForwardContext, type PeftModel } from '@peftjs/core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { activePrompt } from './causal-lm';
 import { withoutPromptInjection } from './prompt-injection';
@@ -24,6 +24,8 @@ export interface PromptGenerateOptions {
   useCache?: boolean;
   /** Called after each step with the ids chosen for every row. */
   onStep?: (tokens: readonly number[], step: number) => void;
+  /** One task id per row, for multitask prompt tuning (PEFT's `task_ids`). */
+  taskIds?: readonly number[];
 }
 
 type ModelsModule = typeof import('@peftjs/models');
@@ -129,7 +131,8 @@ export async function generate(peftModel: PeftModel, inputIds: tf.Tensor | numbe
           const [, seq, vocab] = logits.shape as [number, number, number];
           return tf.reshape(tf.slice(logits, [0, seq - 1, 0], [batch, 1, vocab]), [batch, vocab]);
         });
-      const nextScores = first ? forward() : withoutPromptInjection(forward);
+      const inContext = () => (options.taskIds ? withForwardContext({ taskIds: options.taskIds }, forward) : forward());
+      const nextScores = first ? inContext() : withoutPromptInjection(inContext);
       let chosen: number[];
       if (doSample) {
         const values = (await nextScores.data()) as Float32Array;
