@@ -1,14 +1,21 @@
 import { Command } from 'commander';
 import { generate } from '@peftjs/models';
-import { generate as generateWithPrompt, PREFIX_TUNING_PEFT_TYPE, PROMPT_TUNING_PEFT_TYPE, P_TUNING_PEFT_TYPE } from '@peftjs/prompt-tuning';
+import {
+  generate as generateWithPrompt,
+  MULTITASK_PROMPT_TUNING_PEFT_TYPE,
+  PREFIX_TUNING_PEFT_TYPE,
+  PROMPT_TUNING_PEFT_TYPE,
+  P_TUNING_PEFT_TYPE,
+} from '@peftjs/prompt-tuning';
 
 /** Prompt-learning adapters add virtual tokens; their package generates with them. */
-const PROMPT_LEARNING = new Set<string>([PROMPT_TUNING_PEFT_TYPE, P_TUNING_PEFT_TYPE, PREFIX_TUNING_PEFT_TYPE]);
+const PROMPT_LEARNING = new Set<string>([PROMPT_TUNING_PEFT_TYPE, P_TUNING_PEFT_TYPE, PREFIX_TUNING_PEFT_TYPE, MULTITASK_PROMPT_TUNING_PEFT_TYPE]);
 import type { CliIo } from '../cli-io';
 import { startBackend } from '../util/backend';
 import { collect, commonOptions, float, integer, option } from '../util/options';
 import { UsageError } from '../util/usage-error';
 import { BASE_FROM_ADAPTER, loadModelWithAdapters, promptRows } from './shared';
+import { parseTaskIdsFlag } from '../data/task-ids';
 
 export function generateCommand(io: CliIo): Command {
   const command = new Command('generate').description('generate text (or token ids) with a causal LM or an encoder-decoder (decoder ids), with or without adapters');
@@ -26,6 +33,7 @@ export function generateCommand(io: CliIo): Command {
   option(command, '--top-p <p>', 'nucleus sampling probability', undefined, { parse: float('--top-p', (value) => value > 0 && value <= 1, 'in (0, 1]'), defaultText: '1 when sampling' });
   option(command, '--seed <n>', 'sampling seed', 0, { parse: integer('--seed', 0) });
   option(command, '--pad-token-id <id>', 'fills rows that finished early', undefined, { parse: integer('--pad-token-id', 0), defaultText: 'the model\'s pad token, else its EOS' });
+  option(command, '--task-ids <json>', "one task id per row for Poly / multitask prompt tuning adapters, e.g. '[0, 2]' (or one integer for every row)");
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--json', 'print {"sequences": [[…]], "texts": […]}', false);
   commonOptions(command);
@@ -47,6 +55,7 @@ export function generateCommand(io: CliIo): Command {
       ...(options.topP !== undefined ? { topP: options.topP } : {}),
       seed: options.seed,
       ...(options.padTokenId !== undefined ? { padTokenId: options.padTokenId } : {}),
+      ...(options.taskIds !== undefined ? { taskIds: parseTaskIdsFlag(options.taskIds, rows.length) } : {}),
     };
     const sequences = promptLearning ? await generateWithPrompt(loaded.peftModel!, rows, options_) : await generate(loaded.model, rows, options_);
     const tokenizer = loaded.base.tokenizer;

@@ -1,6 +1,7 @@
 import type { TextTokenizer } from '../util/tokenizer';
 import { UsageError } from '../util/usage-error';
 import type { DataRow } from './read-rows';
+import { batchTaskIds, rowTaskId } from './task-ids';
 
 /** transformers' ignore index: labels of -100 are not scored. */
 export const IGNORE_INDEX = -100;
@@ -9,6 +10,8 @@ export const IGNORE_INDEX = -100;
 export interface Example {
   inputIds: number[];
   labels: number[];
+  /** The row's `"task_ids"` (Poly, multitask prompt tuning), when it has one. */
+  taskId?: number;
 }
 
 export type RowKind = 'text' | 'prompt-completion' | 'input-ids';
@@ -82,12 +85,13 @@ export function tokenizeRows(rows: readonly DataRow[], options: TokenizeOptions)
       labels = labels.slice(0, options.maxLength);
     }
     if (inputIds.length < 2) throw new UsageError(`${where}: fewer than 2 tokens, nothing to predict`);
-    return { inputIds, labels };
+    const taskId = rowTaskId(row, where);
+    return taskId === undefined ? { inputIds, labels } : { inputIds, labels, taskId };
   });
 }
 
 /** A padded batch: right padding, attention mask 0 and label -100 on the padding. */
-export function padBatch(examples: readonly Example[], padTokenId: number): { inputIds: number[][]; attentionMask: number[][]; labels: number[][]; tokens: number } {
+export function padBatch(examples: readonly Example[], padTokenId: number): { inputIds: number[][]; attentionMask: number[][]; labels: number[][]; tokens: number; taskIds?: number[] } {
   const length = Math.max(...examples.map((example) => example.inputIds.length));
   const inputIds: number[][] = [];
   const attentionMask: number[][] = [];
@@ -100,5 +104,6 @@ export function padBatch(examples: readonly Example[], padTokenId: number): { in
     labels.push([...example.labels, ...new Array<number>(padding).fill(IGNORE_INDEX)]);
     tokens += example.inputIds.length;
   }
-  return { inputIds, attentionMask, labels, tokens };
+  const taskIds = batchTaskIds(examples);
+  return taskIds ? { inputIds, attentionMask, labels, tokens, taskIds } : { inputIds, attentionMask, labels, tokens };
 }

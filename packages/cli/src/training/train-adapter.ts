@@ -172,7 +172,7 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
         const inputIds = tf.tensor2d(padded.inputIds, undefined, 'int32');
         const attentionMask = tf.tensor2d(padded.attentionMask, undefined, 'float32');
         const labels = tf.tensor2d(padded.labels, undefined, 'int32');
-        const { value, grads } = tf.variableGrads(() => causalLmBatchLoss(model, { inputIds, attentionMask, labels }, true), variables);
+        const { value, grads } = tf.variableGrads(() => causalLmBatchLoss(model, { inputIds, attentionMask, labels, taskIds: padded.taskIds }, true), variables);
         if (maxGradNorm > 0) {
           const clipped = tf.tidy(() => {
             // A chain of adds, not tf.addN: tfjs-backend-webgpu 4.22 caches AddN's shader under one
