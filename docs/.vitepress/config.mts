@@ -38,7 +38,8 @@ export default {
         items: [
           { text: 'LoRA', link: '/methods/lora' },
           { text: 'IA³', link: '/methods/ia3' },
-          { text: 'Prompt tuning, P-tuning, prefix tuning', link: '/methods/prompt-methods' },
+          { text: 'Prompt tuning, P-tuning, prefix tuning, multitask', link: '/methods/prompt-methods' },
+          { text: 'Adaption prompt (LLaMA-Adapter)', link: '/methods/adaption-prompt' },
         ],
       },
       {
