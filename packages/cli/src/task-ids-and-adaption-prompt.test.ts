@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -121,5 +121,21 @@ describe('per-row task ids through the CLI (gpt2-multitask-prompt-tuning)', () =
       prefix_task_cols: [3, 4, 2],
       prefix_task_rows: [3, 2, 16],
     });
+  });
+
+  it('train starts a target task from a source adapter (--prompt-tuning-init AVERAGE_SOURCE_TASKS)', async () => {
+    const out = join(work, 'multitask-from-source');
+    const source = fixture(name, 'adapter', 'adapter_model.safetensors');
+    const rows = join(work, 'one-task.jsonl');
+    await writeFile(rows, (await readFile(fixture(name, 'data.jsonl'), 'utf8')).replace(/"task_ids": \d+/g, '"task_ids": 0'));
+    const trained = await cli('train', '--base', fixture(name, 'base'), '--data', rows, '--method', 'multitask-prompt-tuning', '--num-virtual-tokens', '4', '--prompt-tuning-init', 'AVERAGE_SOURCE_TASKS', '--prompt-tuning-init-state-dict-path', source, '--epochs', '1', '--lr', '1e-9', '--out', out);
+    expect(trained.code, trained.stderr).toBe(0);
+    const saved = await loadSafetensors(join(out, 'adapter_model.safetensors'));
+    const original = await loadSafetensors(source);
+    const averaged = tf.mean(original.prefix_task_cols!, 0, true);
+    expect(saved.prefix_task_cols!.shape).toEqual([1, 4, 1]);
+    expect(await violation(saved.prefix_task_cols!, averaged, 1e-5, 0)).toBeLessThanOrEqual(0);
+    expect(await violation(saved.prompt_embeddings!, original.prompt_embeddings!, 1e-5, 0)).toBeLessThanOrEqual(0);
+    tf.dispose([averaged, ...Object.values(saved), ...Object.values(original)]);
   });
 });

@@ -83,7 +83,8 @@ export class MultitaskPromptEmbedding extends PromptEmbedding {
     const taskIds = currentTaskIds(this.peftType, batch, numTasks);
     const { cols, rows } = this.factors.get(adapterName)!;
     // index_select by task as a one-hot product: the same values, and a gradient every backend has.
-    const pick = tf.cast(tf.oneHot(tf.tensor1d([...taskIds], 'int32'), numTasks), 'float32');
+    // (tf.oneHot needs a depth of 2 or more; with one task every row picks it.)
+    const pick = numTasks === 1 ? tf.ones([batch, 1]) : tf.cast(tf.oneHot(tf.tensor1d([...taskIds], 'int32'), numTasks), 'float32');
     const taskCols = tf.reshape(tf.matMul(pick, tf.reshape(cols.read(), [numTasks, totalVirtualTokens * numRanks])), [batch, totalVirtualTokens, numRanks]);
     const taskRows = tf.reshape(tf.matMul(pick, tf.reshape(rows.read(), [numTasks, numRanks * tokenDim])), [batch, numRanks, tokenDim]);
     const prompts = tf.mul(tf.expandDims(this.promptSource(adapterName).output(training), 0), tf.matMul(taskCols, taskRows));

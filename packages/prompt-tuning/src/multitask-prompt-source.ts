@@ -4,6 +4,7 @@ import { taskColsName, taskRowsName, type MultitaskPromptEmbedding } from './mul
 import {
   attachedSourceStateDict,
   attachSourceStateDict,
+  MULTITASK_PROMPT_TUNING_PEFT_TYPE,
   MULTITASK_WEIGHT_PREFIX,
   SOURCE_INITS,
   type MultitaskPromptTuningConfig,
@@ -21,12 +22,14 @@ export function needsSource(config: Pick<MultitaskPromptTuningConfig, 'promptTun
  * `adapter_model.safetensors` of a multitask prompt-tuning adapter) and attaches its tensors to
  * the config, for the inits AVERAGE_SOURCE_TASKS, EXACT_SOURCE_TASK and ONLY_SOURCE_SHARED. Reads
  * through @peftjs/hub (Node); in a browser, pass `sourceStateDict` to the config factory instead.
- * Returns the same config; a config that needs no source is returned as it is.
+ * Returns the same config; a config that needs no source (or of another method) is returned as it is.
  */
-export async function loadMultitaskPromptTuningSource<C extends MultitaskPromptTuningConfig>(config: C): Promise<C> {
-  if (!needsSource(config) || attachedSourceStateDict(config)) return config;
-  const path = config.promptTuningInitStateDictPath;
-  if (path === null) throw new InvalidConfigError(`prompt_tuning_init_state_dict_path needs to be specified with ${config.promptTuningInit} init method`, { field: 'prompt_tuning_init_state_dict_path' });
+export async function loadMultitaskPromptTuningSource<C extends { peftType: string }>(config: C): Promise<C> {
+  if (config.peftType !== MULTITASK_PROMPT_TUNING_PEFT_TYPE) return config;
+  const multitask = config as unknown as MultitaskPromptTuningConfig;
+  if (!needsSource(multitask) || attachedSourceStateDict(config)) return config;
+  const path = multitask.promptTuningInitStateDictPath;
+  if (path === null) throw new InvalidConfigError(`prompt_tuning_init_state_dict_path needs to be specified with ${multitask.promptTuningInit} init method`, { field: 'prompt_tuning_init_state_dict_path' });
   if (!path.endsWith('.safetensors')) {
     throw new InvalidConfigError(`prompt_tuning_init_state_dict_path ${JSON.stringify(path)} is not a .safetensors file; torch pickles cannot be read here (save the source adapter with safe_serialization=True)`, {
       field: 'prompt_tuning_init_state_dict_path',

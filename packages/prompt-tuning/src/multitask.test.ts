@@ -36,7 +36,12 @@ describe('multitask prompt tuning from a source adapter (prompt_tuning_init_stat
     const averaged = tf.mean(source.prefix_task_cols!, 0, true);
     expect(state.prefix_task_cols!.shape).toEqual([1, 4, 1]);
     expect(await maxAbsDifference(state.prefix_task_cols!, averaged)).toBeLessThan(1e-7);
-    tf.dispose([averaged, ...Object.values(state)]);
+    // One task: every row runs on task 0.
+    const ids = tf.tensor2d([[1, 2, 3], [4, 5, 6]], undefined, 'int32');
+    const { logits } = forwardCausalLm(peftModel, { inputIds: ids, taskIds: [0, 0] });
+    expect(logits.shape).toEqual([2, 7, 64]);
+    expect(() => forwardCausalLm(peftModel, { inputIds: ids, taskIds: [0, 1] })).toThrow(/task id 1 is out of range: the adapter has num_tasks 1/);
+    tf.dispose([averaged, ids, logits, ...Object.values(state)]);
   });
 
   it('EXACT_SOURCE_TASK: the factors of prompt_tuning_init_task', async () => {

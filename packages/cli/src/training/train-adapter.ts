@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { getPeftModel, type PeftModel } from '@peftjs/core';
+import { loadMultitaskPromptTuningSource } from '@peftjs/prompt-tuning';
 import { savePretrained } from '@peftjs/hub';
 import type { DataRow } from '../data/read-rows';
 import { padBatch, tokenizeRows, type Example } from '../data/tokenize-rows';
@@ -139,7 +140,8 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
 
     const rawConfig = { ...(options.config ?? {}), peft_type: method.peftType, task_type: 'CAUSAL_LM', base_model_name_or_path: typeof options.base === 'string' ? options.base : base.folder };
     if (options.config?.task_type !== undefined) rawConfig.task_type = options.config.task_type as string;
-    const config = method.tuner.parseConfig(rawConfig);
+    // Multitask prompt tuning's source inits read prompt_tuning_init_state_dict_path first (a no-op for any other config).
+    const config = await loadMultitaskPromptTuningSource(method.tuner.parseConfig(rawConfig));
     const peftModel = getPeftModel(base.model, config);
     const trainable = peftModel.trainableParametersReport();
     log(trainable);
