@@ -86,6 +86,22 @@ describe('gpt2-multitask-prompt-tuning parity with Python PEFT 0.11.1', () => {
     expect(await generate(peftModel, prompt, { ...options, useCache: false })).toEqual(expected);
   });
 
+  it('runs a batch larger than tfjs predict()\'s default batch size with one task id per row', async () => {
+    const peftModel = await load();
+    const rows = 40;
+    const taskIdsOfRows = Array.from({ length: rows }, (_, row) => row % 3);
+    const logits = tf.tidy(() => {
+      const ids = tf.tile(tf.cast(io.input_ids!, 'int32'), [rows / 2, 1]);
+      return peftModel.predict([ids, tf.cast(tf.onesLike(ids), 'float32')], { taskIds: taskIdsOfRows }) as tf.Tensor;
+    });
+    expect(logits.shape).toEqual([rows, 12, 64]);
+    // Row 3 is input row 1 on task 0.
+    const row = tf.tidy(() => tf.slice(logits, [3, 4, 0], [1, 1, 64]));
+    const expected = tf.tidy(() => tf.slice(forwardCausalLm(peftModel, { inputIds: io.input_ids!, taskIds: [0, 0] }).logits, [1, 4, 0], [1, 1, 64]));
+    expect(await maxAbsDifference(row, expected)).toBeLessThan(1e-4);
+    tf.dispose([logits, row, expected]);
+  });
+
   it('refuses missing, miscounted and out-of-range task ids with a typed error', async () => {
     const peftModel = await load();
     const before = tf.memory().numTensors;

@@ -247,7 +247,8 @@ export class PeftModel {
       if (merged) throw new AdapterStateError('cannot run a mixed-adapter batch while adapters are merged; unmerge first');
       context.adapterNames = options.adapterNames;
     }
-    return withForwardContext(context, () => this.current.predict(inputs) as tf.Tensor | tf.Tensor[]);
+    // One batch: tfjs' predict() would split it into batches of 32, each shorter than the per-row options.
+    return withForwardContext(context, () => this.current.predict(inputs, { batchSize: Math.max(batch, 1) }) as tf.Tensor | tf.Tensor[]);
   }
 
   // ---- merging ---------------------------------------------------------------------------
