@@ -10,7 +10,7 @@ import { getPeftModel, registerTuner, setWarningHandler, type PeftModel } from '
 import { adaptionPrompt } from '@peftjs/adaption-prompt';
 import { createLoraConfig, lora } from '@peftjs/lora';
 import { AutoModelForCausalLM, causalLmLoss, generate as generateIds } from '@peftjs/models';
-import { forwardCausalLm, generate as generateWithPrompt, multitaskPromptTuning, promptTuning } from '@peftjs/prompt-tuning';
+import { forwardCausalLm, multitaskPromptTuning, promptTuning } from '@peftjs/prompt-tuning';
 import { initBackend } from '@peftjs/runtime';
 
 import { Bench, runMain } from './harness';
@@ -56,8 +56,7 @@ await runMain(async () => {
   };
   const generator = (peftModel: PeftModel, kind: Kind) => async () => {
     const options = { maxNewTokens: 16, eosTokenId: null, ...(kind === 'multitask' ? { taskIds: TASK_IDS } : {}) };
-    if (kind === 'layer') await generateIds(peftModel.model, rows, options);
-    else await generateWithPrompt(peftModel, rows, options);
+    await generateIds(peftModel, rows, options);
   };
 
   const methods: Array<[string, Record<string, unknown>, Kind]> = [

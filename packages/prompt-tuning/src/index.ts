@@ -47,8 +47,7 @@ export {
   type CausalLmInputs,
   type CausalLmOutput,
 } from './causal-lm';
-export { generate, type PromptGenerateOptions } from './generate';
-export { KEY_VALUE_CACHE_LAYER, POSITION_IDS_LAYER } from './model-conventions';
+export { promptGenerationHooks } from './prompt-generation';
 export { multitaskPromptTuning } from './multitask-prompt-tuning-tuner';
 export {
   MULTITASK_PROMPT_TUNING_PEFT_TYPE,

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdapterFormatError, InvalidConfigError, registerTuner, setWarningHandler, type PeftModel } from '@peftjs/core';
 import { maxAbsDifference, maxCloseViolation } from '@peftjs/core/testing';
 import { fromPretrained, loadSafetensors } from '@peftjs/hub';
-import { AutoModelForCausalLM } from '@peftjs/models';
+import { AutoModelForCausalLM, generate } from '@peftjs/models';
 import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
-import { forwardCausalLm, generate, multitaskPromptTuning } from './index';
+import { forwardCausalLm, multitaskPromptTuning } from './index';
 
 const CASE = 'gpt2-multitask-prompt-tuning';
 const json = peftCase(CASE);
