@@ -44,7 +44,13 @@ await runMain(async () => {
     return async () => {
       const loss = optimizer.minimize(() => {
         if (kind !== 'layer') {
-          const { logits, loss: value } = forwardCausalLm(peftModel, { inputIds: ids, attentionMask: mask, labels: ids, training: true, ...(kind === 'multitask' ? { taskIds: TASK_IDS } : {}) });
+          const { logits, loss: value } = forwardCausalLm(peftModel, {
+            inputIds: ids,
+            attentionMask: mask,
+            labels: ids,
+            training: true,
+            ...(kind === 'multitask' ? { taskIds: TASK_IDS } : {}),
+          });
           logits.dispose();
           return value!;
         }
