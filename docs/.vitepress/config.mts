@@ -45,6 +45,8 @@ export default {
           { text: 'LN tuning', link: '/methods/ln-tuning' },
           { text: 'Poly', link: '/methods/poly' },
           { text: 'Prompt tuning, P-tuning, prefix tuning', link: '/methods/prompt-methods' },
+          { text: 'Prompt tuning, P-tuning, prefix tuning, multitask', link: '/methods/prompt-methods' },
+          { text: 'Adaption prompt (LLaMA-Adapter)', link: '/methods/adaption-prompt' },
         ],
       },
       {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidConfigError, namedLayers, type PeftModel } from '@peftjs/core';
+import { InvalidConfigError, namedLayers, withForwardContext, type PeftModel } from '@peftjs/core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { PrefixAttention } from './prefix-attention-layer';
 import { PromptEmbedding } from './prompt-embedding-layer';
@@ -85,6 +85,8 @@ export interface CausalLmInputs {
   labels?: tf.Tensor;
   /** Training mode (dropout in P-tuning's LSTM encoder). Default false. */
   training?: boolean;
+  /** One task id per row, for multitask prompt tuning (PEFT's `task_ids`). */
+  taskIds?: readonly number[];
 }
 
 export interface CausalLmOutput {
@@ -114,7 +116,8 @@ export function modelInputs(model: LayersModel, inputs: Omit<CausalLmInputs, 'la
 export function forwardCausalLm(peftModel: PeftModel, inputs: CausalLmInputs): CausalLmOutput {
   const prompt = activePrompt(peftModel);
   return tf.tidy(() => {
-    const output = peftModel.model.apply(modelInputs(peftModel.model, inputs), { training: inputs.training ?? false });
+    const run = () => peftModel.model.apply(modelInputs(peftModel.model, inputs), { training: inputs.training ?? false });
+    const output = inputs.taskIds ? withForwardContext({ taskIds: inputs.taskIds }, run) : run();
     const logits = (Array.isArray(output) ? output[0]! : output) as tf.Tensor;
     if (!inputs.labels) return { logits };
     const labels = prompt.kind === 'input' ? padLabels(inputs.labels, prompt.numVirtualTokens) : inputs.labels;

@@ -48,3 +48,17 @@ export {
   type CausalLmOutput,
 } from './causal-lm';
 export { promptGenerationHooks } from './prompt-generation';
+export { multitaskPromptTuning } from './multitask-prompt-tuning-tuner';
+export {
+  MULTITASK_PROMPT_TUNING_PEFT_TYPE,
+  MultitaskPromptTuningInit,
+  createMultitaskPromptTuningConfig,
+  parseMultitaskPromptTuningConfig,
+  multitaskPromptTuningConfigSchema,
+  type MultitaskPromptTuningConfig,
+  type MultitaskPromptTuningConfigOptions,
+  type MultitaskSourceStateDict,
+} from './multitask-prompt-tuning-config';
+export { loadMultitaskPromptTuningSource } from './multitask-prompt-source';
+export { MultitaskPromptEmbedding, currentTaskIds, type MultitaskPromptEmbeddingOptions } from './multitask-prompt-embedding-layer';
+export { multitaskPromptStateDictFormat, PREFIX_TASK_COLS_KEY, PREFIX_TASK_ROWS_KEY } from './multitask-prompt-state-dict';

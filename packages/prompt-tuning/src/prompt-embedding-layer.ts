@@ -80,10 +80,14 @@ export class PromptEmbedding extends PromptLearningLayer {
     const embedded = this.baseCall(inputs, kwargs) as tf.Tensor;
     const active = this.activeAdapter<PromptEmbeddingOptions>();
     if (!active || !promptInjectionEnabled()) return embedded;
-    const { numVirtualTokens, tokenDim } = active.options;
-    const prompt = tf.slice(this.sources.get(active.name)!.output(kwargs.training === true), [0, 0], [numVirtualTokens, tokenDim]);
-    const batch = embedded.shape[0]!;
-    return tf.concat([tf.tile(tf.expandDims(prompt, 0), [batch, 1, 1]), embedded], 1);
+    return tf.concat([this.virtualTokens(active.name, active.options, embedded.shape[0]!, kwargs.training === true), embedded], 1);
+  }
+
+  /** The virtual tokens prepended in one forward pass, `[batch, num_virtual_tokens, dim]` (the same for every row here). */
+  protected virtualTokens(adapterName: string, options: PromptEmbeddingOptions, batch: number, training: boolean): tf.Tensor {
+    const { numVirtualTokens, tokenDim } = options;
+    const prompt = tf.slice(this.sources.get(adapterName)!.output(training), [0, 0], [numVirtualTokens, tokenDim]);
+    return tf.tile(tf.expandDims(prompt, 0), [batch, 1, 1]);
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {

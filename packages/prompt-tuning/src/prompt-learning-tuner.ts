@@ -26,6 +26,8 @@ export interface PromptMethod<Config extends PromptLearningConfig> {
   embeddingOptions?(config: PreparedPromptConfig<Config>, context: LayerContext<Config>, baseLayer: layers.Layer): PromptEmbeddingOptions;
   /** The encoder of the prefix ('prefix' methods). */
   prefixEncoder?(config: PreparedPromptConfig<Config>): { prefixProjection: boolean; encoderHiddenSize: number };
+  /** The word-embedding layer class ('input' methods; default PromptEmbedding). */
+  embeddingLayer?: new (args: { baseLayer: layers.Layer; peftType: string }) => PromptEmbedding;
 }
 
 /** PEFT 0.11.1 PeftModelForSequenceClassification's `classifier_module_names`. */
@@ -100,7 +102,7 @@ export function createPromptLearningTuner<Config extends PromptLearningConfig>(m
     const args = { baseLayer, peftType: method.peftType };
     switch (role.kind) {
       case 'embedding':
-        return new PromptEmbedding(args);
+        return new (method.embeddingLayer ?? PromptEmbedding)(args);
       case 'mask':
         return new PromptAttentionMask(args);
       case 'tokenTypes':

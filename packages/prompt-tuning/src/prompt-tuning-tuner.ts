@@ -1,7 +1,7 @@
-import { InvalidConfigError, type TunerV1 } from '@peftjs/core';
+import type { TunerV1 } from '@peftjs/core';
 import { PROMPT_TUNING_PEFT_TYPE } from './prompt-learning-config';
 import { createPromptLearningTuner } from './prompt-learning-tuner';
-import { attachedTokenizer, textInitTokenIds } from './prompt-tokenizer';
+import { textInitIds } from './text-init';
 import { parsePromptTuningConfig, promptTuningConfigSchema, type PromptTuningConfig } from './prompt-tuning-config';
 
 /**
@@ -16,24 +16,7 @@ export const promptTuning: TunerV1<PromptTuningConfig> = createPromptLearningTun
   serializeConfig: (config) => promptTuningConfigSchema.serialize(config),
   embeddingOptions(config, context, baseLayer) {
     const total = config.numVirtualTokens * config.numTransformerSubmodules;
-    let initTokenIds: number[] | null = null;
-    // PEFT initialises from text only for training; a loaded adapter brings its own values.
-    if (config.promptTuningInit === 'TEXT' && !config.inferenceMode) {
-      const tokenizer = attachedTokenizer(context.config);
-      if (!tokenizer) {
-        throw new InvalidConfigError(
-          `prompt_tuning_init 'TEXT' needs a tokenizer for ${JSON.stringify(config.tokenizerNameOrPath)}: pass { tokenizer } to createPromptTuningConfig (e.g. await AutoTokenizer.fromPretrained(...) from @peftjs/models)`,
-          { field: 'tokenizer_name_or_path' },
-        );
-      }
-      initTokenIds = textInitTokenIds(tokenizer, config.promptTuningInitText!, total);
-      const tokenEmbedding = (baseLayer as unknown as { embeddingLayer?: unknown }).embeddingLayer ?? baseLayer;
-      const vocab = (tokenEmbedding as { inputDim?: number }).inputDim;
-      const outside = initTokenIds.find((id) => vocab !== undefined && id >= vocab);
-      if (outside !== undefined) {
-        throw new InvalidConfigError(`prompt_tuning_init_text encodes to token id ${outside}, outside the model's vocabulary of ${vocab}`, { field: 'prompt_tuning_init_text' });
-      }
-    }
+    const initTokenIds = textInitIds(config, context.config, baseLayer, total);
     return { numVirtualTokens: config.numVirtualTokens, totalVirtualTokens: total, tokenDim: config.tokenDim, methodPrefix: 'prompt_tuning_', encoder: null, initTokenIds };
   },
 });

@@ -55,12 +55,15 @@ export function trainableParameters(peftModel: PeftModel): TrainableParameter[] 
     return norms.some((path) => modulePath.startsWith(`${path}.`) && !modulePath.slice(path.length + 1).includes('.'));
   };
   const result: TrainableParameter[] = [];
-  for (const [name, param] of peftModel.namedParameters()) {
-    if (!param.variable.trainable) continue;
-    const encoderKey = ownFormat && tuner ? promptEncoderKey(name, tuner.weightPrefix, adapterNames) : undefined;
+  const trainable = [...peftModel.namedParameters()].filter(([, param]) => param.variable.trainable);
+  const encoderKeys = trainable.map(([name]) => (ownFormat && tuner ? promptEncoderKey(name, tuner.weightPrefix, adapterNames) : undefined));
+  // A format of its own with per-layer tensors (adaption prompt's gate in every adapted layer) is no prompt encoder: path-qualified keys.
+  const perLayer = encoderKeys.some((key, index) => key !== undefined && encoderKeys.indexOf(key) !== index);
+  trainable.forEach(([name, param], index) => {
+    const encoderKey = perLayer ? undefined : encoderKeys[index];
     const key = encoderKey ?? `${ownFormat ? 'base_model.' : 'base_model.model.'}${withoutAdapterSegment(name, adapterNames)}`;
     result.push({ key, name, param, shape: [...param.variable.shape] as number[], decay: !/bias/.test(name) && !inNorm(name) });
-  }
+  });
   // A prompt without an encoder is saved as is: PEFT's adapter file calls it prompt_embeddings.
   const encoder = result.filter((entry) => entry.key.startsWith('prompt_encoder.'));
   if (encoder.length === 1 && encoder[0]!.key === 'prompt_encoder.embedding.weight') {

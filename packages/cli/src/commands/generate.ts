@@ -6,6 +6,7 @@ import { startBackend } from '../util/backend';
 import { collect, commonOptions, float, integer, option } from '../util/options';
 import { UsageError } from '../util/usage-error';
 import { BASE_FROM_ADAPTER, loadModelWithAdapters, promptRows } from './shared';
+import { parseTaskIdsFlag } from '../data/task-ids';
 
 export function generateCommand(io: CliIo): Command {
   const command = summarizedCommand('generate');
@@ -23,6 +24,7 @@ export function generateCommand(io: CliIo): Command {
   option(command, '--top-p <p>', 'nucleus sampling probability', undefined, { parse: float('--top-p', (value) => value > 0 && value <= 1, 'in (0, 1]'), defaultText: '1 when sampling' });
   option(command, '--seed <n>', 'sampling seed', 0, { parse: integer('--seed', 0) });
   option(command, '--pad-token-id <id>', 'fills rows that finished early', undefined, { parse: integer('--pad-token-id', 0), defaultText: 'the model\'s pad token, else its EOS' });
+  option(command, '--task-ids <json>', "one task id per row for Poly / multitask prompt tuning adapters, e.g. '[0, 2]' (or one integer for every row)");
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--json', 'print {"sequences": [[…]], "texts": […]}', false);
   commonOptions(command);
@@ -43,6 +45,7 @@ export function generateCommand(io: CliIo): Command {
       ...(options.topP !== undefined ? { topP: options.topP } : {}),
       seed: options.seed,
       ...(options.padTokenId !== undefined ? { padTokenId: options.padTokenId } : {}),
+      ...(options.taskIds !== undefined ? { taskIds: parseTaskIdsFlag(options.taskIds, rows.length) } : {}),
     };
     // One decode loop for every method: an adapter's tuner (prompt learning's virtual tokens) supplies its generation hooks.
     const sequences = await generate(loaded.model, rows, options_);

@@ -8,6 +8,8 @@ import { modelInputs, parseIdRows } from '../util/load-model';
 import { collect, commonOptions, option } from '../util/options';
 import { UsageError } from '../util/usage-error';
 import { BASE_FROM_ADAPTER, loadModelWithAdapters, promptRows } from './shared';
+import { parseTaskIdsFlag } from '../data/task-ids';
+import { withTaskIds } from '../training/evaluate-loss';
 
 export function predictCommand(io: CliIo): Command {
   const command = summarizedCommand('predict');
@@ -20,6 +22,7 @@ export function predictCommand(io: CliIo): Command {
   option(command, '--decoder-input-ids <json>', "encoder-decoders (T5, mT5): the decoder's input ids, e.g. '[[0, 5, 9]]'; logits are [batch, decoder_len, vocab]", undefined, {
     defaultText: 'none; needed by encoder-decoders',
   });
+  option(command, '--task-ids <json>', "one task id per row for Poly / multitask prompt tuning adapters, e.g. '[0, 2]' (or one integer for every row)");
   option(command, '--output <file.safetensors>', 'where to write tensor "logits" (float32)', undefined, { required: true });
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--json', 'also print {"shape", "logits"} on stdout', false);
@@ -37,6 +40,7 @@ export function predictCommand(io: CliIo): Command {
     const decoderRows = options.decoderInputIds ? parseIdRows(options.decoderInputIds, '--decoder-input-ids') : undefined;
     if (decoderRows && decoderRows.length !== rows.length) throw new UsageError(`--decoder-input-ids has ${decoderRows.length} rows but the input ids ${rows.length}`);
     if (decoderRows && loaded.base.task !== 'seq2seq-lm') throw new UsageError(`--decoder-input-ids is for encoder-decoders; ${options.base ?? 'the base'} is a ${loaded.base.task} model`);
+    const taskIds = parseTaskIdsFlag(options.taskIds, rows.length);
     const logits = tf.tidy(() => {
       const inputIds = tf.tensor2d(rows, undefined, 'int32');
       const attentionMask = tf.tensor2d(mask, undefined, 'float32');
@@ -44,7 +48,7 @@ export function predictCommand(io: CliIo): Command {
       const decoderInputIds = decoderRows ? tf.tensor2d(decoderRows, undefined, 'int32') : undefined;
       const inputs = { inputIds, attentionMask, ...(tokenTypeIds ? { tokenTypeIds } : {}), ...(decoderInputIds ? { decoderInputIds } : {}) };
       const run = () => loaded.model.apply(modelInputs(loaded.model, inputs), { training: false }) as tf.Tensor | tf.Tensor[];
-      const output = run();
+      const output = withTaskIds(taskIds, run);
       return tf.cast(Array.isArray(output) ? output[0]! : output, 'float32');
     });
     try {

@@ -1,14 +1,22 @@
-import { IGNORE_INDEX, padBatch, rowKind as modelsRowKind, tokenizeRows as modelsTokenizeRows, type RowKind, type TrainingExample } from '@peftjs/models';
+import { IGNORE_INDEX, padBatch as modelsPadBatch, rowKind as modelsRowKind, tokenizeRows as modelsTokenizeRows, type RowKind, type TrainingExample } from '@peftjs/models';
 import type { TextTokenizer } from '../util/tokenizer';
 import { UsageError } from '../util/usage-error';
 import type { DataRow } from './read-rows';
+import { batchTaskIds, rowTaskId } from './task-ids';
 
 // Row tokenisation and padding are @peftjs/models' (browser-safe, shared with the in-browser trainer);
 // the CLI reports bad rows as usage errors.
-export { IGNORE_INDEX, padBatch, type RowKind };
+export { IGNORE_INDEX, type RowKind };
 
-/** One training example: token ids and the labels scored (IGNORE_INDEX where not). */
-export type Example = TrainingExample;
+/** One training example: token ids and the labels scored (IGNORE_INDEX where not), and the row's `"task_ids"` when it has one. */
+export type Example = TrainingExample & { taskId?: number };
+
+/** A padded batch (models' padBatch) with the rows' task ids (Poly, multitask prompt tuning) when they have them. */
+export function padBatch(examples: readonly Example[], padTokenId: number): ReturnType<typeof modelsPadBatch> & { taskIds?: number[] } {
+  const padded = modelsPadBatch(examples, padTokenId);
+  const taskIds = batchTaskIds(examples);
+  return taskIds ? { ...padded, taskIds } : padded;
+}
 
 const usageError = (message: string): Error => new UsageError(message);
 
@@ -34,5 +42,11 @@ export interface TokenizeOptions {
  * longer than maxLength are truncated.
  */
 export function tokenizeRows(rows: readonly DataRow[], options: TokenizeOptions): Example[] {
-  return modelsTokenizeRows(rows, { ...options, source: options.source ?? 'data', longText: 'truncate', shortRows: 'error', error: usageError });
+  const source = options.source ?? 'data';
+  const examples = modelsTokenizeRows(rows, { ...options, source, longText: 'truncate', shortRows: 'error', error: usageError });
+  // A row's "task_ids" rides along with its example (rows map one to one).
+  return examples.map((example, index) => {
+    const taskId = rows[index] ? rowTaskId(rows[index]!, `${source} row ${index + 1}`) : undefined;
+    return taskId === undefined ? example : { ...example, taskId };
+  });
 }

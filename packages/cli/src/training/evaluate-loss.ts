@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { withForwardContext } from '@peftjs/core';
 import { padBatch, IGNORE_INDEX, type Example } from '../data/tokenize-rows';
 import { modelInputs } from '../util/load-model';
+
+/** Runs a forward pass with the batch's per-row task ids (data rows' `"task_ids"`) where it has them. */
+export function withTaskIds<T>(taskIds: readonly number[] | undefined, run: () => T): T {
+  return taskIds ? withForwardContext({ taskIds }, run) : run();
+}
 
 /** Labels `[batch, seq]` left-padded with -100 to the logits' length (prompt methods prepend virtual tokens). */
 export function alignLabels(labels: tf.Tensor, logitsLength: number): tf.Tensor {
@@ -30,9 +36,9 @@ export function causalLmLossParts(logits: tf.Tensor, labels: tf.Tensor): { sum: 
 }
 
 /** The mean loss of a batch (what a training step minimises). */
-export function causalLmBatchLoss(model: LayersModel, batch: { inputIds: tf.Tensor; attentionMask: tf.Tensor; labels: tf.Tensor }, training: boolean): tf.Scalar {
+export function causalLmBatchLoss(model: LayersModel, batch: { inputIds: tf.Tensor; attentionMask: tf.Tensor; labels: tf.Tensor; taskIds?: readonly number[] }, training: boolean): tf.Scalar {
   return tf.tidy(() => {
-    const output = model.apply(modelInputs(model, batch), { training }) as tf.Tensor | tf.Tensor[];
+    const output = withTaskIds(batch.taskIds, () => model.apply(modelInputs(model, batch), { training }) as tf.Tensor | tf.Tensor[]);
     const logits = Array.isArray(output) ? output[0]! : output;
     const { sum, count } = causalLmLossParts(logits, batch.labels);
     return tf.div(sum, tf.maximum(count, 1)) as tf.Scalar;
@@ -58,7 +64,7 @@ export async function evaluateCausalLm(model: LayersModel, examples: readonly Ex
       const inputIds = tf.tensor2d(padded.inputIds, undefined, 'int32');
       const attentionMask = tf.tensor2d(padded.attentionMask, undefined, 'float32');
       const labels = tf.tensor2d(padded.labels, undefined, 'int32');
-      const output = model.apply(modelInputs(model, { inputIds, attentionMask }), { training: false }) as tf.Tensor | tf.Tensor[];
+      const output = withTaskIds(padded.taskIds, () => model.apply(modelInputs(model, { inputIds, attentionMask }), { training: false }) as tf.Tensor | tf.Tensor[]);
       const { sum, count } = causalLmLossParts(Array.isArray(output) ? output[0]! : output, labels);
       return tf.stack([sum, count]);
     });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { getPeftModel, PeftError, warn, type PeftModel } from '@peftjs/core';
 import { loadSafetensors, resolveAdapterFolder, savePretrained } from '@peftjs/hub';
+import { loadMultitaskPromptTuningSource } from '@peftjs/prompt-tuning';
 import {
   loadTrainableState,
   resolveTrainingArguments,
@@ -170,7 +171,8 @@ async function buildAdapter(base: LoadedBase, options: TrainAdapterOptions, seed
     rawConfig.base_model_name_or_path = typeof options.base === 'string' ? options.base : base.folder;
   }
   const method = findMethod(methodName(String(rawConfig.peft_type)));
-  const config = method.tuner.parseConfig({ ...rawConfig, inference_mode: false });
+  // Multitask prompt tuning's source inits read prompt_tuning_init_state_dict_path first (a no-op for any other config).
+  const config = await loadMultitaskPromptTuningSource(method.tuner.parseConfig({ ...rawConfig, inference_mode: false }));
   const peftModel = withSeededMathRandom(seed, async () => getPeftModel(base.model, config));
   const model = await peftModel;
   try {
@@ -231,13 +233,8 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
   const vocabSize = typeof base.config.vocab_size === 'number' ? base.config.vocab_size : undefined;
   const padTokenId = padTokenIdOf(base, options.padTokenId);
   const examples = tokenizeRows(options.rows, { tokenizer: base.tokenizer, maxLength, vocabSize, source: options.dataSource ?? 'data' });
-  const taskIds = options.rows.map((row, index) => {
-    const value = (row as Record<string, unknown>).task_ids;
-    if (value === undefined) return undefined;
-    if (!Number.isInteger(value) || (value as number) < 0) throw new UsageError(`${options.dataSource ?? 'data'} row ${index + 1}: task_ids must be a non-negative integer, got ${JSON.stringify(value)}`);
-    return value as number;
-  });
-  const rows: TrainingExample[] = examples.map((example, index) => ({ inputIds: example.inputIds, labels: example.labels, ...(taskIds[index] !== undefined ? { taskId: taskIds[index] } : {}) }));
+  // A row's "task_ids" (multitask prompt tuning, Poly) was read by tokenizeRows.
+  const rows: TrainingExample[] = examples.map((example) => ({ inputIds: example.inputIds, labels: example.labels, ...(example.taskId !== undefined ? { taskId: example.taskId } : {}) }));
 
   // Held-out rows are a seeded draw; the training rows keep their file order (the engine shuffles per epoch).
   const evalRows = evalCount(rows.length, evalSplit);

@@ -10,6 +10,7 @@ import * as lokrPackage from '@peftjs/lokr';
 import * as adaloraPackage from '@peftjs/adalora';
 import * as lnTuningPackage from '@peftjs/ln-tuning';
 import * as polyPackage from '@peftjs/poly';
+import * as adaptionPromptPackage from '@peftjs/adaption-prompt';
 import { UsageError } from './usage-error';
 
 /** Config keys every PEFT config has; they are set by the CLI, not by method flags. */
@@ -45,7 +46,7 @@ let builtinsRegistered = false;
 export function registerBuiltinTuners(): void {
   if (builtinsRegistered) return;
   for (const moduleExports of [loraPackage, ia3Package, promptTuningPackage, lohaPackage, lokrPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
-  for (const moduleExports of [adaloraPackage, lnTuningPackage, polyPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
+  for (const moduleExports of [adaloraPackage, lnTuningPackage, polyPackage, adaptionPromptPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
   builtinsRegistered = true;
 }
 

@@ -39,6 +39,8 @@ export interface GenerateOptions {
   useCache?: boolean;
   /** One adapter name per row for a mixed-adapter batch (`"__base__"`: no adapter); see PeftModel.predict. */
   adapterNames?: readonly string[];
+  /** One task id per row, for methods with per-task weights (Poly, multitask prompt tuning); see PeftModel.predict. */
+  taskIds?: readonly number[];
   /** Called after each step with the ids chosen for every row (pad for finished rows). */
   onStep?: (tokens: readonly number[], step: number) => void;
 }
@@ -120,13 +122,20 @@ export async function generate(target: LayersModel | PeftModel, inputIds: tf.Ten
   if (options.adapterNames && options.adapterNames.length !== batch) {
     throw new InvalidConfigError(`adapterNames has ${options.adapterNames.length} entries but the batch has ${batch} rows`, { field: 'adapter_names' });
   }
+  if (options.taskIds) {
+    if (options.taskIds.length !== batch) throw new InvalidConfigError(`taskIds has ${options.taskIds.length} entries but the batch has ${batch} rows`, { field: 'task_ids' });
+    const bad = options.taskIds.find((id) => !Number.isInteger(id) || id < 0);
+    if (bad !== undefined) throw new InvalidConfigError(`task id ${bad} is not a non-negative integer`, { field: 'task_ids' });
+  }
   const random = createRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+  // Per-row options reach the tuner layers through the forward context, on every step.
+  const context = { ...(options.adapterNames ? { adapterNames: options.adapterNames } : {}), ...(options.taskIds ? { taskIds: options.taskIds } : {}) };
   const run = (inputs: tf.Tensor[], target: LayersModel): tf.Tensor[] => {
     const call = () => {
       const outputs = target.apply(inputs, { training: false }) as tf.Tensor | tf.Tensor[];
       return Array.isArray(outputs) ? outputs : [outputs];
     };
-    return options.adapterNames ? withForwardContext({ adapterNames: options.adapterNames }, call) : call();
+    return options.adapterNames || options.taskIds ? withForwardContext(context, call) : call();
   };
 
   const encoderDecoder = isEncoderDecoder(model);
