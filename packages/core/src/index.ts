@@ -1,6 +1,6 @@
 export * from './errors';
 export type { ParamRef } from './spec/param-ref';
-export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, SerializableLayerClass, AdapterLayerEntry, AdapterStateDictFormat, TunerTrainingHooks, TrainingHookContext } from './spec/tuner-v1';
+export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, SerializableLayerClass, AdapterLayerEntry, AdapterStateDictFormat, DefaultStateDictFormat, TunerTrainingHooks, TrainingHookContext } from './spec/tuner-v1';
 export { TunerLayer, type TunerLayerArgs, type VariableUpdate } from './spec/tuner-layer';
 export { isPeftContainer, type PeftContainer } from './spec/peft-container';
 export { registerTuner, unregisterTuner, getTuner, hasTuner, listTuners, SUPPORTED_SPECIFICATION_VERSIONS, type RegisterTunerOptions } from './registry/tuner-registry';

@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Inverses of a batch of square matrices `[b, n, n]` by Gauss-Jordan elimination, built from
+ * differentiable tfjs ops (tfjs has no matrix inverse). Without `pivot` no rows are swapped:
+ * exact for matrices whose symmetric part is positive definite, such as `I + S` with S
+ * skew-symmetric (the Cayley transform), and then the result has a gradient. With `pivot` the
+ * largest remaining entry of each column is moved up first (for merged-weight inverses).
+ */
+export function batchedInverse(matrices: tf.Tensor3D, options: { pivot?: boolean } = {}): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [batch, n] = matrices.shape;
+    const eye = tf.tile(tf.expandDims(tf.eye(n), 0), [batch, 1, 1]);
+    let augmented = tf.concat([matrices, eye], 2) as tf.Tensor3D;
+    const rowIndex = tf.range(0, n, 1, 'int32');
+    for (let k = 0; k < n; k++) {
+      if (options.pivot) {
+        const column = tf.reshape(tf.slice(augmented, [0, 0, k], [batch, n, 1]), [batch, n]);
+        const candidates = tf.where(tf.less(rowIndex, k), tf.fill([batch, n], -1), tf.abs(column));
+        const pivotRow = tf.cast(tf.argMax(candidates, 1), 'int32');
+        const rows = tf.tile(tf.expandDims(rowIndex, 0), [batch, 1]);
+        const pivotColumn = tf.expandDims(pivotRow, 1);
+        const permutation = tf.where(tf.equal(rows, k), tf.tile(pivotColumn, [1, n]), tf.where(tf.equal(rows, pivotColumn), tf.fill([batch, n], k, 'int32'), rows));
+        augmented = tf.gather(augmented, permutation, 1, 1) as tf.Tensor3D;
+      }
+      const row = tf.slice(augmented, [0, k, 0], [batch, 1, 2 * n]);
+      const normalized = tf.div(row, tf.slice(row, [0, 0, k], [batch, 1, 1]));
+      const column = tf.slice(augmented, [0, 0, k], [batch, n, 1]);
+      const unit = tf.reshape(tf.cast(tf.equal(rowIndex, k), 'float32'), [1, n, 1]);
+      // Row k becomes the normalised pivot row; every other row loses its multiple of it.
+      augmented = tf.sub(augmented, tf.mul(tf.sub(column, unit), normalized)) as tf.Tensor3D;
+    }
+    return tf.slice(augmented, [0, 0, n], [batch, n, n]) as tf.Tensor3D;
+  });
+}
+
+/** PEFT's Cayley transform of a batch `[b, n, n]`: S = (A − Aᵀ)/2, Q = (I − S)·(I + S)⁻¹ (orthogonal). */
+export function cayleyBatch(data: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [batch, n] = data.shape;
+    const skew = tf.mul(tf.sub(data, tf.transpose(data, [0, 2, 1])), 0.5);
+    const eye = tf.tile(tf.expandDims(tf.eye(n), 0), [batch, 1, 1]);
+    return tf.matMul(tf.sub(eye, skew) as tf.Tensor3D, batchedInverse(tf.add(eye, skew) as tf.Tensor3D)) as tf.Tensor3D;
+  });
+}
+
+/** torch.block_diag of a batch of equal blocks `[b, n, n]`: a `[b·n, b·n]` matrix. */
+export function blockDiagonal(blocks: tf.Tensor3D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [count, rows, columns] = blocks.shape;
+    const mask = tf.reshape(tf.eye(count), [count, 1, count, 1]);
+    return tf.reshape(tf.mul(tf.reshape(blocks, [count, rows, 1, columns]), mask), [count * rows, count * columns]) as tf.Tensor2D;
+  });
+}
