@@ -2,4 +2,4 @@ export { OFT_PEFT_TYPE, oftConfigSchema, createOftConfig, lycorisPatternKey, typ
 export { OftLayer, OftDense, OftConv2D, type OftAdapterOptions } from './oft-layer';
 export { createOft, oft, oftAdapterOptions, OFT_WEIGHT_PREFIX, type OftSettings } from './oft-tuner';
 export { batchedInverse, cayleyBatch, blockDiagonal } from './orthogonal-matrices';
-export { innermostLayer, torchModuleKind } from './base-layer';
+export { innermostLayer, torchModuleKind, findBias, findWeight, requireKernel, matMulLastAxis, convSettings, layerActivation, type ConvSettings } from './base-layer';
