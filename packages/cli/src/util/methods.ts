@@ -5,6 +5,9 @@ import { listTuners, registerTuner, type TunerV1 } from '@peftjs/core';
 import * as loraPackage from '@peftjs/lora';
 import * as ia3Package from '@peftjs/ia3';
 import * as promptTuningPackage from '@peftjs/prompt-tuning';
+import * as oftPackage from '@peftjs/oft';
+import * as boftPackage from '@peftjs/boft';
+import * as veraPackage from '@peftjs/vera';
 import { UsageError } from './usage-error';
 
 /** Config keys every PEFT config has; they are set by the CLI, not by method flags. */
@@ -40,6 +43,7 @@ let builtinsRegistered = false;
 export function registerBuiltinTuners(): void {
   if (builtinsRegistered) return;
   for (const moduleExports of [loraPackage, ia3Package, promptTuningPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
+  for (const moduleExports of [oftPackage, boftPackage, veraPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
   builtinsRegistered = true;
 }
 
