@@ -38,6 +38,9 @@ export default {
         items: [
           { text: 'LoRA', link: '/methods/lora' },
           { text: 'IA³', link: '/methods/ia3' },
+          { text: 'OFT', link: '/methods/oft' },
+          { text: 'BOFT', link: '/methods/boft' },
+          { text: 'VeRA', link: '/methods/vera' },
           { text: 'Prompt tuning, P-tuning, prefix tuning', link: '/methods/prompt-methods' },
         ],
       },
