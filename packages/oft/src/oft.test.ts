@@ -7,7 +7,8 @@ import { assertClose, describeTunerConformance } from '@peftjs/core/testing';
 import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
 import { fixtureInputs, loadFixtureBaseModel, loadFixtureTensors } from '../../../test-fixtures/torch-models';
 import { convInputs, convNet, mlp, mlpInputs, sequenceInputs, sequenceMlp } from './__fixtures__/models';
-import { batchedInverse, cayleyBatch, createOftConfig, lycorisPatternKey, oft, OftLayer } from './index';
+import { lora, LoraDense } from '@peftjs/lora';
+import { batchedInverse, cayleyBatch, createOftConfig, lycorisPatternKey, oft, OftDense, OftLayer } from './index';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -110,5 +111,31 @@ describe('OFT behaviour', () => {
     const lin1 = peftModel.model.getLayer('lin1') as OftLayer;
     expect(await lin1.kernel.read().data()).toEqual(kernel);
     tf.dispose([x, y]);
+  });
+});
+
+describe('OFT over another tuner layer (mixed adapter types)', () => {
+  it('rotates the wrapped layer\'s output around the innermost bias, and merges into the innermost kernel', async () => {
+    registerTuner(lora);
+    const peftModel = getPeftModel(mlp(), { peft_type: 'LORA', r: 2, target_modules: ['lin1'], init_lora_weights: false });
+    const inner = peftModel.model.getLayer('lin1') as LoraDense;
+    const outer = new OftDense({ baseLayer: inner });
+    outer.addAdapter('rotation', { r: 3, moduleDropout: 0, initWeights: false, coft: false, eps: 6e-5, blockShare: false });
+    outer.setActiveAdapters(['rotation']);
+    const x = tf.randomNormal([3, 10], 0, 1, 'float32', 41);
+    const bias = inner.baseLayer.getWeights()[1]!;
+    const rotation = outer.rotation('rotation');
+    const expected = tf.tidy(() => tf.add(tf.matMul(tf.sub(inner.apply(x) as tf.Tensor, bias), rotation), bias));
+    const before = tf.memory().numTensors;
+    const actual = outer.apply(x) as tf.Tensor;
+    await assertClose(actual, expected, { atol: 1e-5, rtol: 1e-5, message: 'nested forward' });
+    actual.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const kernel = inner.kernel.read().clone();
+    await outer.merge();
+    await assertClose(inner.kernel.read(), tf.matMul(kernel as tf.Tensor2D, rotation), { atol: 1e-5, rtol: 1e-5, message: 'merged innermost kernel' });
+    outer.unmerge();
+    await assertClose(inner.kernel.read(), kernel, { atol: 1e-5, rtol: 1e-5, message: 'unmerged innermost kernel' });
+    tf.dispose([x, rotation, expected, kernel]);
   });
 });
