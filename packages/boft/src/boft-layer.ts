@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayerVariable } from '@tensorflow/tfjs-layers';
 import { AdapterStateError, currentForwardContext, TunerLayer, type ParamRef, type TunerLayerArgs, type VariableUpdate } from '@peftjs/core';
-import { blockDiagonal, cayleyBatch, convSettings, findBias, layerActivation, matMulLastAxis, requireKernel } from '@peftjs/oft';
+import { blockDiagonal, cayleyBatch, convSettings, findBias, InferenceCache, layerActivation, matMulLastAxis, requireKernel } from '@peftjs/oft';
 import { BOFT_PEFT_TYPE } from './boft-config';
 import { boftBlocks, type BoftBlocks } from './butterfly';
 
@@ -41,6 +41,7 @@ function namedVariable(value: tf.Tensor, name: string): LayerVariable {
 export abstract class BoftLayer extends TunerLayer {
   readonly peftType = BOFT_PEFT_TYPE;
   private readonly states = new Map<string, AdapterState>();
+  private readonly cache = new InferenceCache();
 
   constructor(args: TunerLayerArgs) {
     super(args);
@@ -103,6 +104,7 @@ export abstract class BoftLayer extends TunerLayer {
     const state = this.states.get(adapterName);
     if (state) tf.dispose(state.permutations);
     this.states.delete(adapterName);
+    this.cache.delete(adapterName);
   }
 
   /**
@@ -182,8 +184,10 @@ export abstract class BoftLayer extends TunerLayer {
   private combined(adapterNames: readonly string[], training: boolean): { rotation: tf.Tensor2D; scale: tf.Tensor1D } {
     let rotation: tf.Tensor2D | undefined;
     let scale: tf.Tensor1D | undefined;
+    const cached = InferenceCache.usable(training);
     for (const name of adapterNames) {
-      const current = this.rotation(name, training);
+      // In inference the rotation is reused while boft_R is unchanged (the cache owns it; tidy leaves kept tensors alone).
+      const current = cached ? this.cache.get(name, this.states.get(name)!.rotation, () => this.rotation(name)) : this.rotation(name, training);
       rotation = rotation ? (tf.matMul(current, rotation) as tf.Tensor2D) : current;
       const own = this.states.get(name)!.scale.read() as tf.Tensor1D;
       scale = scale ? (tf.mul(own, scale) as tf.Tensor1D) : own;

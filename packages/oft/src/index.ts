@@ -3,3 +3,4 @@ export { OftLayer, OftDense, OftConv2D, type OftAdapterOptions } from './oft-lay
 export { createOft, oft, oftAdapterOptions, OFT_WEIGHT_PREFIX, type OftSettings } from './oft-tuner';
 export { batchedInverse, cayleyBatch, blockDiagonal } from './orthogonal-matrices';
 export { innermostLayer, torchModuleKind, findBias, findWeight, requireKernel, matMulLastAxis, convSettings, layerActivation, type ConvSettings } from './base-layer';
+export { InferenceCache } from './inference-cache';

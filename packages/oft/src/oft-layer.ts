@@ -12,6 +12,7 @@ import {
 } from '@peftjs/core';
 import { convSettings, findBias, innermostLayer, layerActivation, matMulLastAxis, requireKernel } from './base-layer';
 import { OFT_PEFT_TYPE } from './oft-config';
+import { InferenceCache } from './inference-cache';
 import { batchedInverse, blockDiagonal, cayleyBatch } from './orthogonal-matrices';
 
 type Kwargs = Record<string, unknown>;
@@ -46,6 +47,7 @@ function namedVariable(value: tf.Tensor, name: string): LayerVariable {
 export abstract class OftLayer extends TunerLayer {
   readonly peftType = OFT_PEFT_TYPE;
   private readonly rotationParams = new Map<string, LayerVariable>();
+  private readonly cache = new InferenceCache();
 
   constructor(args: TunerLayerArgs) {
     super(args);
@@ -92,6 +94,7 @@ export abstract class OftLayer extends TunerLayer {
 
   protected override onAdapterDeleted(adapterName: string): void {
     this.rotationParams.delete(adapterName);
+    this.cache.delete(adapterName);
   }
 
   /**
@@ -121,17 +124,29 @@ export abstract class OftLayer extends TunerLayer {
     });
   }
 
-  /** R cut to `[out, out]` (PEFT's get_delta_weight, then `[:out, :out]`). */
+  /** R cut to `[out, out]` (PEFT's get_delta_weight, then `[:out, :out]`); the caller disposes it. */
   rotation(adapterName: string): tf.Tensor2D {
     this.assertAdapter(adapterName);
     const blocks = this.blocks(adapterName);
-    const rotation = tf.tidy(() => {
+    const rotation = this.assemble(blocks);
+    blocks.dispose();
+    return rotation;
+  }
+
+  private assemble(blocks: tf.Tensor3D): tf.Tensor2D {
+    return tf.tidy(() => {
       const out = this.outFeatures;
       const full = blockDiagonal(blocks);
       return full.shape[0] === out ? full : (tf.slice(full, [0, 0], [out, out]) as tf.Tensor2D);
     });
-    blocks.dispose();
-    return rotation;
+  }
+
+  /** The rotation a forward pass uses: in inference (no COFT rewrite, no tape) the blocks are reused while oft_r is unchanged. */
+  private forwardRotation(adapterName: string, training: boolean): tf.Tensor2D {
+    const { coft } = this.getAdapterOptions<OftAdapterOptions>(adapterName);
+    if (coft || !InferenceCache.usable(training)) return this.rotation(adapterName);
+    const blocks = this.cache.get(adapterName, this.rotationParams.get(adapterName)!, () => this.blocks(adapterName));
+    return this.assemble(blocks);
   }
 
   /** The inverse of the cut rotation, block by block (the last block may be cut and no longer orthogonal). */
@@ -175,7 +190,7 @@ export abstract class OftLayer extends TunerLayer {
     for (const name of this.activeAdapterNames) {
       const { moduleDropout } = this.getAdapterOptions<OftAdapterOptions>(name);
       if (training && !(Math.random() > moduleDropout)) continue;
-      result = matMulLastAxis(result, this.rotation(name));
+      result = matMulLastAxis(result, this.forwardRotation(name, training));
     }
     if (bias) result = tf.add(result, bias.read());
     const activation = layerActivation(this.baseLayer);
