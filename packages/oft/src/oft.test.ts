@@ -8,7 +8,7 @@ import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
 import { fixtureInputs, loadFixtureBaseModel, loadFixtureTensors } from '../../../test-fixtures/torch-models';
 import { convInputs, convNet, mlp, mlpInputs, sequenceInputs, sequenceMlp } from './__fixtures__/models';
 import { lora, LoraDense } from '@peftjs/lora';
-import { batchedInverse, cayleyBatch, createOftConfig, lycorisPatternKey, oft, OftDense, OftLayer } from './index';
+import { batchedInverse, cayleyBatch, differentiableInverse, createOftConfig, lycorisPatternKey, oft, OftDense, OftLayer } from './index';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -38,6 +38,18 @@ describe('orthogonal matrices', () => {
     await assertClose(batchedInverse(permutation, { pivot: true }), permutation, { atol: 1e-6, rtol: 0, message: 'permutation inverse' });
     await assertClose(tf.matMul(q, q, false, true), eye, { atol: 1e-5, rtol: 0, message: 'Q·Qᵀ' });
     tf.dispose([a, eye, inverse, permutation, q]);
+  });
+
+  it('the inverse\'s closed-form gradient equals the gradient through the elimination steps', async () => {
+    const skew = tf.tidy(() => {
+      const a = tf.randomNormal([2, 4, 4], 0, 1, 'float32', 8);
+      return tf.add(tf.tile(tf.expandDims(tf.eye(4), 0), [2, 1, 1]), tf.mul(tf.sub(a, tf.transpose(a, [0, 2, 1])), 0.5)) as tf.Tensor3D;
+    });
+    const weights = tf.randomNormal([2, 4, 4], 0, 1, 'float32', 9);
+    const closedForm = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(differentiableInverse(a as tf.Tensor3D), weights)))(skew);
+    const stepwise = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(batchedInverse(a as tf.Tensor3D), weights)))(skew);
+    await assertClose(closedForm, stepwise, { atol: 1e-4, rtol: 1e-4, message: 'gradient of the inverse' });
+    tf.dispose([skew, weights, closedForm, stepwise]);
   });
 
   it('looks rank_pattern keys up as PEFT LyCORIS does: (.*\\.)?key$, first match, else the layer name', () => {

@@ -34,13 +34,28 @@ export function batchedInverse(matrices: tf.Tensor3D, options: { pivot?: boolean
   });
 }
 
+const inverseWithGradient = tf.customGrad(((matrices: tf.Tensor3D, save: tf.GradSaveFunc) => {
+  const inverse = batchedInverse(matrices);
+  save([inverse]);
+  return {
+    value: inverse,
+    // d(A⁻¹) = −A⁻¹·dA·A⁻¹, so the gradient is −A⁻ᵀ·dY·A⁻ᵀ: two products instead of replaying n elimination steps.
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.neg(tf.matMul(tf.matMul(saved[0] as tf.Tensor3D, dy as tf.Tensor3D, true, false), saved[0] as tf.Tensor3D, false, true)),
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (matrices: tf.Tensor3D) => tf.Tensor3D;
+
+/** Inverses of a batch without pivoting (see batchedInverse), with the closed-form gradient of the inverse. */
+export function differentiableInverse(matrices: tf.Tensor3D): tf.Tensor3D {
+  return inverseWithGradient(matrices);
+}
+
 /** PEFT's Cayley transform of a batch `[b, n, n]`: S = (A − Aᵀ)/2, Q = (I − S)·(I + S)⁻¹ (orthogonal). */
 export function cayleyBatch(data: tf.Tensor3D): tf.Tensor3D {
   return tf.tidy(() => {
     const [batch, n] = data.shape;
     const skew = tf.mul(tf.sub(data, tf.transpose(data, [0, 2, 1])), 0.5);
     const eye = tf.tile(tf.expandDims(tf.eye(n), 0), [batch, 1, 1]);
-    return tf.matMul(tf.sub(eye, skew) as tf.Tensor3D, batchedInverse(tf.add(eye, skew) as tf.Tensor3D)) as tf.Tensor3D;
+    return tf.matMul(tf.sub(eye, skew) as tf.Tensor3D, differentiableInverse(tf.add(eye, skew) as tf.Tensor3D)) as tf.Tensor3D;
   });
 }
 
