@@ -13,6 +13,8 @@ export function batchedInverse(matrices: tf.Tensor3D, options: { pivot?: boolean
     const eye = tf.tile(tf.expandDims(tf.eye(n), 0), [batch, 1, 1]);
     let augmented = tf.concat([matrices, eye], 2) as tf.Tensor3D;
     const rowIndex = tf.range(0, n, 1, 'int32');
+    // The unit column of each step, made once (each op is a dispatch, and there are n steps).
+    const units = n === 1 ? [tf.ones([1, 1, 1])] : tf.split(tf.reshape(tf.eye(n), [n, 1, n, 1]), n, 0).map((unit) => tf.reshape(unit, [1, n, 1]));
     for (let k = 0; k < n; k++) {
       if (options.pivot) {
         const column = tf.reshape(tf.slice(augmented, [0, 0, k], [batch, n, 1]), [batch, n]);
@@ -26,7 +28,7 @@ export function batchedInverse(matrices: tf.Tensor3D, options: { pivot?: boolean
       const row = tf.slice(augmented, [0, k, 0], [batch, 1, 2 * n]);
       const normalized = tf.div(row, tf.slice(row, [0, 0, k], [batch, 1, 1]));
       const column = tf.slice(augmented, [0, 0, k], [batch, n, 1]);
-      const unit = tf.reshape(tf.cast(tf.equal(rowIndex, k), 'float32'), [1, n, 1]);
+      const unit = units[k]!;
       // Row k becomes the normalised pivot row; every other row loses its multiple of it.
       augmented = tf.sub(augmented, tf.mul(tf.sub(column, unit), normalized)) as tf.Tensor3D;
     }
