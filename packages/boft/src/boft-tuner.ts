@@ -5,6 +5,7 @@ import { BOFT_PEFT_TYPE, boftConfigSchema, type BoftConfig } from './boft-config
 import { BOFT_DEFAULT_TARGETS } from './boft-default-targets';
 import { BoftConv2D, BoftDense, type BoftAdapterOptions } from './boft-layer';
 import { boftStateDictFormat } from './boft-state-dict';
+import { biasDisableWarning, savedBiases, trainableBiases } from './bias-parameters';
 
 /** The prefix that marks BOFT weights in PEFT's key names. */
 export const BOFT_WEIGHT_PREFIX = 'boft_';
@@ -72,6 +73,9 @@ export function createBoft(settings: BoftSettings = {}): TunerV1<BoftConfig> {
       return undefined;
     },
     stateDictFormat: boftStateDictFormat,
+    trainableParameters: (config, context) => trainableBiases(config.bias, 'boft_only', context),
+    savedParameters: (config, context) => savedBiases(config.bias, 'boft_only', context, BOFT_WEIGHT_PREFIX),
+    disableWarning: (config) => biasDisableWarning(config.bias),
     createLayer(baseLayer, context) {
       const layer = wrap(baseLayer, context);
       layer.addAdapter(context.adapterName, boftAdapterOptions(context.config));

@@ -16,6 +16,7 @@ import { VERA_DEFAULT_TARGETS } from './vera-default-targets';
 import { VeraDense, type VeraAdapterOptions } from './vera-layer';
 import { VeraProjections } from './vera-projections';
 import { veraStateDictFormat } from './vera-state-dict';
+import { biasDisableWarning, savedBiases, trainableBiases } from './bias-parameters';
 
 /** The prefix that marks VeRA's trained weights in PEFT's key names. */
 export const VERA_WEIGHT_PREFIX = 'vera_lambda_';
@@ -99,6 +100,9 @@ export function createVera(settings: VeraSettings = {}): TunerV1<VeraConfig> {
       return undefined;
     },
     stateDictFormat: veraStateDictFormat,
+    trainableParameters: (config, context) => trainableBiases(config.bias, 'vera_only', context),
+    savedParameters: (config, context) => savedBiases(config.bias, 'vera_only', context, VERA_WEIGHT_PREFIX),
+    disableWarning: (config) => biasDisableWarning(config.bias),
     checkNewAdapter(config, existing) {
       if (existing.size > 0 && config.bias !== 'none') {
         throw new InvalidConfigError(`VeraModel supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters (the new adapter has bias ${JSON.stringify(config.bias)}).`, {
