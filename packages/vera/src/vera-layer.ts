@@ -42,7 +42,7 @@ export class VeraDense extends TunerLayer {
 
   get kernel(): LayerVariable {
     const kernel = findWeight(this.baseLayer, 'kernel') ?? this.baseLayer.weights.find((variable) => variable.shape.length === 2);
-    if (!kernel || kernel.shape.length !== 2) throw new AdapterStateError(`layer "${this.name}" (${this.baseLayer.getClassName()}) has no 2-D kernel; build it before adapting it`);
+    if (kernel?.shape.length !== 2) throw new AdapterStateError(`layer "${this.name}" (${this.baseLayer.getClassName()}) has no 2-D kernel; build it before adapting it`);
     return kernel;
   }
 
