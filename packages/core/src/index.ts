@@ -2,7 +2,7 @@ import { registerMissingBackendHint } from './util/missing-backend-hint';
 
 export * from './errors';
 export type { ParamRef } from './spec/param-ref';
-export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, AdapterParameterContext, SerializableLayerClass, AdapterLayerEntry, AdapterStateDictFormat, TunerTrainingHooks, TrainingHookContext } from './spec/tuner-v1';
+export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, AdapterParameterContext, SerializableLayerClass, AdapterLayerEntry, AdapterStateDictFormat, DefaultStateDictFormat, TunerTrainingHooks, TrainingHookContext } from './spec/tuner-v1';
 export type { GenerationPlan, TunerGenerationHooks } from './spec/generation-hooks';
 export { generationPlan } from './model/generation-plan';
 export { TunerLayer, innermostLayer, tunerLayerStack, type TunerLayerArgs, type VariableUpdate } from './spec/tuner-layer';

@@ -30,17 +30,17 @@ function sameShape(value: tf.Tensor, expected: readonly number[]): boolean {
  * before anything is written.
  */
 export const multitaskPromptStateDictFormat: AdapterStateDictFormat = {
-  shapes(layers, adapterName) {
-    const shapes = promptStateDictFormat.shapes(layers, adapterName);
+  shapes(layers, adapterName, defaults) {
+    const shapes = promptStateDictFormat.shapes(layers, adapterName, defaults);
     for (const [key, param] of taskFactors(layers, adapterName)) shapes[key] = [...param.torchShape];
     return shapes;
   },
-  save(layers, adapterName) {
-    const tensors = promptStateDictFormat.save(layers, adapterName);
+  save(layers, adapterName, defaults) {
+    const tensors = promptStateDictFormat.save(layers, adapterName, defaults);
     for (const [key, param] of taskFactors(layers, adapterName)) tensors[key] = tf.tidy(() => param.toTorch(param.variable.read()));
     return tensors;
   },
-  load(layers, adapterName, tensors) {
+  load(layers, adapterName, tensors, defaults) {
     const factors = taskFactors(layers, adapterName);
     for (const [key, param] of factors) {
       const value = tensors[key];
@@ -53,7 +53,7 @@ export const multitaskPromptStateDictFormat: AdapterStateDictFormat = {
     }
     const rest = Object.fromEntries(Object.entries(tensors).filter(([key]) => !factors.has(key)));
     // The shared prompt (and any modules_to_save copy) is checked and written by prompt tuning's format; only then the factors.
-    promptStateDictFormat.load(layers, adapterName, rest);
+    promptStateDictFormat.load(layers, adapterName, rest, defaults);
     for (const [key, param] of factors) {
       const value = tf.tidy(() => param.fromTorch(tensors[key]!.dtype === 'float32' ? tensors[key]! : tf.cast(tensors[key]!, 'float32')));
       param.variable.write(value);

@@ -45,7 +45,9 @@ export function trainableParameters(peftModel: PeftModel): TrainableParameter[] 
   const adapterNames = peftModel.adapterNames;
   const config = Object.values(peftModel.peftConfig)[0];
   const tuner = config ? getTuner(config.peftType) : undefined;
-  const ownFormat = tuner?.stateDictFormat !== undefined;
+  // Prompt learning (a tuner that picks its own layers and saves in a format of its own) keys its
+  // tensors as PEFT's prompt encoder; layer tuners with a format of their own (VeRA, BOFT) keep the per-layer keys.
+  const ownFormat = tuner?.stateDictFormat !== undefined && typeof tuner.selectTargets === 'function';
   const norms = namedLayers(peftModel.model)
     // HF's ALL_LAYERNORM_LAYERS: torch's LayerNorm and the RMSNorms transformers appends (Llama, T5).
     .filter((entry) => /LayerNorm|RMSNorm/i.test((ModulesToSaveLayer.isModulesToSaveLayer(entry.layer) ? entry.layer.originalModule : entry.layer).getClassName()))

@@ -11,6 +11,9 @@ import * as adaloraPackage from '@peftjs/adalora';
 import * as lnTuningPackage from '@peftjs/ln-tuning';
 import * as polyPackage from '@peftjs/poly';
 import * as adaptionPromptPackage from '@peftjs/adaption-prompt';
+import * as oftPackage from '@peftjs/oft';
+import * as boftPackage from '@peftjs/boft';
+import * as veraPackage from '@peftjs/vera';
 import { UsageError } from './usage-error';
 
 /** Config keys every PEFT config has; they are set by the CLI, not by method flags. */
@@ -46,7 +49,7 @@ let builtinsRegistered = false;
 export function registerBuiltinTuners(): void {
   if (builtinsRegistered) return;
   for (const moduleExports of [loraPackage, ia3Package, promptTuningPackage, lohaPackage, lokrPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
-  for (const moduleExports of [adaloraPackage, lnTuningPackage, polyPackage, adaptionPromptPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
+  for (const moduleExports of [adaloraPackage, lnTuningPackage, polyPackage, adaptionPromptPackage, oftPackage, boftPackage, veraPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
   builtinsRegistered = true;
 }
 

@@ -6,7 +6,7 @@ import { getModelInfo, setModelInfo } from '../registry/model-registry';
 import { getTuner, listTuners } from '../registry/tuner-registry';
 import type { ParamRef } from '../spec/param-ref';
 import { tunerLayerStack, TunerLayer } from '../spec/tuner-layer';
-import type { AdapterLayerEntry, AdapterStateDictFormat, TunerV1 } from '../spec/tuner-v1';
+import type { AdapterLayerEntry, AdapterStateDictFormat, DefaultStateDictFormat, TunerV1 } from '../spec/tuner-v1';
 import { formatThousands } from '../util/strings';
 import { warn } from '../util/warn';
 import { BASE_ADAPTER_NAME, withForwardContext } from './forward-context';
@@ -454,28 +454,46 @@ export class PeftModel {
     };
   }
 
-  /** The tuner's own save format for an adapter (prompt learning), with its layers; undefined for core's per-layer keys. */
-  private ownStateDictFormat(adapterName: string): { format: AdapterStateDictFormat; layers: AdapterLayerEntry[] } | undefined {
+  /** The tuner's own save format for an adapter (prompt learning, shared tensors), with its layers; undefined for core's per-layer keys. */
+  private ownStateDictFormat(adapterName: string): { format: AdapterStateDictFormat; layers: AdapterLayerEntry[]; defaults: DefaultStateDictFormat } | undefined {
     const config = this.peftConfig[adapterName];
     if (!config) throw new NoSuchAdapterError({ adapterName, available: this.adapterNames });
     const format = getTuner(config.peftType).stateDictFormat;
     if (!format) return undefined;
-    return { format, layers: this.adapterLayers() };
+    return { format, layers: this.adapterLayers(), defaults: this.defaultStateDictFormat(adapterName) };
+  }
+
+  /** Core's per-layer keys for an adapter (see DefaultStateDictFormat). */
+  private defaultStateDictFormat(adapterName: string): DefaultStateDictFormat {
+    return {
+      shapes: () => {
+        const selected = selectStateDictParams(this.namedParameters(), this.stateDictSpec(adapterName));
+        return Object.fromEntries([...selected].map(([key, { param }]) => [key, [...param.torchShape]]));
+      },
+      save: () => stateDictTensors(selectStateDictParams(this.namedParameters(), this.stateDictSpec(adapterName))),
+      prepareLoad: (tensors) => {
+        const spec = this.stateDictSpec(adapterName);
+        const params = this.namedParameters();
+        const expectedSelection = selectStateDictParams(params, { ...spec, extraParameters: new Set() });
+        const expected = new Map([...expectedSelection.values()].map(({ source, param }) => [source.includes(spec.weightPrefix) ? unnestedName(source) : source, param] as const));
+        const plan = planStateDictLoad(tensors, params, expected, spec);
+        return () => applyLoadPlan(plan);
+      },
+    };
   }
 
   /** The adapter's tensors as Python PEFT saves them: keys `base_model.model.<path>.<prefix>A.weight`, torch layouts. The caller disposes them. */
   getStateDict(adapterName: string = this.activeAdapter ?? DEFAULT_ADAPTER_NAME): Record<string, tf.Tensor> {
     const own = this.ownStateDictFormat(adapterName);
-    if (own) return own.format.save(own.layers, adapterName);
-    return stateDictTensors(selectStateDictParams(this.namedParameters(), this.stateDictSpec(adapterName)));
+    if (own) return own.format.save(own.layers, adapterName, own.defaults);
+    return this.defaultStateDictFormat(adapterName).save();
   }
 
   /** The keys and torch shapes getStateDict() would return, without reading any tensor. */
   getStateDictShapes(adapterName: string = this.activeAdapter ?? DEFAULT_ADAPTER_NAME): Record<string, number[]> {
     const own = this.ownStateDictFormat(adapterName);
-    if (own) return own.format.shapes(own.layers, adapterName);
-    const selected = selectStateDictParams(this.namedParameters(), this.stateDictSpec(adapterName));
-    return Object.fromEntries([...selected].map(([key, { param }]) => [key, [...param.torchShape]]));
+    if (own) return own.format.shapes(own.layers, adapterName, own.defaults);
+    return this.defaultStateDictFormat(adapterName).shapes();
   }
 
   /**
@@ -486,14 +504,10 @@ export class PeftModel {
   loadStateDict(tensors: Readonly<Record<string, tf.Tensor>>, adapterName: string = this.activeAdapter ?? DEFAULT_ADAPTER_NAME): void {
     const own = this.ownStateDictFormat(adapterName);
     if (own) {
-      own.format.load(own.layers, adapterName, tensors);
+      own.format.load(own.layers, adapterName, tensors, own.defaults);
       return;
     }
-    const spec = this.stateDictSpec(adapterName);
-    const params = this.namedParameters();
-    const expectedSelection = selectStateDictParams(params, { ...spec, extraParameters: new Set() });
-    const expected = new Map([...expectedSelection.values()].map(({ source, param }) => [source.includes(spec.weightPrefix) ? unnestedName(source) : source, param] as const));
-    applyLoadPlan(planStateDictLoad(tensors, params, expected, spec));
+    this.defaultStateDictFormat(adapterName).prepareLoad(tensors)();
   }
 }
 

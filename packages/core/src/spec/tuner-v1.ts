@@ -60,14 +60,27 @@ export interface AdapterLayerEntry {
  */
 export interface AdapterStateDictFormat {
   /** The saved keys and their torch shapes, without reading any tensor. */
-  shapes(layers: readonly AdapterLayerEntry[], adapterName: string): Record<string, number[]>;
+  shapes(layers: readonly AdapterLayerEntry[], adapterName: string, defaults: DefaultStateDictFormat): Record<string, number[]>;
   /** The adapter's tensors under the saved keys, in torch layouts (the caller disposes them). */
-  save(layers: readonly AdapterLayerEntry[], adapterName: string): Record<string, tf.Tensor>;
+  save(layers: readonly AdapterLayerEntry[], adapterName: string, defaults: DefaultStateDictFormat): Record<string, tf.Tensor>;
   /**
    * Loads saved tensors into the adapter. Everything is checked before anything is written:
    * missing or mis-shaped tensors throw an AdapterFormatError, unexpected ones warn.
    */
-  load(layers: readonly AdapterLayerEntry[], adapterName: string, tensors: Readonly<Record<string, tf.Tensor>>): void;
+  load(layers: readonly AdapterLayerEntry[], adapterName: string, tensors: Readonly<Record<string, tf.Tensor>>, defaults: DefaultStateDictFormat): void;
+}
+
+/**
+ * Core's per-layer save format for one adapter (`base_model.model.<path>.<name>`, biases per
+ * `bias`, modules_to_save copies), handed to a tuner's own format so that it can add to it
+ * (tensors shared by all layers) instead of rewriting it.
+ */
+export interface DefaultStateDictFormat {
+  shapes(): Record<string, number[]>;
+  /** The caller disposes the tensors. */
+  save(): Record<string, tf.Tensor>;
+  /** Checks the tensors (missing or mis-shaped ones throw, unexpected ones warn) and returns the write, which cannot fail. */
+  prepareLoad(tensors: Readonly<Record<string, tf.Tensor>>): () => void;
 }
 
 /** What a training engine tells a tuner's training hooks. */
