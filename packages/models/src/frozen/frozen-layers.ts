@@ -60,7 +60,8 @@ export class FrozenLinear extends DenseClass {
       internals._trainableWeights.push(kernel);
       internals.kernel = kernel;
       if (internals.useBias) {
-        internals.bias = this.addWeight('bias', [internals.units], 'float32', internals.biasInitializer as never, internals.biasRegularizer as never, true, internals.biasConstraint as never);
+        // Created frozen, so the weights read [kernel, bias] as a Dense's do (IA3 and others take weights[0] as the kernel).
+        internals.bias = this.addWeight('bias', [internals.units], 'float32', internals.biasInitializer as never, internals.biasRegularizer as never, false, internals.biasConstraint as never);
       }
     }
     super.build(inputShape);
@@ -129,8 +130,8 @@ export class FrozenEmbedding extends EmbeddingClass {
   }
 }
 
-/** The store-backed weight behind a layer's first weight (a frozen Linear, Conv1D or Embedding), if any. */
+/** The store-backed weight of a layer (a frozen Linear, Conv1D or Embedding), if it has one. */
 export function storedWeightOf(layer: layers.Layer): FrozenWeight | undefined {
-  const first = layer.weights[0];
-  return FrozenWeightVariable.isFrozenWeightVariable(first) ? first.weight : undefined;
+  const stored = layer.weights.find((weight) => FrozenWeightVariable.isFrozenWeightVariable(weight));
+  return stored ? (stored as FrozenWeightVariable).weight : undefined;
 }
