@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayerVariable } from '@tensorflow/tfjs-layers';
+import { warn } from '@peftjs/core';
 import type { FrozenWeight } from './frozen-weight';
 
 const marker = Symbol.for('peftjs.frozenWeightVariable');
@@ -50,6 +51,10 @@ export class FrozenWeightVariable extends LayerVariable {
     const stored = this.layout === 'same' ? newValue : tf.transpose(newValue);
     const values = stored.dataSync() as Float32Array;
     if (stored !== newValue) stored.dispose();
+    if (this.weight.storage === 'int8' || this.weight.storage === 'nf4' || this.weight.storage === 'fp4') {
+      // PEFT's warning when it merges into a bitsandbytes layer (the sum is requantised).
+      warn(`Merge lora module to ${this.weight.storage === 'int8' ? '8-bit' : '4-bit'} linear may get different generations due to rounding errors. (${this.name})`);
+    }
     this.weight.write(values);
     return this;
   }
