@@ -10,6 +10,7 @@ import { predictCommand } from './commands/predict';
 import { trainCommand } from './commands/train';
 import { loadPlugin, registerBuiltinTuners } from './util/methods';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, isUserError } from './util/usage-error';
+import { asMemoryError } from './util/storage-options';
 
 export const CLI_VERSION = '0.1.0';
 
@@ -68,6 +69,7 @@ export async function runCli(argv: readonly string[], partialIo: Partial<CliIo> 
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') return EXIT_OK;
       return EXIT_USAGE;
     }
+    error = asMemoryError(error);
     const user = isUserError(error);
     const message = error instanceof Error ? error.message : String(error);
     io.stderr(`peftjs: ${user ? 'error' : 'internal error'}: ${verbose ? message : message.split('\n')[0]}\n`);

@@ -141,3 +141,4 @@ export {
 } from './frozen/quantize';
 export { loadNativeStore, nativeStore, nativeStoreUnavailableReason, type NativeStoreAddon } from './frozen/native-store';
 export { estimateLoadMemory, assertFits, availableMemory, formatBytes, WASM_HEAP_LIMIT, type MemoryEstimate } from './frozen/memory-estimate';
+export { estimateTrainingMemory, isWasmOutOfMemory, type TrainingMemoryOptions } from './frozen/training-memory';

@@ -578,6 +578,70 @@ static napi_value store_gather(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+
+/* measurePeak(milliseconds) → GFLOP/s of this core's widest FMA on independent registers (the GEMM's ceiling). */
+#include <time.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx2,fma"))) static double peak_avx2(long iterations) {
+  __m256 acc[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
+  for (long n = 0; n < iterations; n++)
+    for (int i = 0; i < 12; i++) {
+      acc[i] = _mm256_fmadd_ps(acc[i], b, c);
+      __asm__ volatile("" : "+x"(acc[i])); /* keeps the compiler from folding the chain */
+    }
+  float sum = 0, out[8];
+  for (int i = 0; i < 12; i++) {
+    _mm256_storeu_ps(out, acc[i]);
+    sum += out[0];
+  }
+  return (double)sum;
+}
+__attribute__((target("avx512f"))) static double peak_avx512(long iterations) {
+  __m512 acc[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps((float)i);
+  for (long n = 0; n < iterations; n++)
+    for (int i = 0; i < 12; i++) {
+      acc[i] = _mm512_fmadd_ps(acc[i], b, c);
+      __asm__ volatile("" : "+v"(acc[i]));
+    }
+  float sum = 0;
+  for (int i = 0; i < 12; i++) sum += _mm512_reduce_add_ps(acc[i]);
+  return (double)sum;
+}
+#endif
+
+static double seconds_now(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+static napi_value measure_peak(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  double milliseconds = 200;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc >= 1) napi_get_value_double(env, argv[0], &milliseconds);
+  int isa = peftjs_current_isa();
+  double best = 0, sink = 0;
+#if defined(__x86_64__)
+  long iterations = 1L << 20;
+  int lanes = isa == PEFTJS_ISA_AVX512 ? 16 : 8;
+  double end = seconds_now() + milliseconds / 1000.0;
+  while (seconds_now() < end && isa >= PEFTJS_ISA_AVX2) {
+    double start = seconds_now();
+    sink += isa == PEFTJS_ISA_AVX512 ? peak_avx512(iterations) : peak_avx2(iterations);
+    double elapsed = seconds_now() - start;
+    double rate = (double)iterations * 12.0 * lanes * 2.0 / elapsed / 1e9;
+    if (rate > best) best = rate;
+  }
+#endif
+  (void)sink;
+  return make_number(env, best);
+}
+
 #define PEFTJS_STORE_PROPERTIES                                                                  \
   {"storeMapFile", NULL, store_map_file, NULL, NULL, NULL, napi_default, NULL},                  \
       {"storeUnmapFile", NULL, store_unmap_file, NULL, NULL, NULL, napi_default, NULL},          \
@@ -588,7 +652,8 @@ static napi_value store_gather(napi_env env, napi_callback_info info) {
       {"storeRead", NULL, store_read, NULL, NULL, NULL, napi_default, NULL},                     \
       {"storeWrite", NULL, store_write, NULL, NULL, NULL, napi_default, NULL},                   \
       {"storeMatMul", NULL, store_mat_mul, NULL, NULL, NULL, napi_default, NULL},                \
-      {"storeGather", NULL, store_gather, NULL, NULL, NULL, napi_default, NULL},
+      {"storeGather", NULL, store_gather, NULL, NULL, NULL, napi_default, NULL},                 \
+      {"measurePeak", NULL, measure_peak, NULL, NULL, NULL, napi_default, NULL},
 /* ==== end of the frozen-weight store ==== */
 
 static napi_value init(napi_env env, napi_value exports) {

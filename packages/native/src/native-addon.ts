@@ -48,6 +48,8 @@ export interface NativeAddon {
   storeMatMul(memory: NativeMemory, params: Float64Array): void;
   /** `out[i] = W[ids[i]]` in place on `memory`; `params` as `StoreGatherParam` says. */
   storeGather(memory: NativeMemory, params: Float64Array): void;
+  /** GFLOP/s of one core's widest FMA on independent registers (the GEMM's ceiling), best over `milliseconds`. 0 without AVX2. */
+  measurePeak(milliseconds?: number): number;
 }
 
 /** What `storeInfo` reports. */

@@ -6,6 +6,7 @@ import { evaluateCausalLm } from '../training/evaluate-loss';
 import { startBackend } from '../util/backend';
 import { collect, commonOptions, integer, option } from '../util/options';
 import { UsageError } from '../util/usage-error';
+import { storageFromFlags, storageOptions } from '../util/storage-options';
 import { BASE_FROM_ADAPTER, loadModelWithAdapters } from './shared';
 import { evaluateSeq2SeqLm, seq2seqExamples } from '../training/evaluate-seq2seq';
 
@@ -19,11 +20,12 @@ export function evalCommand(io: CliIo): Command {
   option(command, '--append-eos', 'append the EOS token to text rows (as train does)', false);
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--json', 'print {"loss", "perplexity", "tokens"}', false);
+  storageOptions(command);
   commonOptions(command);
   command.action(async (options: Record<string, any>) => {
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
     const rows = await readRows(options.data);
-    const loaded = await loadModelWithAdapters(options as { base?: string; adapter?: string[]; revision?: string });
+    const loaded = await loadModelWithAdapters({ ...(options as { base?: string; adapter?: string[]; revision?: string }), storage: storageFromFlags(options) });
     if (loaded.base.task === 'seq2seq-lm') {
       // transformers' seq2seq loss: decoder_input_ids = shift_right(labels), every label token scored.
       const config = loaded.base.config;

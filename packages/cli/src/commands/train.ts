@@ -4,6 +4,7 @@ import type { CliIo } from '../cli-io';
 import { readRows } from '../data/read-rows';
 import { trainAdapter, TRAIN_DEFAULTS, type StepProgress } from '../training/train-adapter';
 import { startBackend } from '../util/backend';
+import { storageFromFlags, storageOptions } from '../util/storage-options';
 import { readJsonFile } from '../util/load-model';
 import { REQUIRED, attributeOf, findMethod, listMethods, flagOf, methodFlags, methodName, parseFieldValue } from '../util/methods';
 import { commonOptions, float, integer, option } from '../util/options';
@@ -79,6 +80,7 @@ export function trainCommand(io: CliIo): Command {
     const isBoolean = flag.defaults.every((entry) => typeof entry.value === 'boolean');
     option(command, `--${flagOf(flag.key)} ${isBoolean ? '[bool]' : '<value>'}`, `method config field ${flag.key}`, undefined, { defaultText: defaults });
   }
+  storageOptions(command);
   commonOptions(command);
   command.action(async (options: Record<string, any>) => {
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
@@ -116,6 +118,7 @@ export function trainCommand(io: CliIo): Command {
         maxGradNorm: options.maxGradNorm,
         out: options.out,
         revision: options.revision,
+        storage: storageFromFlags(options),
         dataSource: options.data,
         onStep: (step) => progress.update(step),
         log: (line) => {

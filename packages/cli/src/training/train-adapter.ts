@@ -6,6 +6,7 @@ import { savePretrained } from '@peftjs/hub';
 import type { DataRow } from '../data/read-rows';
 import { padBatch, tokenizeRows, type Example } from '../data/tokenize-rows';
 import { loadBase, type LoadedBase } from '../util/load-model';
+import { assertTrainingFits, type StorageFlags } from '../util/storage-options';
 import { findMethod } from '../util/methods';
 import { createSeededRandom, shuffled, withSeededMathRandom } from '../util/seeded-random';
 import { UsageError } from '../util/usage-error';
@@ -51,6 +52,8 @@ export interface TrainAdapterOptions {
   /** Write the adapter, training_log.json and loss_curve.png here. */
   out?: string;
   revision?: string;
+  /** --dtype / --quantization for the base model's frozen weights. */
+  storage?: StorageFlags;
   dataSource?: string;
   onStep?: (progress: StepProgress) => void;
   log?: (line: string) => void;
@@ -124,11 +127,13 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
   const maxGradNorm = options.maxGradNorm ?? TRAIN_DEFAULTS.maxGradNorm;
   const method = findMethod(options.method);
 
-  const base = typeof options.base === 'string' ? await loadBase(options.base, { revision: options.revision, task: 'causal-lm' }) : options.base;
+  const base = typeof options.base === 'string' ? await loadBase(options.base, { revision: options.revision, task: 'causal-lm', storage: options.storage }) : options.base;
   if (base.task !== 'causal-lm') throw new UsageError(`train fine-tunes causal language models; ${base.folder} is a ${base.task} model`);
   const vocabSize = typeof base.config.vocab_size === 'number' ? base.config.vocab_size : undefined;
   const padTokenId = base.tokenizer?.padTokenId ?? base.tokenizer?.eosTokenId ?? (typeof base.config.pad_token_id === 'number' ? base.config.pad_token_id : 0);
   const examples = tokenizeRows(options.rows, { tokenizer: base.tokenizer, maxLength, vocabSize, source: options.dataSource ?? 'data' });
+  // A run that cannot fit stops here with one line, not as a wasm abort mid-step.
+  assertTrainingFits(base.model, { batchSize: Math.min(batchSize, examples.length), sequenceLength: examples.reduce((longest, example) => Math.max(longest, example.inputIds.length), 1) });
 
   return withSeededMathRandom(seed, async () => {
     const random = createSeededRandom(seed ^ 0x9e3779b9);
