@@ -14,7 +14,7 @@
 typedef struct {
   int mr, nr;
   long kc, mc, nc;
-  void (*gemm)(const peftjs_gemm_args *g, float *pack_b, float *scratch);
+  void (*gemm)(const peftjs_gemm_args *g, float *pack_b, float *scratch, float *pack_a);
 } peftjs_blocking;
 
 static void peftjs_activate(const peftjs_gemm_args *g, float *row, long cols, long j0) {
@@ -232,7 +232,10 @@ void peftjs_gemm_single(const peftjs_gemm_args *g) {
     scratch = ensure(&thread_pack.scratch, &thread_pack.scratch_size, need + 16);
     if (scratch == NULL) abort();
   }
-  blocking->gemm(g, pack_b, scratch);
+  long mc = g->m < blocking->mc ? g->m : blocking->mc;
+  float *pack_a = ensure(&thread_pack.a, &thread_pack.a_size, (size_t)(((mc + blocking->mr - 1) / blocking->mr) * blocking->mr) * (size_t)(kc > 0 ? kc : 1));
+  if (pack_a == NULL) abort();
+  blocking->gemm(g, pack_b, scratch, pack_a);
 }
 
 int peftjs_micro_rows(void) { return blocking_for(peftjs_current_isa())->mr; }
