@@ -128,3 +128,21 @@ async function saveModelToMemory(model: LayersModel): Promise<Record<string, tf.
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+describe('AutoPeftModel through the store', () => {
+  it('loads the base with the storage options and gives the adapted logits', async () => {
+    await tf.setBackend('cpu');
+    const { AutoPeftModelForCausalLM } = await import('../index');
+    const fixture = await loadPeftCase('llama-lora');
+    const peft = await AutoPeftModelForCausalLM.fromPretrained(fixturePath('llama-lora', 'adapter'), {
+      baseModelNameOrPath: fixture.baseDir,
+      dtype: 'float32',
+      frozenStore: 'arrays',
+    });
+    expect(peft.model.weights.some((weight) => FrozenWeightVariable.isFrozenWeightVariable(weight))).toBe(true);
+    const logits = peft.model.predict([fixture.io.input_ids!, fixture.io.attention_mask!]) as tf.Tensor;
+    expect(await maxAbsDifference(logits, fixture.io.expected_adapted!)).toBeLessThan(fixture.json.atol + 1e-5);
+    tf.dispose([logits, ...Object.values(fixture.io)]);
+    peft.model.dispose();
+  });
+});
