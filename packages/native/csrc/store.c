@@ -123,15 +123,24 @@ static int nearest_code(const float *code, int size, float x) {
   return (x - code[low] <= code[high] - x) ? low : high;
 }
 
-/* bitsandbytes' 4-bit quantisers: the nearest code, a value on a midpoint going to the smaller one. */
-static int quantize_nf4(float x) {
-  static float order[16];
-  static int ready = 0;
-  if (!ready) {
-    memcpy(order, peftjs_nf4_code, sizeof order);
-    ready = 1;
-  }
-  return nearest_code(order, 16, x); /* the NF4 code is sorted, index = code */
+/*
+ * bitsandbytes' 4-bit quantisers: the nearest code, found as the number of code midpoints
+ * (float32, (a + b)·0.5) that x exceeds, so a value on a midpoint takes the lower code
+ * (bitsandbytes' decision tree compares against the same midpoints). Branch-free.
+ */
+static float nf4_thresholds[15];
+static int nf4_ready = 0;
+
+static inline int quantize_nf4(float x) {
+  int code = 0;
+  for (int i = 0; i < 15; i++) code += x > nf4_thresholds[i];
+  return code;
+}
+
+static void nf4_prepare(void) {
+  if (nf4_ready) return;
+  for (int i = 0; i < 15; i++) nf4_thresholds[i] = (peftjs_nf4_code[i] + peftjs_nf4_code[i + 1]) * 0.5f;
+  nf4_ready = 1;
 }
 
 static int quantize_fp4(float x) {
@@ -249,6 +258,7 @@ int peftjs_weight_build(peftjs_weight *w, const void *source, int source_type, l
       free(values);
       goto fail;
     }
+    nf4_prepare();
     /* blocks run over the flattened [rows, cols] matrix, so they may span rows */
     for (long r = 0; r < rows; r++) source_row(source, source_type, rows, cols, transpose, r, values + (size_t)r * cols);
     uint8_t *codes = (uint8_t *)result.owned;
@@ -259,11 +269,14 @@ int peftjs_weight_build(peftjs_weight *w, const void *source, int source_type, l
       for (size_t index = begin; index < end; index++) maximum = fmaxf(maximum, fabsf(values[index]));
       absmax[block] = maximum;
       float inverse = maximum > 0.0f ? 1.0f / maximum : 0.0f;
-      for (size_t index = begin; index < end; index++) {
-        float x = values[index] * inverse;
-        int code = storage == PEFTJS_STORE_NF4 ? quantize_nf4(x) : quantize_fp4(x);
-        codes[index / 2] |= (uint8_t)(index % 2 == 0 ? code << 4 : code);
-      }
+      uint8_t block_codes[PEFTJS_BLOCK];
+      size_t length = end - begin;
+      /* one code per value first (a loop the compiler vectorises), then two per byte */
+      if (storage == PEFTJS_STORE_NF4)
+        for (size_t j = 0; j < length; j++) block_codes[j] = (uint8_t)quantize_nf4(values[begin + j] * inverse);
+      else
+        for (size_t j = 0; j < length; j++) block_codes[j] = (uint8_t)quantize_fp4(values[begin + j] * inverse);
+      for (size_t j = 0; j < length; j++) codes[(begin + j) / 2] |= (uint8_t)((begin + j) % 2 == 0 ? block_codes[j] << 4 : block_codes[j]);
     }
     free(values);
     if (!nested) {

@@ -62,6 +62,19 @@ export function nearestCode(code: ArrayLike<number>, x: number): number {
   return f(x - code[low]!) <= f(code[high]! - x) ? low : high;
 }
 
+let nf4Thresholds: Float32Array | undefined;
+
+/**
+ * bitsandbytes' NF4 quantiser: the number of code midpoints (float32, (a + b)·0.5) that x exceeds,
+ * so a value on a midpoint takes the lower code (bitsandbytes' tree compares with the midpoints).
+ */
+export function quantizeNf4(x: number): number {
+  nf4Thresholds ??= Float32Array.from({ length: 15 }, (_, index) => f(f(NF4_CODE[index]! + NF4_CODE[index + 1]!) * 0.5));
+  let code = 0;
+  for (let index = 0; index < 15; index++) if (x > nf4Thresholds[index]!) code++;
+  return code;
+}
+
 /** bitsandbytes' FP4 quantiser: thresholds at the midpoints of the magnitudes, sign apart. */
 export function quantizeFp4(x: number): number {
   const sign = x < 0 ? 8 : 0;
@@ -174,7 +187,7 @@ export function quantizeMatrix(values: Float32Array, rows: number, cols: number,
         const inverse = maximum > 0 ? f(1 / maximum) : 0;
         for (let index = begin; index < end; index++) {
           const x = f(values[index]! * inverse);
-          const code = storage === 'nf4' ? nearestCode(NF4_CODE, x) : quantizeFp4(x);
+          const code = storage === 'nf4' ? quantizeNf4(x) : quantizeFp4(x);
           data[index >> 1] |= index % 2 === 0 ? code << 4 : code;
         }
       }
