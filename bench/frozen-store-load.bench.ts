@@ -147,6 +147,8 @@ if (child) {
       ['nf4', { quantization: 'nf4', frozenStore: 'native' }],
       ['nf4 + double quant', { quantization: 'nf4', doubleQuant: true, frozenStore: 'native' }],
     ] as const) {
+      // BENCH_STORAGES=nf4,int8 runs only those
+      if (process.env.BENCH_STORAGES && !process.env.BENCH_STORAGES.split(',').some((wanted) => name.startsWith(wanted))) continue;
       const run = spawnSync(join(root, 'node_modules/.bin/tsx'), ['--tsconfig', join(root, 'tsconfig.json'), self, '--child', JSON.stringify(storage)], { encoding: 'utf8', timeout: 600_000 });
       const line = run.stdout.trim().split('\n').find((text) => text.startsWith('{'));
       if (run.status !== 0 || !line) {

@@ -389,9 +389,17 @@ static napi_value store_create(napi_env env, napi_callback_info info) {
     w->data = source;
     w->mapping = mapping;
     mappings[mapping].references++;
-  } else if (peftjs_weight_build(w, source, source_type, rows, cols, transpose, storage, nested) != 0) {
-    free(w);
-    return fail(env, "storeCreate: out of native memory");
+  } else {
+    if (peftjs_weight_build(w, source, source_type, rows, cols, transpose, storage, nested) != 0) {
+      free(w);
+      return fail(env, "storeCreate: out of native memory");
+    }
+    if (mapping >= 0) {
+      /* the converted copy is all that is needed: drop the source pages from this process (they stay in the page cache) */
+      size_t page = (size_t)sysconf(_SC_PAGESIZE);
+      size_t first = ((size_t)p[2] + page - 1) / page * page, last = (size_t)need / page * page;
+      if (last > first) madvise(mappings[mapping].base + first, last - first, MADV_DONTNEED);
+    }
   }
   long id = entry_add(w);
   if (id < 0) {
