@@ -8,6 +8,7 @@ import { single, singleShape, type Kwargs, type Shape } from '../layers/layer-ut
 import { frozenGather, frozenMatMul } from './frozen-ops';
 import type { FrozenWeight } from './frozen-weight';
 import { FrozenWeightVariable } from './frozen-weight-variable';
+import type { HeadProjection } from '../layers/tied-lm-head';
 
 /** Dense's private fields, which a subclass that supplies its own kernel has to set. */
 interface DenseInternals {
@@ -75,6 +76,18 @@ export class FrozenLinear extends DenseClass {
       const output = frozenMatMul(inputs, this.frozenWeight!, true);
       return internals.bias ? tf.add(output, internals.bias.read()) : output;
     });
+  }
+
+  /** The layer as an output head over chunks of rows (an untied `lm_head`), for a chunked loss. */
+  projection(): HeadProjection {
+    const weight = this.frozenWeight;
+    if (!weight) throw new Error(`${this.name}: projection() needs a stored weight`);
+    return {
+      vocabSize: weight.rows,
+      hiddenSize: weight.cols,
+      logits: (hidden) => this.frozenForward(hidden) as tf.Tensor2D,
+      inputGradient: (dLogits) => frozenMatMul(dLogits, weight, false) as tf.Tensor2D,
+    };
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {

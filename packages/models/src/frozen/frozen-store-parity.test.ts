@@ -146,3 +146,30 @@ describe('AutoPeftModel through the store', () => {
     peft.model.dispose();
   });
 });
+
+describe('head projections (for a chunked loss)', () => {
+  it('a stored tied head and an untied stored lm_head give the logits and input gradient of the head', async () => {
+    await tf.setBackend('cpu');
+    const { TiedLMHead } = await import('../index');
+    for (const caseName of ['gpt2-lora', 'llama-lora']) {
+      const fixture = await loadPeftCase(caseName);
+      const model = await AutoModelForCausalLM.fromPretrained(fixture.baseDir, { dtype: 'float32', frozenStore: 'arrays' });
+      const head = model.getLayer('lm_head') as InstanceType<typeof TiedLMHead> | FrozenLinear;
+      const projection = head.projection();
+      const hidden = tf.randomNormal([5, projection.hiddenSize], 0, 1, 'float32', 7) as tf.Tensor2D;
+      const before = tf.memory().numTensors;
+      const expected = head.apply(hidden) as tf.Tensor;
+      const logits = projection.logits(hidden);
+      expect(await maxAbsDifference(logits, expected)).toBeLessThan(1e-6);
+      const dLogits = tf.onesLike(logits) as tf.Tensor2D;
+      const gradient = projection.inputGradient(dLogits);
+      const viaTape = tf.grad((x: tf.Tensor) => tf.sum(projection.logits(x as tf.Tensor2D)))(hidden);
+      expect(await maxAbsDifference(gradient, viaTape)).toBeLessThan(1e-5);
+      tf.dispose([expected, logits, dLogits, gradient, viaTape]);
+      expect(tf.memory().numTensors).toBe(before);
+      hidden.dispose();
+      tf.dispose(Object.values(fixture.io));
+      model.dispose();
+    }
+  });
+});
