@@ -35,7 +35,7 @@ export function mergeCommand(io: CliIo): Command {
     options.dtype = Object.entries(MERGE_FILE_DTYPES).find(([, name]) => name === storeDtype)?.[0] ?? options.dtype;
     const loaded = await loadModelWithAdapters({
       ...(options as { base?: string; adapter?: string[]; revision?: string }),
-      storage: storageFromFlags(options, options.quantization !== undefined || storeDtype !== 'float32' ? storeDtype : undefined),
+      storage: storageFromFlags(options, { dtype: options.quantization !== undefined || storeDtype !== 'float32' ? storeDtype : undefined }),
     });
     const peftModel = loaded.peftModel!;
     if (!peftModel.tuner.layers.length) throw new UsageError(`${peftModel.peftType} adapters have no weights to merge`);

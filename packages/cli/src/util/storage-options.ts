@@ -31,7 +31,8 @@ export function storageOptions(command: Command, settings: { dtype?: boolean } =
 }
 
 /** The flags as fromPretrained options (empty when none was given: today's float32 tfjs variables). */
-export function storageFromFlags(options: Record<string, unknown>, dtype: unknown = options.dtype): StorageFlags {
+export function storageFromFlags(options: Record<string, unknown>, override?: { dtype: string | undefined }): StorageFlags {
+  const dtype = override ? override.dtype : options.dtype;
   const flags: StorageFlags = {};
   if (typeof dtype === 'string') flags.dtype = dtype as FrozenDtype;
   if (typeof options.quantization === 'string') flags.quantization = options.quantization as Quantization;
