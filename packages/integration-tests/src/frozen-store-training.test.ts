@@ -7,9 +7,9 @@ import { maxAbsDifference } from '@peftjs/core/testing';
 import { ia3 } from '@peftjs/ia3';
 import { lora } from '@peftjs/lora';
 import { initBackend } from '@peftjs/runtime';
-import { AutoModelForCausalLM, causalLmLoss, FrozenWeightVariable } from '../index';
-import { loadPeftCase, type PeftCase } from '../__fixtures__/peft-case';
-import { loadNativeStore } from './native-store';
+import { AutoModelForCausalLM, causalLmLoss, FrozenWeightVariable } from '@peftjs/models';
+import { loadPeftCase, type PeftCase } from '../../../test-fixtures/peft-case';
+import { loadNativeStore } from '@peftjs/models';
 
 let native = false;
 let fixture: PeftCase;
@@ -127,7 +127,7 @@ describe('training on a store-backed model', () => {
     const ia3Case = await loadPeftCase('llama-ia3');
     const { readFile } = await import('node:fs/promises');
     const { loadSafetensors } = await import('@peftjs/hub');
-    const { fixturePath } = await import('../__fixtures__/fixture-paths');
+    const { peftFixturePath: fixturePath } = await import('../../../test-fixtures/index');
     const model = await AutoModelForCausalLM.fromPretrained(ia3Case.baseDir, { dtype: 'float32', frozenStore: native ? 'native' : 'arrays' });
     if (native) await initBackend({ backend: 'wasm' });
     const peft = getPeftModel(model, JSON.parse(await readFile(fixturePath('llama-ia3', 'adapter', 'adapter_config.json'), 'utf8')));

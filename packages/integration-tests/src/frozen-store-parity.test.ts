@@ -8,10 +8,10 @@ import { maxAbsDifference } from '@peftjs/core/testing';
 import { loadSafetensors } from '@peftjs/hub';
 import { lora } from '@peftjs/lora';
 import { initBackend } from '@peftjs/runtime';
-import { AutoModelForCausalLM, FrozenLinear, FrozenWeightVariable, saveModel, STORE_MAT_MUL_KERNEL, storedWeightOf } from '../index';
-import { fixturePath } from '../__fixtures__/fixture-paths';
-import { loadPeftCase, type PeftCase } from '../__fixtures__/peft-case';
-import { loadNativeStore, nativeStoreUnavailableReason } from './native-store';
+import { AutoModelForCausalLM, FrozenLinear, FrozenWeightVariable, saveModel, STORE_MAT_MUL_KERNEL, storedWeightOf } from '@peftjs/models';
+import { peftFixturePath as fixturePath } from '../../../test-fixtures/index';
+import { loadPeftCase, type PeftCase } from '../../../test-fixtures/peft-case';
+import { loadNativeStore, nativeStoreUnavailableReason } from '@peftjs/models';
 
 /**
  * The store gives the logits of today's path: float32 weights read in place (native kernels on
@@ -132,7 +132,7 @@ async function saveModelToMemory(model: LayersModel): Promise<Record<string, tf.
 describe('AutoPeftModel through the store', () => {
   it('loads the base with the storage options and gives the adapted logits', async () => {
     await tf.setBackend('cpu');
-    const { AutoPeftModelForCausalLM } = await import('../index');
+    const { AutoPeftModelForCausalLM } = await import('@peftjs/models');
     const fixture = await loadPeftCase('llama-lora');
     const peft = await AutoPeftModelForCausalLM.fromPretrained(fixturePath('llama-lora', 'adapter'), {
       baseModelNameOrPath: fixture.baseDir,
@@ -150,7 +150,7 @@ describe('AutoPeftModel through the store', () => {
 describe('head projections (for a chunked loss)', () => {
   it('a stored tied head and an untied stored lm_head give the logits and input gradient of the head', async () => {
     await tf.setBackend('cpu');
-    const { TiedLMHead } = await import('../index');
+    const { TiedLMHead } = await import('@peftjs/models');
     for (const caseName of ['gpt2-lora', 'llama-lora']) {
       const fixture = await loadPeftCase(caseName);
       const model = await AutoModelForCausalLM.fromPretrained(fixture.baseDir, { dtype: 'float32', frozenStore: 'arrays' });
