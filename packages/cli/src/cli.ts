@@ -64,12 +64,12 @@ export async function runCli(argv: readonly string[], partialIo: Partial<CliIo> 
     }
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT_OK;
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') return EXIT_OK;
+  } catch (thrown) {
+    if (thrown instanceof CommanderError) {
+      if (thrown.code === 'commander.helpDisplayed' || thrown.code === 'commander.help' || thrown.code === 'commander.version') return EXIT_OK;
       return EXIT_USAGE;
     }
-    error = asMemoryError(error);
+    const error = asMemoryError(thrown);
     const user = isUserError(error);
     let message = error instanceof Error ? error.message : String(error);
     // The CLI's own way to add a method that is not built in.

@@ -53,8 +53,8 @@ export function availableMemory(): number | undefined {
   if (processLike?.versions?.node === undefined) return undefined;
   const require = processLike.getBuiltinModule;
   try {
-    const fs = (require ? require('fs') : undefined) as typeof import('node:fs') | undefined;
-    const os = (require ? require('os') : undefined) as typeof import('node:os') | undefined;
+    const fs = (require ? require('node:fs') : undefined) as typeof import('node:fs') | undefined;
+    const os = (require ? require('node:os') : undefined) as typeof import('node:os') | undefined;
     const text = fs?.readFileSync('/proc/meminfo', 'utf8');
     const match = text ? /MemAvailable:\s+(\d+) kB/.exec(text) : null;
     if (match) return Number(match[1]) * 1024;
