@@ -13,6 +13,7 @@ import { predictCommand } from './commands/predict';
 import { trainCommand } from './commands/train';
 import { loadPlugin, registerBuiltinTuners } from './util/methods';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, isUserError } from './util/usage-error';
+import { asMemoryError } from './util/storage-options';
 
 
 /** The values of every `--plugin X` / `--plugin=X` in argv (loaded before the commands are built, so their flags exist). */
@@ -65,11 +66,12 @@ export async function runCli(argv: readonly string[], partialIo: Partial<CliIo> 
     }
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT_OK;
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') return EXIT_OK;
+  } catch (thrown) {
+    if (thrown instanceof CommanderError) {
+      if (thrown.code === 'commander.helpDisplayed' || thrown.code === 'commander.help' || thrown.code === 'commander.version') return EXIT_OK;
       return EXIT_USAGE;
     }
+    const error = asMemoryError(thrown);
     const user = isUserError(error);
     let message = error instanceof Error ? error.message : String(error);
     // The CLI's own way to add a method that is not built in.

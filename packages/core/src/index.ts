@@ -48,6 +48,7 @@ export {
 } from './targeting/match-target';
 export { registerLayerFormat, getLayerFormat, layerParameters, permutedParam, type LayerFormat } from './model/layer-parameters';
 export { registerLinearLayerClass, isLinearLayerClass } from './model/linear-layers';
+export { FROZEN_LINEAR_LAYER, isFrozenLinearLayer, type FrozenLinearLayer } from './model/frozen-linear-layer';
 export { namedLayers, type NamedLayer } from './model/named-layers';
 export { namedParameters } from './model/named-parameters';
 export { rewriteModel } from './model/rewrite-model';

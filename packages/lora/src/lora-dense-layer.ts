@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerVariable } from '@tensorflow/tfjs-layers';
-import { TunerLayer, type TunerLayerArgs } from '@peftjs/core';
+import { isFrozenLinearLayer, TunerLayer, type TunerLayerArgs } from '@peftjs/core';
 import { matMulLastAxis, findWeight, requireWeight } from './layer-weights';
 import { layerActivation, LoraLayer } from './lora-layer';
 
@@ -52,6 +52,8 @@ export class LoraDense extends LoraLayer {
   }
 
   protected preActivation(inputs: tf.Tensor): tf.Tensor {
+    // A store-backed base applies its weight in place (reading the kernel would copy it into tfjs).
+    if (isFrozenLinearLayer(this.baseLayer)) return this.baseLayer.frozenForward(inputs);
     const output = matMulLastAxis(inputs, this.kernel.read());
     const bias = this.bias;
     return bias ? tf.add(output, bias.read()) : output;

@@ -10,7 +10,7 @@ export { ScaledDotProductAttention } from './layers/scaled-dot-product-attention
 // The layer contracts live in core's spec; re-exported here for code that imported them from models.
 export { isKeyValueCacheLayer, isPositionIdsLayer, isInputsEmbedsLayer, type KeyValueCacheLayer } from '@peftjs/core';
 export { HFActivation, GatedActivation, applyActivation, ACTIVATIONS, type ActivationName } from './layers/activations';
-export { TiedLMHead } from './layers/tied-lm-head';
+export { TiedLMHead, type HeadProjection } from './layers/tied-lm-head';
 export { PositionIds, SelectToken } from './layers/position-ids';
 export { OPTPositionIds } from './layers/opt-position-ids';
 export { T5LayerNorm, T5RelativePositionBias, AttentionBiasSum, CrossAttention, ConstantScale, InputsEmbeds, relativePositionBucket } from './layers/t5-layers';
@@ -118,6 +118,31 @@ export {
   type DecodeOptions,
 } from './tokenizer/pretrained-tokenizer';
 export { generateText } from './tokenizer/generate-text';
+
+export { FrozenLinear, FrozenGPT2Conv1D, FrozenEmbedding, storedWeightOf, type FrozenLinearArgs } from './frozen/frozen-layers';
+export { FrozenWeightVariable } from './frozen/frozen-weight-variable';
+export { NativeFrozenWeight, ArrayFrozenWeight, frozenWeightTensor, type FrozenWeight } from './frozen/frozen-weight';
+export { frozenMatMul, frozenGather, STORE_MAT_MUL_KERNEL, STORE_GATHER_KERNEL } from './frozen/frozen-ops';
+export { buildWithFrozenWeights, type FrozenWeightProvider, type FrozenWeightRequest } from './frozen/frozen-build-scope';
+export { openFrozenCheckpoint, type FrozenCheckpoint } from './frozen/frozen-checkpoint';
+export { FROZEN_DTYPES, QUANTIZATIONS, parseFrozenStorage, bytesPerValue, storageName, type FrozenDtype, type Quantization, type FrozenStorage, type StorageName } from './frozen/frozen-storage';
+export {
+  NF4_CODE,
+  FP4_CODE,
+  BLOCK_SIZE,
+  NESTED_BLOCK_SIZE,
+  dynamicMap,
+  quantizeMatrix,
+  dequantizeRows,
+  floatToBfloat16,
+  bfloat16ToFloat,
+  floatToFloat16,
+  float16ToFloat,
+  type QuantizedMatrix,
+} from './frozen/quantize';
+export { loadNativeStore, nativeStore, nativeStoreUnavailableReason, type NativeStoreAddon } from './frozen/native-store';
+export { estimateLoadMemory, assertFits, availableMemory, formatBytes, WASM_HEAP_LIMIT, type MemoryEstimate } from './frozen/memory-estimate';
+export { estimateTrainingMemory, isWasmOutOfMemory, type TrainingMemoryOptions } from './frozen/training-memory';
 export {
   tokenizeRows,
   padBatch,

@@ -208,7 +208,9 @@ describe('errors name what is wrong', () => {
     await writeFile(join(empty, 'config.json'), JSON.stringify(TINY_GPT2));
     await writeFile(join(empty, 'pytorch_model.bin'), '');
     await expect(AutoModel.fromPretrained(empty)).rejects.toThrow(/no model\.safetensors .*found pytorch_model\.bin, but only safetensors/);
-    await expect(AutoModel.fromPretrained(dir, { dtype: 'float16' as 'float32' })).rejects.toThrow(InvalidConfigError);
+    await expect(AutoModel.fromPretrained(dir, { dtype: 'float8' as 'float32' })).rejects.toThrow(/dtype "float8" is not supported; valid: float32, bfloat16, float16/);
+    await expect(AutoModel.fromPretrained(dir, { quantization: 'int4' as 'nf4' })).rejects.toThrow(/quantization "int4" is not supported; valid: int8, nf4, fp4/);
+    await expect(AutoModel.fromPretrained(dir, { dtype: 'bfloat16', frozenStore: 'none' })).rejects.toThrow(InvalidConfigError);
   });
 
   it('bad config values name the field', async () => {

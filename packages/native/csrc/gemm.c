@@ -1,5 +1,6 @@
 /* SGEMM dispatch: one compiled body per ISA (gemm_kernel.inc), chosen at run time for the CPU. */
 #include "gemm.h"
+#include "store.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 typedef struct {
   int mr, nr;
   long kc, mc, nc;
-  void (*gemm)(const peftjs_gemm_args *g, float *pack_b);
+  void (*gemm)(const peftjs_gemm_args *g, float *pack_b, float *scratch, float *pack_a);
 } peftjs_blocking;
 
 static void peftjs_activate(const peftjs_gemm_args *g, float *row, long cols, long j0) {
@@ -201,8 +202,8 @@ static const peftjs_blocking *blocking_for(int isa) {
 
 /* Pack buffers, one pair per thread, grown on demand (64-byte aligned). */
 typedef struct {
-  float *a, *b;
-  size_t a_size, b_size;
+  float *a, *b, *scratch;
+  size_t a_size, b_size, scratch_size;
 } peftjs_pack;
 
 static float *ensure(float **buffer, size_t *size, size_t need) {
@@ -223,7 +224,18 @@ void peftjs_gemm_single(const peftjs_gemm_args *g) {
   size_t b_need = (size_t)(((nc + blocking->nr - 1) / blocking->nr) * blocking->nr) * (size_t)(kc > 0 ? kc : 1);
   float *pack_b = ensure(&thread_pack.b, &thread_pack.b_size, b_need);
   if (pack_b == NULL) abort();
-  blocking->gemm(g, pack_b);
+  float *scratch = NULL;
+  if (g->bw != NULL) {
+    /* dequantised weight rows: NR rows of kc (x·Wᵀ) or one row of nc (x·W) */
+    size_t need = (size_t)blocking->nr * (size_t)(kc > 0 ? kc : 1);
+    if ((size_t)nc > need) need = (size_t)nc;
+    scratch = ensure(&thread_pack.scratch, &thread_pack.scratch_size, need + 16);
+    if (scratch == NULL) abort();
+  }
+  long mc = g->m < blocking->mc ? g->m : blocking->mc;
+  float *pack_a = ensure(&thread_pack.a, &thread_pack.a_size, (size_t)(((mc + blocking->mr - 1) / blocking->mr) * blocking->mr) * (size_t)(kc > 0 ? kc : 1));
+  if (pack_a == NULL) abort();
+  blocking->gemm(g, pack_b, scratch, pack_a);
 }
 
 int peftjs_micro_rows(void) { return blocking_for(peftjs_current_isa())->mr; }

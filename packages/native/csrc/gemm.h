@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+struct peftjs_weight;
+
 enum peftjs_activation {
   PEFTJS_ACT_LINEAR = 0,
   PEFTJS_ACT_RELU = 1,
@@ -28,6 +30,10 @@ typedef struct {
   float alpha;        /* leakyrelu slope */
   const float *prelu; /* prelu slopes, one per column (or one for all when prelu_scalar) */
   int prelu_scalar;
+  /* B read from a frozen-weight store entry instead of `b`, dequantised while it is packed:
+   * B(p, j) = W[bw_row0 + j][bw_col0 + p] when trans_b (x·Wᵀ), else W[bw_row0 + p][bw_col0 + j]. */
+  const struct peftjs_weight *bw;
+  long bw_row0, bw_col0;
 } peftjs_gemm_args;
 
 /* The ISA the CPU supports best (what `peftjs_gemm` uses unless forced). */

@@ -112,7 +112,8 @@ void peftjs_gemm(const peftjs_gemm_args *g) {
     return;
   }
   long mr = peftjs_micro_rows(), nr = peftjs_micro_cols();
-  int by_rows = g->m >= (long)threads * mr * 2 || g->m >= g->n;
+  /* A store weight is dequantised while packed: splitting by columns shares that work out instead of repeating it. */
+  int by_rows = g->bw != NULL ? g->n < (long)threads * nr * 4 : (g->m >= (long)threads * mr * 2 || g->m >= g->n);
   long total = by_rows ? g->m : g->n, unit = by_rows ? mr : nr;
   long units = (total + unit - 1) / unit;
   if (units < threads) threads = (int)units;
@@ -128,7 +129,12 @@ void peftjs_gemm(const peftjs_gemm_args *g) {
       job->gemm.c = g->c + begin * g->ldc;
     } else {
       job->gemm.n = end - begin;
-      job->gemm.b = g->b + begin * (g->trans_b ? g->ldb : 1);
+      if (g->bw != NULL) {
+        if (g->trans_b) job->gemm.bw_row0 = g->bw_row0 + begin;
+        else job->gemm.bw_col0 = g->bw_col0 + begin;
+      } else {
+        job->gemm.b = g->b + begin * (g->trans_b ? g->ldb : 1);
+      }
       job->gemm.c = g->c + begin;
       if (g->bias != NULL && !g->bias_scalar) job->gemm.bias = g->bias + begin;
       if (g->prelu != NULL && !g->prelu_scalar) job->gemm.prelu = g->prelu + begin;

@@ -17,7 +17,8 @@ const packageDirectory = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const buildDirectory = join(packageDirectory, 'build');
 const output = join(buildDirectory, 'Release', 'peftjs_native.node');
 const reportPath = join(buildDirectory, 'build-report.json');
-const sources = ['binding.c', 'gemm.c', 'adam.c', 'threads.c'].map((file) => join(packageDirectory, 'csrc', file));
+const sources = ['binding.c', 'gemm.c', 'adam.c', 'threads.c',
+  'store.c'].map((file) => join(packageDirectory, 'csrc', file));
 const timeout = 10 * 60 * 1000;
 
 function log(message) {
@@ -27,7 +28,7 @@ function log(message) {
 /** What the addon is built from: the C sources, binding.gyp and the Node ABI. An unchanged build is kept. */
 function sourceHash() {
   const hash = createHash('sha256');
-  for (const file of [...sources, join(packageDirectory, 'csrc', 'gemm.h'), join(packageDirectory, 'csrc', 'gemm_kernel.inc'), join(packageDirectory, 'binding.gyp')]) {
+  for (const file of [...sources, join(packageDirectory, 'csrc', 'gemm.h'), join(packageDirectory, 'csrc', 'store.h'), join(packageDirectory, 'csrc', 'gemm_kernel.inc'), join(packageDirectory, 'binding.gyp')]) {
     hash.update(readFileSync(file));
   }
   hash.update(`${process.versions.modules} ${process.platform} ${process.arch}`);

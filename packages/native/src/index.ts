@@ -8,5 +8,13 @@ export {
   NativeActivation,
   AdamParam,
   ADAM_PARAMS,
+  StoreStorage,
+  StoreSource,
+  StoreCreateParam,
+  STORE_CREATE_PARAMS,
+  StoreMatMulParam,
+  STORE_MAT_MUL_PARAMS,
+  StoreGatherParam,
+  STORE_GATHER_PARAMS,
 } from './native-addon';
-export type { NativeAddon, NativeInfo, NativeIsa, NativeMemory, NativeActivationName } from './native-addon';
+export type { NativeAddon, NativeInfo, NativeIsa, NativeMemory, NativeActivationName, NativeStoreEntryInfo, NativeStoreStats } from './native-addon';

@@ -29,7 +29,94 @@ export interface NativeAddon {
   setIsa(isa: NativeIsa | null): boolean;
   /** Sets the threads for large products (1 = none besides the caller); returns the number now used. */
   setThreads(threads: number): number;
+
+  // ---- the frozen-weight store (see `FrozenWeightStore` for the typed wrapper) ----
+  /** Maps a whole file read-only and shared; returns a mapping id. */
+  storeMapFile(path: string): number;
+  /** Drops a mapping handle (entries made from it keep the file mapped until they are freed). */
+  storeUnmapFile(mapping: number): void;
+  /** Creates an entry; `params` is laid out as `StoreCreateParam` says. Returns the entry id. */
+  storeCreate(params: Float64Array, source?: NativeMemory): number;
+  storeFree(entry: number): void;
+  storeInfo(entry: number): NativeStoreEntryInfo;
+  storeStats(): NativeStoreStats;
+  /** Rows `[row0, row0 + rows)` dequantised to float32 into `out`. */
+  storeRead(entry: number, out: Float32Array, row0: number, rows: number): void;
+  /** Replaces the entry's values (rows × cols float32), requantised in its own storage. */
+  storeWrite(entry: number, values: Float32Array): void;
+  /** `out = x·Wᵀ (+ bias)` or `x·W` in place on `memory`; `params` as `StoreMatMulParam` says. */
+  storeMatMul(memory: NativeMemory, params: Float64Array): void;
+  /** `out[i] = W[ids[i]]` in place on `memory`; `params` as `StoreGatherParam` says. */
+  storeGather(memory: NativeMemory, params: Float64Array): void;
+  /** GFLOP/s of one core's widest FMA on independent registers (the GEMM's ceiling), best over `milliseconds`. 0 without AVX2. */
+  measurePeak(milliseconds?: number): number;
 }
+
+/** What `storeInfo` reports. */
+export interface NativeStoreEntryInfo {
+  readonly rows: number;
+  readonly cols: number;
+  /** `StoreStorage` code. */
+  readonly storage: number;
+  /** 1 when a 4-bit entry's absmax is double-quantised. */
+  readonly nested: number;
+  /** Native memory held (values and statistics; 0 for values mapped from a file). */
+  readonly bytes: number;
+  /** The values are read in place from a mapped file. */
+  readonly mapped: boolean;
+}
+
+/** What `storeStats` reports. */
+export interface NativeStoreStats {
+  readonly entries: number;
+  /** Native memory held by all entries. */
+  readonly bytes: number;
+  /** Bytes of files mapped (shared with the page cache; resident only as touched). */
+  readonly mappedBytes: number;
+}
+
+/** Storage codes of the store (`storeCreate`'s `storage`). */
+export const StoreStorage = { float32: 0, bfloat16: 1, float16: 2, int8: 3, nf4: 4, fp4: 5 } as const;
+/** Source element types (safetensors' F32, BF16, F16). */
+export const StoreSource = { F32: 0, BF16: 1, F16: 2 } as const;
+
+/** Indices into the `storeCreate` parameter block. */
+export const StoreCreateParam = {
+  /** 0: `source` memory, 1: a mapped file. */
+  sourceKind: 0,
+  mapping: 1,
+  byteOffset: 2,
+  /** `StoreSource`. */
+  sourceType: 3,
+  rows: 4,
+  cols: 5,
+  /** 1: the source is laid out [cols, rows] (GPT-2 Conv1D) and is transposed on the way in. */
+  transpose: 6,
+  /** `StoreStorage`. */
+  storage: 7,
+  /** 1: double-quantise a 4-bit entry's absmax. */
+  doubleQuant: 8,
+} as const;
+export const STORE_CREATE_PARAMS = 9;
+
+/** Indices into the `storeMatMul` parameter block. */
+export const StoreMatMulParam = {
+  entry: 0,
+  /** Rows of x. */
+  m: 1,
+  /** Byte offsets of x and out. */
+  x: 2,
+  out: 3,
+  /** 1: out = x·Wᵀ (a Linear's forward), 0: out = x·W (its input gradient). */
+  transposeWeight: 4,
+  /** Byte offset of the bias (one per output column), -1 for none. */
+  bias: 5,
+} as const;
+export const STORE_MAT_MUL_PARAMS = 6;
+
+/** Indices into the `storeGather` parameter block. */
+export const StoreGatherParam = { entry: 0, count: 1, ids: 2, out: 3 } as const;
+export const STORE_GATHER_PARAMS = 4;
 
 /** Indices into the `sgemm` parameter block (`new Float64Array(SGEMM_PARAMS)`). */
 export const SgemmParam = {

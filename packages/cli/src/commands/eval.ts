@@ -8,6 +8,7 @@ import { startBackend } from '../util/backend';
 import { collect, commonOptions, integer, option } from '../util/options';
 import { TRAIN_DEFAULTS } from '../training/train-adapter';
 import { UsageError } from '../util/usage-error';
+import { storageFromFlags, storageOptions } from '../util/storage-options';
 import { BASE_FROM_ADAPTER, loadModelWithAdapters } from './shared';
 import { evaluateSeq2SeqLm, seq2seqExamples } from '../training/evaluate-seq2seq';
 
@@ -21,11 +22,12 @@ export function evalCommand(io: CliIo): Command {
   option(command, '--no-append-eos', "score rows as they are: no EOS after text and completions (train appends it; transformers' perplexity scripts do not)", undefined, { defaultText: 'appended, as train does' });
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--json', 'print {"loss", "perplexity", "tokens"}', false);
+  storageOptions(command);
   commonOptions(command);
   command.action(async (options: Record<string, any>) => {
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
     const rows = await readRows(options.data);
-    const loaded = await loadModelWithAdapters(options as { base?: string; adapter?: string[]; revision?: string });
+    const loaded = await loadModelWithAdapters({ ...(options as { base?: string; adapter?: string[]; revision?: string }), storage: storageFromFlags(options) });
     if (loaded.base.task === 'seq2seq-lm') {
       // transformers' seq2seq loss: decoder_input_ids = shift_right(labels), every label token scored.
       const config = loaded.base.config;

@@ -5,6 +5,7 @@ import type { CliIo } from '../cli-io';
 import { startBackend } from '../util/backend';
 import { collect, commonOptions, float, integer, option } from '../util/options';
 import { UsageError } from '../util/usage-error';
+import { storageFromFlags, storageOptions } from '../util/storage-options';
 import { BASE_FROM_ADAPTER, loadModelWithAdapters, promptRows } from './shared';
 import { parseTaskIdsFlag } from '../data/task-ids';
 
@@ -27,12 +28,13 @@ export function generateCommand(io: CliIo): Command {
   option(command, '--task-ids <json>', "one task id per row for Poly / multitask prompt tuning adapters, e.g. '[0, 2]' (or one integer for every row)");
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--json', 'print {"sequences": [[…]], "texts": […]}', false);
+  storageOptions(command);
   commonOptions(command);
   command.action(async (options: Record<string, any>) => {
     const sampling = options.temperature !== undefined || options.topK !== undefined || options.topP !== undefined;
     if (options.greedy && sampling) throw new UsageError('--greedy cannot be combined with --temperature, --top-k or --top-p');
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
-    const loaded = await loadModelWithAdapters(options as { base?: string; adapter?: string[]; revision?: string });
+    const loaded = await loadModelWithAdapters({ ...(options as { base?: string; adapter?: string[]; revision?: string }), storage: storageFromFlags(options) });
     const seq2seq = loaded.base.task === 'seq2seq-lm';
     if (loaded.base.task !== 'causal-lm' && !seq2seq) throw new UsageError(`generate needs a causal LM or an encoder-decoder; ${options.base ?? 'the base'} is a ${loaded.base.task} model (use predict)`);
     const { rows, mask } = promptRows(loaded, options);

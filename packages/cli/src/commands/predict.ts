@@ -7,6 +7,7 @@ import { startBackend } from '../util/backend';
 import { modelInputs, parseIdRows } from '../util/load-model';
 import { collect, commonOptions, option } from '../util/options';
 import { UsageError } from '../util/usage-error';
+import { storageFromFlags, storageOptions } from '../util/storage-options';
 import { BASE_FROM_ADAPTER, loadModelWithAdapters, promptRows } from './shared';
 import { parseTaskIdsFlag } from '../data/task-ids';
 import { withTaskIds } from '../training/evaluate-loss';
@@ -26,11 +27,12 @@ export function predictCommand(io: CliIo): Command {
   option(command, '--output <file.safetensors>', 'where to write tensor "logits" (float32)', undefined, { required: true });
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--json', 'also print {"shape", "logits"} on stdout', false);
+  storageOptions(command);
   commonOptions(command);
   command.action(async (options: Record<string, any>) => {
     if (!String(options.output).endsWith('.safetensors')) throw new UsageError(`--output must be a .safetensors file, got ${options.output}`);
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
-    const loaded = await loadModelWithAdapters(options as { base?: string; adapter?: string[]; revision?: string });
+    const loaded = await loadModelWithAdapters({ ...(options as { base?: string; adapter?: string[]; revision?: string }), storage: storageFromFlags(options) });
     const { rows, mask } = promptRows(loaded, options);
     let tokenTypes: number[][] | undefined;
     if (options.tokenTypeIds) {

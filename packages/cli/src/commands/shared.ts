@@ -7,6 +7,7 @@ import { resolveAdapterFolder } from '@peftjs/hub';
 import { resolveBaseModel } from '@peftjs/models';
 import { join } from 'node:path';
 import { UsageError } from '../util/usage-error';
+import type { StorageFlags } from '../util/storage-options';
 
 export interface LoadedModel {
   base: LoadedBase;
@@ -23,7 +24,7 @@ export const BASE_FROM_ADAPTER = "the first adapter's base_model_name_or_path";
  * adapter's `base_model_name_or_path` names (as PEFT's AutoPeftModel): a folder relative to the
  * working directory, else to the adapter folder, else a Hub repo id.
  */
-export async function loadModelWithAdapters(options: { base?: string; adapter?: string[]; revision?: string }): Promise<LoadedModel> {
+export async function loadModelWithAdapters(options: { base?: string; adapter?: string[]; revision?: string; storage?: StorageFlags }): Promise<LoadedModel> {
   let peftTaskType: unknown;
   let baseLocation = options.base;
   let revision = options.revision;
@@ -45,7 +46,7 @@ export async function loadModelWithAdapters(options: { base?: string; adapter?: 
     }
   }
   if (baseLocation === undefined) throw new UsageError('give --base, or an --adapter whose adapter_config.json names its base model');
-  const base = await loadBase(baseLocation, { revision, peftTaskType });
+  const base = await loadBase(baseLocation, { revision, peftTaskType, storage: options.storage });
   const peftModel = await loadAdapters(base.model, adapters);
   return { base, peftModel, model: peftModel?.model ?? base.model };
 }

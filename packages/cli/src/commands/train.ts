@@ -6,6 +6,7 @@ import { LR_SCHEDULER_TYPES, OPTIMIZERS, type TrainingArguments } from '@peftjs/
 import { readRows, type DataRow } from '../data/read-rows';
 import { trainAdapter, TRAIN_DEFAULTS, type StepProgress, type TrainAdapterOptions } from '../training/train-adapter';
 import { startBackend } from '../util/backend';
+import { storageFromFlags, storageOptions } from '../util/storage-options';
 import { readJsonFile } from '../util/load-model';
 import { REQUIRED, attributeOf, findMethod, listMethods, flagOf, methodFlags, methodName, parseFieldValue } from '../util/methods';
 import { commonOptions, float, integer, option } from '../util/options';
@@ -148,6 +149,7 @@ export function trainCommand(io: CliIo): Command {
     const isBoolean = flag.defaults.every((entry) => typeof entry.value === 'boolean');
     option(command, `--${flagOf(flag.key)} ${isBoolean ? '[bool]' : '<value>'}`, `method config field ${flag.key}`, undefined, { defaultText: defaults });
   }
+  storageOptions(command);
   commonOptions(command);
   command.action(async (options: Record<string, any>) => {
     await checkOutputFolder(options.out);
@@ -175,6 +177,7 @@ export function trainCommand(io: CliIo): Command {
     try {
       result = await trainAdapter({
         ...trainAdapterOptionsFrom(options, { method: method?.name, config, rows }),
+        storage: storageFromFlags(options),
         onStep: (step) => progress.update(step),
         log: (line) => {
           progress.stop();

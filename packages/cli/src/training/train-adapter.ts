@@ -20,6 +20,7 @@ import { nodeStorage } from '@peftjs/trainer/node';
 import type { DataRow } from '../data/read-rows';
 import { tokenizeRows } from '../data/tokenize-rows';
 import { loadBase, readJsonFile, type LoadedBase } from '../util/load-model';
+import { assertTrainingFits, type StorageFlags } from '../util/storage-options';
 import { findMethod, methodName } from '../util/methods';
 import { createSeededRandom, shuffled, withSeededMathRandom } from '../util/seeded-random';
 import { UsageError } from '../util/usage-error';
@@ -80,6 +81,8 @@ export interface TrainAdapterOptions {
   /** Write the adapter, checkpoints, training_log.json and loss_curve.png here. */
   out?: string;
   revision?: string;
+  /** --dtype / --quantization for the base model's frozen weights. */
+  storage?: StorageFlags;
   dataSource?: string;
   onStep?: (progress: StepProgress) => void;
   log?: (line: string) => void;
@@ -228,11 +231,16 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
   if (!Number.isInteger(maxLength) || maxLength < 2) throw new UsageError(`--max-length must be an integer ≥ 2, got ${maxLength}`);
   const evalSplit = options.evalSplit ?? TRAIN_DEFAULTS.evalSplit;
 
-  const base = typeof options.base === 'string' ? await loadBase(options.base, { revision: options.revision, task: 'causal-lm' }) : options.base;
+  const base = typeof options.base === 'string' ? await loadBase(options.base, { revision: options.revision, task: 'causal-lm', storage: options.storage }) : options.base;
   if (base.task !== 'causal-lm') throw new UsageError(`train fine-tunes causal language models; ${base.folder} is a ${base.task} model`);
   const vocabSize = typeof base.config.vocab_size === 'number' ? base.config.vocab_size : undefined;
   const padTokenId = padTokenIdOf(base, options.padTokenId);
   const examples = tokenizeRows(options.rows, { tokenizer: base.tokenizer, maxLength, vocabSize, source: options.dataSource ?? 'data' });
+  // A run that cannot fit stops here with one line, not as a wasm abort mid-step.
+  assertTrainingFits(base.model, {
+    batchSize: Math.min(args.perDeviceTrainBatchSize, examples.length),
+    sequenceLength: examples.reduce((longest, example) => Math.max(longest, example.inputIds.length), 1),
+  });
   // A row's "task_ids" (multitask prompt tuning, Poly) was read by tokenizeRows.
   const rows: TrainingExample[] = examples.map((example) => ({ inputIds: example.inputIds, labels: example.labels, ...(example.taskId !== undefined ? { taskId: example.taskId } : {}) }));
 

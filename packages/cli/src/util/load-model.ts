@@ -6,6 +6,7 @@ import type { PeftModel } from '@peftjs/core';
 import { fromPretrained, loadAdapter } from '@peftjs/hub';
 import { loadPretrained, resolveModelFolder, type ModelTask } from '@peftjs/models';
 import { loadTokenizerIfAny, type TextTokenizer } from './tokenizer';
+import type { StorageFlags } from './storage-options';
 import { UsageError } from './usage-error';
 
 export interface LoadedBase {
@@ -57,6 +58,8 @@ export interface LoadBaseOptions {
   task?: ModelTask;
   /** The adapter's task_type, when one is given (picks the head when config.json names none). */
   peftTaskType?: unknown;
+  /** --dtype / --quantization: frozen weights in a store outside the wasm heap. */
+  storage?: StorageFlags;
 }
 
 /** Loads a transformers model folder or Hub repo with the class its config names, and its tokenizer if it has one. */
@@ -64,7 +67,7 @@ export async function loadBase(dirOrRepoId: string, options: LoadBaseOptions = {
   const folder = await resolveModelFolder(dirOrRepoId, { revision: options.revision });
   const config = await readJsonFile(join(folder, 'config.json'));
   const task = options.task ?? taskOf(config, options.peftTaskType);
-  const model = await loadPretrained(folder, task, { revision: options.revision });
+  const model = await loadPretrained(folder, task, { revision: options.revision, ...options.storage });
   const tokenizer = await loadTokenizerIfAny(folder);
   return { model, folder, config, task, tokenizer };
 }

@@ -35,6 +35,7 @@ const USER_ERROR_NAMES = new Set([
   // models
   'ModelLoadError',
   'UnsupportedModelTypeError',
+  'MemoryBudgetError',
   // runtime
   'UnknownBackendError',
   'BackendNotInstalledError',

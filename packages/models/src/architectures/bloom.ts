@@ -2,6 +2,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { ConfigReader, type PretrainedConfig } from '../config/pretrained-config';
 import { ModelLoadError } from '../errors';
+import { embedding } from '../layers/embedding';
 import { HFActivation } from '../layers/activations';
 import { AttentionMaskBias } from '../layers/attention-mask';
 import { linear } from '../layers/linear';
@@ -88,7 +89,7 @@ export function buildBloom(config: BloomConfig, options: BuildOptions & { head?:
   const layerNorm = (name: string) =>
     tfl.layers.layerNormalization({ name, axis: -1, epsilon: config.layerNormEpsilon, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
 
-  const wordEmbeddings = tfl.layers.embedding({ name: join(prefix, 'word_embeddings'), inputDim: config.vocabSize, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
+  const wordEmbeddings = embedding({ name: join(prefix, 'word_embeddings'), inputDim: config.vocabSize, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
   let hidden = wordEmbeddings.apply(inputIds) as SymbolicTensor;
   hidden = layerNorm(join(prefix, 'word_embeddings_layernorm')).apply(hidden) as SymbolicTensor;
   const bias = new AttentionMaskBias({ name: glue(prefix, 'attention_mask'), causal: true }).apply([attentionMask, hidden]) as SymbolicTensor;

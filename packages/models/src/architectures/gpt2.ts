@@ -2,6 +2,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { ConfigReader, type PretrainedConfig } from '../config/pretrained-config';
 import { ModelLoadError } from '../errors';
+import { embedding } from '../layers/embedding';
 import { HFActivation, isActivationName, type ActivationName } from '../layers/activations';
 import { AttentionMaskBias } from '../layers/attention-mask';
 import { gpt2Conv1D } from '../layers/gpt2-conv1d';
@@ -73,7 +74,7 @@ export function buildGPT2(config: GPT2Config, options: BuildOptions & { head?: '
   const layerNorm = (name: string) =>
     tfl.layers.layerNormalization({ name, axis: -1, epsilon: config.layerNormEpsilon, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
 
-  const wte = tfl.layers.embedding({ name: join(prefix, 'wte'), inputDim: config.vocabSize, outputDim: config.nEmbd, embeddingsInitializer: init.normal() });
+  const wte = embedding({ name: join(prefix, 'wte'), inputDim: config.vocabSize, outputDim: config.nEmbd, embeddingsInitializer: init.normal() });
   const tokens = wte.apply(inputIds) as SymbolicTensor;
   const positionIds = new PositionIds({ name: glue(prefix, 'position_ids') }).apply(tokens) as SymbolicTensor;
   const wpe = tfl.layers.embedding({ name: join(prefix, 'wpe'), inputDim: config.nPositions, outputDim: config.nEmbd, embeddingsInitializer: init.normal() });

@@ -2,6 +2,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { ConfigReader, type PretrainedConfig } from '../config/pretrained-config';
 import { ModelLoadError } from '../errors';
+import { embedding } from '../layers/embedding';
 import { GatedActivation, isActivationName, type ActivationName } from '../layers/activations';
 import { AttentionMaskBias } from '../layers/attention-mask';
 import { PositionIds } from '../layers/position-ids';
@@ -126,7 +127,7 @@ export function buildLlama(config: LlamaConfig, options: BuildOptions & { head?:
     linear({ name, units, useBias, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
   const rmsNorm = (name: string) => new LlamaRMSNorm({ name, epsilon: config.rmsNormEps, initializer: init.onesName });
 
-  const embedTokens = tfl.layers.embedding({ name: join(prefix, 'embed_tokens'), inputDim: config.vocabSize, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
+  const embedTokens = embedding({ name: join(prefix, 'embed_tokens'), inputDim: config.vocabSize, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
   let hidden = embedTokens.apply(inputIds) as SymbolicTensor;
   const positionIds = new PositionIds({ name: glue(prefix, 'position_ids') }).apply(hidden) as SymbolicTensor;
   const [cos, sin] = new RotaryEmbedding({ name: glue(prefix, 'rotary_emb'), dim: headDim, base: config.ropeTheta, scaling: config.ropeScaling }).apply(positionIds) as SymbolicTensor[];

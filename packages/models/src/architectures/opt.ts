@@ -2,6 +2,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { ConfigReader, type PretrainedConfig } from '../config/pretrained-config';
 import { ModelLoadError } from '../errors';
+import { embedding } from '../layers/embedding';
 import { HFActivation, isActivationName, type ActivationName } from '../layers/activations';
 import { AttentionMaskBias } from '../layers/attention-mask';
 import { linear } from '../layers/linear';
@@ -89,7 +90,7 @@ export function buildOPT(config: OPTConfig, options: BuildOptions & { head?: 'ca
   const layerNorm = (name: string) =>
     tfl.layers.layerNormalization({ name, axis: -1, epsilon: 1e-5, center: affine, scale: affine, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
 
-  const embedTokens = tfl.layers.embedding({ name: `${prefix}.embed_tokens`, inputDim: config.vocabSize, outputDim: config.wordEmbedProjDim, embeddingsInitializer: init.normal() });
+  const embedTokens = embedding({ name: `${prefix}.embed_tokens`, inputDim: config.vocabSize, outputDim: config.wordEmbedProjDim, embeddingsInitializer: init.normal() });
   let tokens = embedTokens.apply(inputIds) as SymbolicTensor;
   const bias = new AttentionMaskBias({ name: glue(prefix, 'attention_mask'), causal: true }).apply([attentionMask, tokens]) as SymbolicTensor;
   const positionIds = new OPTPositionIds({ name: glue(prefix, 'position_ids'), offset: OPT_POSITION_OFFSET }).apply(bias) as SymbolicTensor;

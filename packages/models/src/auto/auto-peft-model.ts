@@ -4,7 +4,7 @@ import { fromPretrained as loadAdapterInto, readAdapterConfig, resolveAdapterFol
 import { registerBuiltinModelTypes } from '../architectures/builtin-model-types';
 import { getModelType, listModelTypes, type ModelTask } from '../architectures/model-types';
 import { TaskTypeMismatchError } from '../errors';
-import { loadPretrained } from './load-pretrained';
+import { loadPretrained, type FromPretrainedOptions } from './load-pretrained';
 
 /** PEFT's task types and the model task each loads its base as (PEFT's MODEL_TYPE_TO_PEFT_MODEL_MAPPING, for the tasks built here). */
 export const PEFT_TASK_TYPE_TO_MODEL_TASK: Readonly<Record<string, ModelTask>> = {
@@ -33,6 +33,11 @@ export interface AutoPeftModelOptions extends AdapterLocationOptions {
   baseModelNameOrPath?: string;
   /** The base model's Hub revision. Default: the adapter config's `revision`, else `main`. */
   baseRevision?: string;
+  /** How the base model's frozen weights are stored (see `FromPretrainedOptions`). */
+  dtype?: FromPretrainedOptions['dtype'];
+  quantization?: FromPretrainedOptions['quantization'];
+  doubleQuant?: boolean;
+  frozenStore?: FromPretrainedOptions['frozenStore'];
 }
 
 /** Where `base_model_name_or_path` points: a local folder, or a Hub repo id. */
@@ -127,7 +132,7 @@ function modelTaskFor(className: string, expected: string | null, config: Record
 }
 
 async function loadAutoPeftModel(className: string, expected: string | null, adapterDirOrRepoId: string, options: AutoPeftModelOptions = {}): Promise<PeftModel> {
-  const { adapterName, isTrainable, baseModelNameOrPath, baseRevision, subfolder, revision, ...hub } = options;
+  const { adapterName, isTrainable, baseModelNameOrPath, baseRevision, subfolder, revision, dtype: _dtype, quantization: _quantization, doubleQuant: _doubleQuant, frozenStore: _frozenStore, ...hub } = options;
   const { join } = await import('node:path');
   const adapterFolder = await resolveAdapterFolder(adapterDirOrRepoId, { ...hub, revision, subfolder });
   const config = await readAdapterConfig(adapterFolder);
@@ -141,7 +146,14 @@ async function loadAutoPeftModel(className: string, expected: string | null, ada
   const base = await resolveBaseModel(written, adapterFolder);
   const configRevision = typeof config.revision === 'string' && config.revision !== '' ? config.revision : undefined;
   const { concurrency: _concurrency, ...connection } = hub;
-  const model: LayersModel = await loadPretrained(base.location, task, { revision: baseRevision ?? configRevision, hub: connection });
+  const model: LayersModel = await loadPretrained(base.location, task, {
+    revision: baseRevision ?? configRevision,
+    hub: connection,
+    ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+    ...(options.quantization !== undefined ? { quantization: options.quantization } : {}),
+    ...(options.doubleQuant !== undefined ? { doubleQuant: options.doubleQuant } : {}),
+    ...(options.frozenStore !== undefined ? { frozenStore: options.frozenStore } : {}),
+  });
   // As in PEFT, the base keeps the name it was loaded by, which a re-saved adapter writes again.
   setModelInfo(model, { nameOrPath: base.nameOrPath });
   try {

@@ -10,10 +10,45 @@ import { ModelLoadError, UnsupportedModelTypeError } from '../errors';
 import { loadWeights } from '../weights/load-weights';
 import { openWeights } from '../weights/weight-source';
 import { resolveModelFolder, type ResolveModelOptions } from './resolve-model-folder';
+import { buildWithFrozenWeights } from '../frozen/frozen-build-scope';
+import { openFrozenCheckpoint } from '../frozen/frozen-checkpoint';
+import { parseFrozenStorage, type FrozenDtype, type Quantization } from '../frozen/frozen-storage';
+import { assertFits, estimateLoadMemory } from '../frozen/memory-estimate';
+import { loadNativeStore, nativeStoreUnavailableReason, type NativeStoreAddon } from '../frozen/native-store';
 
 export interface FromPretrainedOptions extends ResolveModelOptions {
-  /** Compute dtype. TF.js layers compute in float32; F16 and BF16 checkpoints are widened to it. */
-  dtype?: 'float32';
+  /**
+   * How the frozen base weights are stored (computation stays float32). Giving `dtype` or
+   * `quantization` loads the linear and embedding weights into a frozen-weight store outside the
+   * wasm heap; without either, every weight is a tfjs variable in float32, as before.
+   */
+  dtype?: FrozenDtype;
+  /** Quantised storage of the frozen weights: `int8` (per-output-channel absmax), `nf4`, `fp4` (bitsandbytes' 4-bit, blocks of 64). */
+  quantization?: Quantization;
+  /** 4-bit: double-quantise the block absmax (bitsandbytes' `bnb_4bit_use_double_quant`). Default false. */
+  doubleQuant?: boolean;
+  /**
+   * Where frozen weights live: `native` (@peftjs/native's store: mapped or native memory, native
+   * kernels), `arrays` (JS arrays, dequantised per use: browsers, no compiler), `auto` (native
+   * when the addon loads, else arrays; the default when `dtype` or `quantization` is given), or
+   * `none` (tfjs variables; the default otherwise).
+   */
+  frozenStore?: 'auto' | 'native' | 'arrays' | 'none';
+}
+
+/** Which store a load uses, from the options (a typed error for a contradiction). */
+function frozenStoreMode(options: FromPretrainedOptions): 'auto' | 'native' | 'arrays' | 'none' {
+  const storeAsked = options.dtype !== undefined || options.quantization !== undefined || options.doubleQuant !== undefined;
+  const mode = options.frozenStore ?? (storeAsked ? 'auto' : 'none');
+  if (!['auto', 'native', 'arrays', 'none'].includes(mode)) {
+    throw new InvalidConfigError(`frozenStore "${mode}" is not one of auto, native, arrays, none`, { field: 'frozenStore' });
+  }
+  if (mode === 'none' && ((options.dtype !== undefined && options.dtype !== 'float32') || options.quantization !== undefined)) {
+    throw new InvalidConfigError(`frozenStore "none" keeps float32 tfjs variables; dtype ${options.dtype ?? 'float32'} / quantization ${options.quantization ?? 'none'} need a frozen-weight store (frozenStore auto, native or arrays)`, {
+      field: 'frozenStore',
+    });
+  }
+  return mode;
 }
 
 const TASK_NAMES: Record<ModelTask, string> = {
@@ -92,10 +127,14 @@ export async function loadPretrained(
   expected?: { className: string; modelTypes: readonly string[] },
 ): Promise<LayersModel> {
   if (!MODEL_TASKS.includes(task)) throw new InvalidConfigError(`unknown task "${task}"; one of ${MODEL_TASKS.join(', ')}`, { field: 'task' });
-  if (options.dtype !== undefined && options.dtype !== 'float32') {
-    throw new InvalidConfigError(`dtype "${options.dtype}" is not supported: TF.js layers compute in float32 (F16 and BF16 checkpoints are widened on load)`, {
-      field: 'dtype',
-    });
+  const storage = parseFrozenStorage(options);
+  const storeMode = frozenStoreMode(options);
+  let addon: NativeStoreAddon | undefined;
+  if (storeMode === 'native' || storeMode === 'auto') {
+    addon = await loadNativeStore();
+    if (!addon && storeMode === 'native') {
+      throw new InvalidConfigError(`frozenStore "native" needs @peftjs/native's frozen-weight store, which is unavailable here: ${nativeStoreUnavailableReason()}; use frozenStore "arrays" (or "auto")`, { field: 'frozenStore' });
+    }
   }
   const folder = await resolveModelFolder(dirOrRepoId, options);
   const config = await loadConfig(folder);
@@ -108,7 +147,17 @@ export async function loadPretrained(
   const definition = definitionFor(config, task);
   const taskDefinition = definition.tasks[task]!;
   const typed = definition.parseConfig(config, `${folder}/config.json`);
-  const model = taskDefinition.build(typed, { init: 'zeros' });
+  const checkpoint = storeMode === 'none' ? undefined : await openFrozenCheckpoint(folder, storage, { basePrefix: definition.basePrefix, addon });
+  let model: LayersModel;
+  try {
+    if (checkpoint) assertFits(estimateLoadMemory(checkpoint.tensors, storage, addon !== undefined), `load ${dirOrRepoId}`);
+    model = checkpoint ? buildWithFrozenWeights(checkpoint, () => taskDefinition.build(typed, { init: 'zeros' })) : taskDefinition.build(typed, { init: 'zeros' });
+  } catch (error) {
+    checkpoint?.disposeAll();
+    checkpoint?.close();
+    throw error;
+  }
+  checkpoint?.close();
   try {
     const source = await openWeights(folder);
     try {

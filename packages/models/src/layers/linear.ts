@@ -3,6 +3,8 @@ import { layers as tflLayers } from '@tensorflow/tfjs-layers';
 import type { layers } from '@tensorflow/tfjs-layers';
 import type { DenseLayerArgs } from '@tensorflow/tfjs-layers/dist/layers/core';
 import { single, type Kwargs } from './layer-utils';
+import { frozenWeightFor } from '../frozen/frozen-build-scope';
+import { FrozenLinear } from '../frozen/frozen-layers';
 
 /** tfjs-layers does not export its Dense class; take it from an instance. */
 const DenseClass = tflLayers.dense({ units: 1 }).constructor as new (args: DenseLayerArgs) => layers.Layer;
@@ -34,5 +36,7 @@ export class Linear extends DenseClass {
 }
 
 export function linear(args: DenseLayerArgs): layers.Layer {
-  return new Linear(args);
+  // Inside buildWithFrozenWeights, a layer whose weight is in the store is built over it.
+  const weight = args.name === undefined ? undefined : frozenWeightFor({ name: args.name, kind: 'linear', units: args.units });
+  return weight ? new FrozenLinear({ ...args, weight }) : new Linear(args);
 }

@@ -1,6 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers } from '@tensorflow/tfjs-layers';
 import { single, singleShape, type Kwargs, type Shape } from './layer-utils';
+import { frozenMatMul } from '../frozen/frozen-ops';
+import { storedWeightOf } from '../frozen/frozen-layers';
+
+/**
+ * An output head as a function of hidden rows: what a chunked loss calls per chunk. `logits`
+ * maps `[rows, hidden]` to `[rows, vocab]` and is differentiable in its input (the weight gets no
+ * gradient when it is stored); `inputGradient` is `dLogits·E` for callers that run the backward
+ * themselves. Neither keeps anything beyond the call.
+ */
+export interface HeadProjection {
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  logits(hidden: tf.Tensor2D): tf.Tensor2D;
+  inputGradient(dLogits: tf.Tensor2D): tf.Tensor2D;
+}
 
 /**
  * An output head that shares the token embedding matrix (`tie_word_embeddings`):
@@ -27,6 +42,27 @@ export class TiedLMHead extends layers.Layer {
     return variable.read();
   }
 
+  /** The head as a projection of hidden rows (store-backed when the embedding is). */
+  projection(): HeadProjection {
+    const stored = this.embeddingLayer ? storedWeightOf(this.embeddingLayer) : undefined;
+    if (stored) {
+      return {
+        vocabSize: stored.rows,
+        hiddenSize: stored.cols,
+        logits: (hidden) => frozenMatMul(hidden, stored, true) as tf.Tensor2D,
+        inputGradient: (dLogits) => tf.tidy(() => frozenMatMul(dLogits, stored, false) as tf.Tensor2D),
+      };
+    }
+    const variable = this.embeddingLayer?.weights[0];
+    if (!variable) this.matrix();
+    return {
+      vocabSize: variable!.shape[0]!,
+      hiddenSize: variable!.shape[1]!,
+      logits: (hidden) => tf.matMul(hidden, variable!.read() as tf.Tensor2D, false, true),
+      inputGradient: (dLogits) => tf.matMul(dLogits, variable!.read() as tf.Tensor2D),
+    };
+  }
+
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
     const shape = singleShape(inputShape);
     const vocab = this.embeddingLayer?.weights[0]?.shape[0] ?? null;
@@ -36,6 +72,8 @@ export class TiedLMHead extends layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const hidden = single(inputs);
+      const stored = this.embeddingLayer ? storedWeightOf(this.embeddingLayer) : undefined;
+      if (stored) return frozenMatMul(hidden, stored, true);
       const embeddings = this.matrix();
       const size = hidden.shape[hidden.rank - 1]!;
       const flat = tf.reshape(hidden, [-1, size]);

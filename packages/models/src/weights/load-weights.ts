@@ -3,6 +3,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { namedParameters, warn, type ParamRef } from '@peftjs/core';
 import { ModelLoadError } from '../errors';
 import type { WeightSource } from './weight-source';
+import { FrozenWeightVariable } from '../frozen/frozen-weight-variable';
 
 export interface LoadWeightsOptions {
   /**
@@ -47,8 +48,14 @@ export async function loadWeights(model: LayersModel, source: WeightSource, opti
   const plan: Array<{ name: string; key: string; param: ParamRef }> = [];
   const newlyInitialized: string[] = [];
   const missing: string[] = [];
+  const stored: Array<{ name: string; key: string }> = [];
   for (const [name, param] of params) {
     const key = candidates(name, options.basePrefix).find((candidate) => available.has(candidate));
+    // Weights built over a frozen-weight store were read from the checkpoint as the model was built.
+    if (FrozenWeightVariable.isFrozenWeightVariable(param.variable) && key !== undefined) {
+      stored.push({ name, key });
+      continue;
+    }
     if (key === undefined) {
       if (options.newlyInitialized?.some((pattern) => pattern.test(name))) newlyInitialized.push(name);
       else missing.push(name);
@@ -80,7 +87,7 @@ export async function loadWeights(model: LayersModel, source: WeightSource, opti
       path: source.label,
     });
   }
-  const used = new Set(plan.map((entry) => entry.key));
+  const used = new Set([...plan, ...stored].map((entry) => entry.key));
   const unexpected = source.names.filter((name) => !used.has(name) && !options.ignoreUnexpected?.some((pattern) => pattern.test(name)));
 
   // Names and shapes were all checked above; now stream one tensor at a time to keep the peak
@@ -103,5 +110,5 @@ export async function loadWeights(model: LayersModel, source: WeightSource, opti
   if (unexpected.length > 0) {
     warn(`${unexpected.length} tensor(s) in ${source.label} were not used: ${unexpected.slice(0, 8).join(', ')}${unexpected.length > 8 ? ', …' : ''}`);
   }
-  return { loaded: new Map(plan.map(({ name, key }) => [name, key])), newlyInitialized, unexpected };
+  return { loaded: new Map([...plan, ...stored].map(({ name, key }) => [name, key])), newlyInitialized, unexpected };
 }

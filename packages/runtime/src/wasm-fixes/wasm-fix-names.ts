@@ -18,6 +18,10 @@ export const WasmFix = {
   identityShare: 'identity-share',
   /** `PeftjsFusedAdam`: one Adam / AdamW update per variable (native when the addon loaded), for `FusedAdamOptimizer`. */
   fusedAdam: 'fused-adam',
+  /** `PeftjsStoreMatMul`: x·Wᵀ / x·W with W in @peftjs/native's frozen-weight store (only when the addon loaded). */
+  storeMatMul: 'store-mat-mul',
+  /** `PeftjsStoreGather`: embedding rows from the frozen-weight store (only when the addon loaded). */
+  storeGather: 'store-gather',
 } as const;
 
 export type WasmFixName = (typeof WasmFix)[keyof typeof WasmFix];
