@@ -117,6 +117,7 @@ export function createLora(settings: LoraSettings = {}): TunerV1<LoraConfig> {
       const className = layer.getClassName();
       return (BASE_CLASSES as readonly string[]).includes(className) || isLinearLayerClass(className);
     },
+    configFields: loraConfigSchema.fields,
     parseConfig: (raw) => loraConfigSchema.parse(raw),
     serializeConfig: (config) => loraConfigSchema.serialize(config),
     defaultTargetsForArchitecture(architecture: ArchitectureConfig): TargetDefaults | undefined {
