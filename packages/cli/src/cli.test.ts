@@ -11,8 +11,6 @@ import { buildProgram } from './cli';
 import { processIo } from './cli-io';
 import { cli, cliProcess, fixture, REPO_ROOT } from './__fixtures__/run';
 
-/** An --out folder these failing runs never reach (a fixed /tmp path may already be a file on a shared machine). */
-const NEVER_WRITTEN = join(tmpdir(), `peftjs-cli-never-written-${process.pid}`);
 import { registerBuiltinTuners } from './util/methods';
 
 let work: string;
@@ -65,10 +63,10 @@ describe('user errors exit 2 with one line', () => {
     ['unknown flag', ['inspect', fixture('gpt2-lora', 'adapter'), '--colour'], /unknown option '--colour'/],
     ['missing required flag', ['train', '--data', 'x.jsonl', '--out', 'o'], /required option '--base <dir\|repo>' not specified/],
     ['unknown backend', ['eval', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--backend', 'tpu'], /backend.*"tpu".*wasm/i],
-    ['missing data file', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', '/nonexistent/data.jsonl', '--out', NEVER_WRITTEN], /data file \/nonexistent\/data.jsonl does not exist/],
-    ['unknown method', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', NEVER_WRITTEN, '--method', 'loar'], /unknown method "loar"; registered methods: .*lora/],
+    ['missing data file', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', '/nonexistent/data.jsonl', '--out', join(tmpdir(), 'peftjs-never')], /data file \/nonexistent\/data.jsonl does not exist/],
+    ['unknown method', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--method', 'loar'], /unknown method "loar"; registered methods: .*lora/],
     ['bad number', ['train', '--base', 'b', '--data', 'd.jsonl', '--out', 'o', '--lr', 'fast'], /--lr must be a positive number, got "fast"/],
-    ['flag of another method', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', NEVER_WRITTEN, '--method', 'ia3', '--use-dora'], /--use-dora is not a ia3 option \(it belongs to lora\)/],
+    ['flag of another method', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--method', 'ia3', '--use-dora'], /--use-dora is not a ia3 option \(it belongs to lora\)/],
     ['target that matches nothing', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--target-modules', 'q_prj'], /matched no layer/],
     ['not an adapter folder', ['inspect', fixture('gpt2-lora', 'base')], /no adapter_config.json/],
     ['bad input ids', ['generate', '--base', fixture('gpt2-lora', 'base'), '--input-ids', '[[1,2],[3]]'], /--input-ids: every row must have the same length/],

@@ -120,7 +120,6 @@ export {
 export { generateText } from './tokenizer/generate-text';
 export {
   tokenizeRows,
-  padBatch,
   rowKind,
   type DataRow,
   type TrainingExample,

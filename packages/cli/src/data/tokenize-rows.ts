@@ -1,9 +1,10 @@
-import { IGNORE_INDEX, padBatch, rowKind as modelsRowKind, tokenizeRows as modelsTokenizeRows, type RowKind, type TrainingExample } from '@peftjs/models';
+import { collate as padBatch } from '@peftjs/trainer';
+import { IGNORE_INDEX, rowKind as modelsRowKind, tokenizeRows as modelsTokenizeRows, type RowKind, type TrainingExample } from '@peftjs/models';
 import type { TextTokenizer } from '../util/tokenizer';
 import { UsageError } from '../util/usage-error';
 import type { DataRow } from './read-rows';
 
-// Row tokenisation and padding are @peftjs/models' (browser-safe, shared with the in-browser trainer);
+// Row tokenisation is @peftjs/models' and padding @peftjs/trainer's (both browser-safe, shared with the in-browser page);
 // the CLI reports bad rows as usage errors.
 export { IGNORE_INDEX, padBatch, type RowKind };
 
