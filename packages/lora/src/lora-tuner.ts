@@ -11,7 +11,7 @@ import {
   type TunerLayer,
   type TunerV1,
 } from '@peftjs/core';
-import { loraDisableWarning, loraSavedBiases, loraTrainableBiases } from './lora-bias';
+import { biasOptionHooks } from './bias-option';
 import { LORA_PEFT_TYPE, loraConfigSchema, type LoraConfig } from './lora-config';
 import { conv2dAdaptable, LoraConv2D } from './lora-conv2d-layer';
 import { LORA_DEFAULT_TARGETS } from './lora-default-targets';
@@ -144,9 +144,7 @@ export function createLora(settings: LoraSettings = {}): TunerV1<LoraConfig> {
         );
       }
     },
-    trainableParameters: loraTrainableBiases,
-    savedParameters: (config, context) => loraSavedBiases(config, context, LORA_WEIGHT_PREFIX),
-    disableWarning: loraDisableWarning,
+    ...biasOptionHooks(LORA_WEIGHT_PREFIX),
     createLayer(baseLayer, context) {
       const layer = wrap(baseLayer, context);
       layer.addAdapter(context.adapterName, loraAdapterOptions(context.config, context.path));
