@@ -76,6 +76,12 @@ for (const folder of workspaceFolders()) {
       if (specifier.startsWith('node:') || builtins.has(specifier) || specifier.startsWith('virtual:') || specifier.startsWith('/')) continue;
       const name = packageName(specifier);
       if (!declared.has(name)) problems.push(`${where}: imports "${name}", which ${relative(root, folder)}/package.json does not declare`);
+      // A library reaches another workspace package through a declared, static import: a dynamic
+      // one hides the edge from the package graph (tests and examples may load lazily).
+      const library = folder.startsWith(join(root, 'packages') + sep) && !/\.test\.[cm]?[jt]sx?$/.test(file) && !file.includes(`${sep}__fixtures__${sep}`);
+      if (library && match[3] !== undefined && name.startsWith('@peftjs/') && name !== manifest.name) {
+        problems.push(`${where}: imports "${name}" dynamically; import it statically (and declare it) so the package graph shows the edge`);
+      }
     }
   }
 }

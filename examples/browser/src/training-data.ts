@@ -1,4 +1,5 @@
-import { IGNORE_INDEX, padBatch, tokenizeRows as tokenizeTrainingRows, type DataRow, type RowTokenizer, type TrainingExample } from '@peftjs/models';
+import { collate as padBatch } from '@peftjs/trainer';
+import { IGNORE_INDEX, tokenizeRows as tokenizeTrainingRows, type DataRow, type RowTokenizer, type TrainingExample } from '@peftjs/models';
 import { UserError } from './user-error';
 
 export { IGNORE_INDEX, padBatch, type DataRow };

@@ -38,6 +38,7 @@ export const outputScale: TunerV1<OutputScaleConfig> = {
   supportedLayerClasses: ['Dense'],
   defaultTargets: OUTPUT_SCALE_DEFAULT_TARGETS,
   generation: outputScaleGenerationHooks,
+  configFields: outputScaleConfigSchema.fields,
   parseConfig: (raw) => outputScaleConfigSchema.parse(raw),
   serializeConfig: (config) => outputScaleConfigSchema.serialize(config),
   createLayer(baseLayer, context) {

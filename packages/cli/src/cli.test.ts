@@ -10,6 +10,7 @@ import { startFakeHub } from '@peftjs/hub/testing';
 import { buildProgram } from './cli';
 import { processIo } from './cli-io';
 import { cli, cliProcess, fixture, REPO_ROOT } from './__fixtures__/run';
+
 import { registerBuiltinTuners } from './util/methods';
 
 let work: string;
@@ -45,7 +46,8 @@ describe('help', () => {
     for (const flag of ['--r ', '--lora-alpha', '--lora-dropout', '--target-modules', '--use-dora', '--use-rslora', '--epochs', '--batch-size', '--lr', '--max-length', '--seed', '--eval-split', '--out', '--backend']) {
       expect(train).toContain(flag);
     }
-    expect(train).toMatch(/--lora-alpha <value>\s+method config field lora_alpha \(default:\s+lora: 8[;)]/);
+    // The flag's help is the config schema's description of the field.
+    expect(train).toMatch(/--lora-alpha <value>\s+lora_alpha: scaling = α\/r \(default:\s+lora: 8[;)]/);
   });
 
   it('--help exits 0', async () => {

@@ -33,9 +33,9 @@ export {
   type LayerRoles,
   type ModelInfo,
 } from './registry/model-registry';
-export { fields, type ConfigField } from './config/config-fields';
-export { defineConfigSchema, toPythonJson, TASK_TYPES, type TaskType, type PeftConfig, type ConfigSchema, type TypedFields } from './config/config-schema';
-export { parsePeftConfig, serializePeftConfig } from './config/peft-config';
+export { fields, describeField, type ConfigField, type ConfigFieldType } from './config/config-fields';
+export { defineConfigSchema, toPythonJson, TASK_TYPES, type TaskType, type PeftConfig, type ConfigSchema, type TypedFields, type ConfigFieldInfo, type ConfigOptions } from './config/config-schema';
+export { parsePeftConfig, serializePeftConfig, peftTypeOf } from './config/peft-config';
 export {
   fullMatch,
   matchesTargetModules,

@@ -1,4 +1,4 @@
-import { defineConfigSchema, fields, InvalidConfigError } from '@peftjs/core';
+import { defineConfigSchema, fields, InvalidConfigError, type ConfigOptions } from '@peftjs/core';
 
 export const IA3_PEFT_TYPE = 'IA3';
 
@@ -31,10 +31,18 @@ export const ia3ConfigSchema = defineConfigSchema({
     init_ia3_weights: fields.boolean(true),
   },
   check: (config) => checkFeedforwardSubset(config.targetModules, config.feedforwardModules),
+  help: {
+    target_modules: "layers to scale; null for the model type's defaults",
+    feedforward_modules: 'the targets whose input is scaled (a subset of the targets); null for the defaults',
+    fan_in_fan_out: "as LoRA (GPT-2's Conv1D)",
+    modules_to_save: 'layers trained in full and saved with the adapter',
+    init_ia3_weights: 'start at 1 (the identity); false for random',
+  },
 });
 
 export type IA3Config = ReturnType<typeof ia3ConfigSchema.parse>;
-export type IA3ConfigOptions = Partial<Omit<IA3Config, 'peftType'>>;
+/** What `createIA3Config` takes: any IA3Config field in camelCase, derived from the schema. */
+export type IA3ConfigOptions = ConfigOptions<IA3Config>;
 
 /** An IA3 config from camelCase options (or PEFT's snake_case JSON), every default filled in. */
 export function createIA3Config(options: IA3ConfigOptions | Record<string, unknown> = {}): IA3Config {

@@ -32,6 +32,7 @@ export function createIA3(settings: IA3Settings = {}): TunerV1<IA3Config> {
     supportedLayerClasses: ['Dense', 'Conv2D'],
     defaultTargets: { ...IA3_DEFAULT_TARGETS, ...(settings.defaultTargets ?? {}) },
     canAdapt: (layer) => layer.getClassName() === 'Conv2D' || isLinearLayerClass(layer.getClassName()),
+    configFields: ia3ConfigSchema.fields,
     parseConfig: (raw) => ia3ConfigSchema.parse(raw),
     serializeConfig: (config) => ia3ConfigSchema.serialize(config),
     defaultTargetsForArchitecture,

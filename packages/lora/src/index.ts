@@ -8,3 +8,4 @@ export { createLora, lora, loraAdapterOptions, patternKey, LORA_WEIGHT_PREFIX, t
 export { addWeightedAdapter, COMBINATION_TYPES, type AddWeightedAdapterOptions, type CombinationType } from './add-weighted-adapter';
 export type { MajoritySignMethod } from './merge-utils';
 export { initializePissa } from './pissa';
+export { biasOptionHooks, trainableBiases, savedBiases, biasDisableWarning } from './bias-option';

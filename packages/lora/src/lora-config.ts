@@ -1,4 +1,4 @@
-import { defineConfigSchema, fields, InvalidConfigError, type ConfigField, type TaskType } from '@peftjs/core';
+import { defineConfigSchema, fields, InvalidConfigError, type ConfigField, type ConfigOptions } from '@peftjs/core';
 
 /** The `peft_type` LoRA adapters carry in adapter_config.json. */
 export const LORA_PEFT_TYPE = 'LORA';
@@ -23,6 +23,9 @@ const VALID_INITS = 'true, false, "gaussian", "pissa" or "pissa_niter_<n>" (n a 
 
 function initField(): ConfigField<LoraInit> {
   return {
+    // A boolean that also takes names: the CLI gives it a [bool] flag that accepts them.
+    type: 'boolean',
+    choices: [true, false, 'gaussian', 'pissa', 'pissa_niter_<n>'],
     defaultValue: () => true,
     parse(value, name) {
       if (value === true || value === false || value === 'gaussian' || value === 'pissa') return value;
@@ -107,36 +110,34 @@ export const loraConfigSchema = defineConfigSchema({
       defaultValue: {},
     },
   },
+  help: {
+    r: 'rank',
+    target_modules: "list of names (a name matches a path or its last dotted segments), a regex (full match), 'all-linear', or null for the model type's defaults",
+    lora_alpha: 'scaling = α/r',
+    lora_dropout: "dropout on the adapter's input while training",
+    fan_in_fan_out: "set to true automatically for GPT-2's Conv1D (weights stored [in, out])",
+    bias: "'all' or 'lora_only' also train biases",
+    use_rslora: 'scaling = α/√r',
+    modules_to_save: 'layers trained in full and saved with the adapter (e.g. a classifier head)',
+    init_lora_weights: "true, false (random B too), 'gaussian', 'pissa', 'pissa_niter_<n>'",
+    layers_to_transform: 'only these layer indices',
+    layers_pattern: 'the path segment before the layer index',
+    rank_pattern: 'per-module ranks, { "q_proj": 16 }',
+    alpha_pattern: 'per-module alphas',
+    use_dora: 'DoRA (Dense and Conv2D)',
+    layer_replication: 'kept for the file; non-null values are refused (a LayersModel cannot share blocks)',
+    megatron_core: 'kept for the file',
+  },
 });
 
 /** A parsed LoRA config: PEFT 0.11.1's LoraConfig with camelCase names and every default filled in. */
 export type LoraConfig = ReturnType<typeof loraConfigSchema.parse>;
 
-/** What `createLoraConfig` takes: any LoraConfig field in camelCase (snake_case keys work too). */
-export interface LoraConfigOptions {
-  r?: number;
-  targetModules?: string | readonly string[] | null;
-  loraAlpha?: number;
-  loraDropout?: number;
-  fanInFanOut?: boolean;
-  bias?: 'none' | 'all' | 'lora_only';
-  useRslora?: boolean;
-  modulesToSave?: readonly string[] | null;
-  initLoraWeights?: LoraInit;
-  layersToTransform?: number | readonly number[] | null;
-  layersPattern?: string | readonly string[] | null;
-  rankPattern?: Record<string, number>;
-  alphaPattern?: Record<string, number>;
-  useDora?: boolean;
-  layerReplication?: ReadonlyArray<readonly [number, number]> | null;
-  megatronConfig?: null;
-  megatronCore?: string | null;
-  loftqConfig?: Record<string, never>;
-  taskType?: TaskType | null;
-  inferenceMode?: boolean;
-  baseModelNameOrPath?: string | null;
-  revision?: string | null;
-}
+/**
+ * What `createLoraConfig` takes: any LoraConfig field in camelCase (snake_case keys work too),
+ * derived from the schema; the refused PEFT fields take only their defaults.
+ */
+export type LoraConfigOptions = ConfigOptions<LoraConfig> & { megatronConfig?: null; loftqConfig?: Record<string, never> };
 
 /** Builds a validated LoRA config from camelCase options, with PEFT 0.11.1's defaults for the rest. */
 export function createLoraConfig(options: LoraConfigOptions = {}): LoraConfig {

@@ -130,9 +130,7 @@ export abstract class LoraLayer extends TunerLayer {
 
   protected createAdapter(adapterName: string, rawOptions: unknown): Map<string, ParamRef> {
     const options = rawOptions as LoraAdapterOptions;
-    if (!Number.isInteger(options.r) || options.r <= 0) {
-      throw new InvalidConfigError(`\`r\` should be a positive integer value but the value passed is ${options.r} (layer "${this.name}")`, { field: 'r' });
-    }
+    // `r` was validated once, by the config schema (rank_pattern values too).
     if (options.useDora && !this.supportsDora) {
       throw new InvalidConfigError(`${this.getClassName()} "${this.name}" does not support DoRA (use_dora); set use_dora to false or leave this layer out of target_modules`, {
         field: 'use_dora',

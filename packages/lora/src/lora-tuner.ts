@@ -12,7 +12,7 @@ import {
   type TunerLayer,
   type TunerV1,
 } from '@peftjs/core';
-import { loraDisableWarning, loraSavedBiases, loraTrainableBiases } from './lora-bias';
+import { biasOptionHooks } from './bias-option';
 import { LORA_PEFT_TYPE, loraConfigSchema, type LoraConfig } from './lora-config';
 import { conv2dAdaptable, LoraConv2D } from './lora-conv2d-layer';
 import { LORA_DEFAULT_TARGETS } from './lora-default-targets';
@@ -121,6 +121,7 @@ export function createLora(settings: LoraSettings = {}): TunerV1<LoraConfig> {
       const className = layer.getClassName();
       return (BASE_CLASSES as readonly string[]).includes(className) || isLinearLayerClass(className);
     },
+    configFields: loraConfigSchema.fields,
     parseConfig: (raw) => loraConfigSchema.parse(raw),
     serializeConfig: (config) => loraConfigSchema.serialize(config),
     defaultTargetsForArchitecture(architecture: ArchitectureConfig): TargetDefaults | undefined {
@@ -147,9 +148,7 @@ export function createLora(settings: LoraSettings = {}): TunerV1<LoraConfig> {
         );
       }
     },
-    trainableParameters: loraTrainableBiases,
-    savedParameters: (config, context) => loraSavedBiases(config, context, LORA_WEIGHT_PREFIX),
-    disableWarning: loraDisableWarning,
+    ...biasOptionHooks(LORA_WEIGHT_PREFIX),
     createLayer(baseLayer, context) {
       const layer = wrap(baseLayer, context);
       layer.addAdapter(context.adapterName, loraAdapterOptions(context.config, context.path));

@@ -145,7 +145,6 @@ export { estimateLoadMemory, assertFits, availableMemory, formatBytes, WASM_HEAP
 export { estimateTrainingMemory, isWasmOutOfMemory, type TrainingMemoryOptions } from './frozen/training-memory';
 export {
   tokenizeRows,
-  padBatch,
   rowKind,
   type DataRow,
   type TrainingExample,

@@ -11,6 +11,7 @@ import {
   type MultitaskPromptTuningInit,
 } from './multitask-prompt-tuning-config';
 import type { PreparedPromptConfig } from './prompt-learning-config';
+import { loadSafetensors } from '@peftjs/hub';
 
 /** Whether a config starts from a source adapter (and is not a trained adapter being loaded, whose tensors come with it). */
 export function needsSource(config: Pick<MultitaskPromptTuningConfig, 'promptTuningInit' | 'inferenceMode'>): boolean {
@@ -35,13 +36,7 @@ export async function loadMultitaskPromptTuningSource<C extends { peftType: stri
       field: 'prompt_tuning_init_state_dict_path',
     });
   }
-  let hub: typeof import('@peftjs/hub');
-  try {
-    hub = await import('@peftjs/hub');
-  } catch (error) {
-    throw new InvalidConfigError('reading prompt_tuning_init_state_dict_path needs @peftjs/hub; install it, or pass { sourceStateDict } to createMultitaskPromptTuningConfig', { cause: error });
-  }
-  return attachSourceStateDict(config, await hub.loadSafetensors(path));
+  return attachSourceStateDict(config, await loadSafetensors(path));
 }
 
 function sameShape(value: tf.Tensor | undefined, expected: readonly number[]): boolean {

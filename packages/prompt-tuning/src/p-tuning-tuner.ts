@@ -12,6 +12,7 @@ export const pTuning: TunerV1<PromptEncoderConfig> = createPromptLearningTuner<P
   peftType: P_TUNING_PEFT_TYPE,
   weightPrefix: 'p_tuning_',
   kind: 'input',
+  configFields: promptEncoderConfigSchema.fields,
   parseConfig: (raw) => promptEncoderConfigSchema.parse(raw),
   serializeConfig: (config) => promptEncoderConfigSchema.serialize(config),
   prepareMethodConfig: (config) => ({ ...config, encoderHiddenSize: config.encoderHiddenSize ?? config.tokenDim }),

@@ -9,6 +9,10 @@ export const prefixTuningConfigSchema = defineConfigSchema({
     encoder_hidden_size: fields.nullableInteger(null, { min: 1 }),
     prefix_projection: fields.boolean(false),
   },
+  help: {
+    encoder_hidden_size: "the prefix projection's hidden size (null: token_dim)",
+    prefix_projection: 'produce the prefix with a two-layer MLP (trained) instead of storing it directly',
+  },
   check: (config) => {
     checkNumVirtualTokens(config);
     refuseTargetFields(config);

@@ -12,6 +12,7 @@ export const prefixTuning: TunerV1<PrefixTuningConfig> = createPromptLearningTun
   peftType: PREFIX_TUNING_PEFT_TYPE,
   weightPrefix: 'prefix_tuning_',
   kind: 'prefix',
+  configFields: prefixTuningConfigSchema.fields,
   parseConfig: (raw) => prefixTuningConfigSchema.parse(raw),
   serializeConfig: (config) => prefixTuningConfigSchema.serialize(config),
   prepareMethodConfig: (config) => ({ ...config, encoderHiddenSize: config.encoderHiddenSize ?? config.tokenDim }),

@@ -15,6 +15,12 @@ export const promptEncoderConfigSchema = defineConfigSchema({
     encoder_num_layers: fields.integer(2, { min: 1 }),
     encoder_dropout: fields.number(0, { min: 0, max: 1, maxExclusive: true }),
   },
+  help: {
+    encoder_reparameterization_type: "the prompt encoder: 'MLP' or 'LSTM'",
+    encoder_hidden_size: "the encoder's hidden size (null: token_dim)",
+    encoder_num_layers: "the encoder's layers",
+    encoder_dropout: "dropout in the encoder while training",
+  },
   check: (config) => {
     checkNumVirtualTokens(config);
     refuseTargetFields(config);

@@ -1,4 +1,4 @@
-import { fields, InvalidConfigError, type ModelContext, type PeftConfig } from '@peftjs/core';
+import { describeField, fields, InvalidConfigError, type ModelContext, type PeftConfig } from '@peftjs/core';
 
 export const PROMPT_TUNING_PEFT_TYPE = 'PROMPT_TUNING';
 export const P_TUNING_PEFT_TYPE = 'P_TUNING';
@@ -6,11 +6,11 @@ export const PREFIX_TUNING_PEFT_TYPE = 'PREFIX_TUNING';
 
 /** PEFT 0.11.1 `PromptLearningConfig`: the fields every prompt method has (null: filled from the model). */
 export const promptLearningFields = {
-  num_virtual_tokens: fields.nullableInteger(null, { min: 1 }),
-  token_dim: fields.nullableInteger(null, { min: 1 }),
-  num_transformer_submodules: fields.nullableInteger(null, { min: 1 }),
-  num_attention_heads: fields.nullableInteger(null, { min: 1 }),
-  num_layers: fields.nullableInteger(null, { min: 1 }),
+  num_virtual_tokens: describeField(fields.nullableInteger(null, { min: 1 }), { required: true, help: 'virtual tokens' }),
+  token_dim: describeField(fields.nullableInteger(null, { min: 1 }), { help: "the model's hidden size (null: from the model)" }),
+  num_transformer_submodules: describeField(fields.nullableInteger(null, { min: 1 }), { help: '1 for decoder-only models, 2 for encoder-decoders (null: from the model)' }),
+  num_attention_heads: describeField(fields.nullableInteger(null, { min: 1 }), { help: "the model's heads (null: from the model)" }),
+  num_layers: describeField(fields.nullableInteger(null, { min: 1 }), { help: "the model's layers (null: from the model)" }),
 };
 
 /** The typed fields of every prompt-learning config. */

@@ -1,4 +1,4 @@
-import { AdapterStateError, getModelInfo, InvalidConfigError, namedLayers, type LayerContext, type ModelContext, type TunerLayer, type TunerV1 } from '@peftjs/core';
+import { AdapterStateError, getModelInfo, InvalidConfigError, namedLayers, type ConfigFieldInfo, type LayerContext, type ModelContext, type TunerLayer, type TunerV1 } from '@peftjs/core';
 import type { layers } from '@tensorflow/tfjs-layers';
 import { PrefixAttention, type PrefixAttentionOptions } from './prefix-attention-layer';
 import { PrefixPositionIds } from './prefix-position-ids-layer';
@@ -19,6 +19,8 @@ export interface PromptMethod<Config extends PromptLearningConfig> {
   /** 'input': virtual tokens prepended to the input embeddings; 'prefix': key/value prefixes in every attention layer. */
   kind: 'input' | 'prefix';
   parseConfig(raw: unknown): Config;
+  /** The config's fields described as data (the schema's `fields`). */
+  configFields?: readonly ConfigFieldInfo[];
   serializeConfig(config: Config): Record<string, unknown>;
   /** Method fields filled from the model after the shared sizes (encoder_hidden_size ← token_dim). */
   prepareMethodConfig?(config: PreparedPromptConfig<Config>, modelConfig: Readonly<Record<string, unknown>> | undefined, context: ModelContext): PreparedPromptConfig<Config>;
@@ -122,6 +124,7 @@ export function createPromptLearningTuner<Config extends PromptLearningConfig>(m
     layers: PROMPT_LAYER_CLASSES,
     supportedLayerClasses: method.kind === 'input' ? ['Embedding', 'InputsEmbeds', 'AttentionMaskBias'] : ['ScaledDotProductAttention', 'AttentionMaskBias', 'PositionIds'],
     canAdapt: () => true,
+    ...(method.configFields ? { configFields: method.configFields } : {}),
     parseConfig: (raw) => method.parseConfig(raw),
     serializeConfig: (config) => method.serializeConfig(config),
     stateDictFormat: promptStateDictFormat,

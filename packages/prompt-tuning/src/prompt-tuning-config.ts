@@ -16,6 +16,12 @@ export const promptTuningConfigSchema = defineConfigSchema({
     tokenizer_name_or_path: fields.nullableString(null),
     tokenizer_kwargs: fields.json<Record<string, unknown> | null>(null),
   },
+  help: {
+    prompt_tuning_init: "'RANDOM', or 'TEXT' (initialise from the embeddings of prompt_tuning_init_text)",
+    prompt_tuning_init_text: "the text whose token embeddings start the prompt ('TEXT')",
+    tokenizer_name_or_path: "the tokenizer of the text ('TEXT')",
+    tokenizer_kwargs: 'options for that tokenizer',
+  },
   check: (config) => {
     checkNumVirtualTokens(config);
     refuseTargetFields(config);

@@ -12,6 +12,7 @@ export const promptTuning: TunerV1<PromptTuningConfig> = createPromptLearningTun
   peftType: PROMPT_TUNING_PEFT_TYPE,
   weightPrefix: 'prompt_tuning_',
   kind: 'input',
+  configFields: promptTuningConfigSchema.fields,
   parseConfig: parsePromptTuningConfig,
   serializeConfig: (config) => promptTuningConfigSchema.serialize(config),
   embeddingOptions(config, context, baseLayer) {

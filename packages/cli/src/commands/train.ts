@@ -146,8 +146,7 @@ export function trainCommand(io: CliIo): Command {
   const flags = methodFlags();
   for (const flag of flags) {
     const defaults = flag.defaults.map((entry) => `${entry.method}: ${formatDefault(entry.value)}`).join('; ');
-    const isBoolean = flag.defaults.every((entry) => typeof entry.value === 'boolean');
-    option(command, `--${flagOf(flag.key)} ${isBoolean ? '[bool]' : '<value>'}`, `method config field ${flag.key}`, undefined, { defaultText: defaults });
+    option(command, `--${flagOf(flag.key)} ${flag.boolean ? '[bool]' : '<value>'}`, flag.help ? `${flag.key}: ${flag.help}` : `method config field ${flag.key}`, undefined, { defaultText: defaults });
   }
   storageOptions(command);
   commonOptions(command);

@@ -1,17 +1,18 @@
-import { IGNORE_INDEX, padBatch as modelsPadBatch, rowKind as modelsRowKind, tokenizeRows as modelsTokenizeRows, type RowKind, type TrainingExample } from '@peftjs/models';
+import { collate as modelsPadBatch } from '@peftjs/trainer';
+import { IGNORE_INDEX, rowKind as modelsRowKind, tokenizeRows as modelsTokenizeRows, type RowKind, type TrainingExample } from '@peftjs/models';
 import type { TextTokenizer } from '../util/tokenizer';
 import { UsageError } from '../util/usage-error';
 import type { DataRow } from './read-rows';
 import { batchTaskIds, rowTaskId } from './task-ids';
 
-// Row tokenisation and padding are @peftjs/models' (browser-safe, shared with the in-browser trainer);
+// Row tokenisation is @peftjs/models' and padding @peftjs/trainer's (both browser-safe, shared with the in-browser page);
 // the CLI reports bad rows as usage errors.
 export { IGNORE_INDEX, type RowKind };
 
 /** One training example: token ids and the labels scored (IGNORE_INDEX where not), and the row's `"task_ids"` when it has one. */
 export type Example = TrainingExample & { taskId?: number };
 
-/** A padded batch (models' padBatch) with the rows' task ids (Poly, multitask prompt tuning) when they have them. */
+/** A padded batch (the trainer's collate) with the rows' task ids (Poly, multitask prompt tuning) when they have them. */
 export function padBatch(examples: readonly Example[], padTokenId: number): ReturnType<typeof modelsPadBatch> & { taskIds?: number[] } {
   const padded = modelsPadBatch(examples, padTokenId);
   const taskIds = batchTaskIds(examples);

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { listTuners, registerTuner, type TunerV1 } from '@peftjs/core';
+import { listTuners, registerTuner, snakeToCamel, type ConfigFieldInfo, type TunerV1 } from '@peftjs/core';
 import * as loraPackage from '@peftjs/lora';
 import * as ia3Package from '@peftjs/ia3';
 import * as promptTuningPackage from '@peftjs/prompt-tuning';
@@ -15,9 +15,6 @@ import * as oftPackage from '@peftjs/oft';
 import * as boftPackage from '@peftjs/boft';
 import * as veraPackage from '@peftjs/vera';
 import { UsageError } from './usage-error';
-
-/** Config keys every PEFT config has; they are set by the CLI, not by method flags. */
-const COMMON_KEYS = new Set(['peft_type', 'task_type', 'inference_mode', 'base_model_name_or_path', 'revision', 'auto_mapping']);
 
 function isTuner(value: unknown): value is TunerV1<any> {
   return (
@@ -81,29 +78,46 @@ export interface MethodInfo {
   defaults: Record<string, unknown>;
   /** Fields the method needs a value for (shown as "required" in --help). */
   required: string[];
+  /** The method's own config fields described as data (name, type, default, help). */
+  fields: ConfigFieldInfo[];
+}
+
+/** Config keys every PEFT config has; they are set by the CLI, not by method flags. */
+const COMMON_KEYS = new Set(['peft_type', 'task_type', 'inference_mode', 'base_model_name_or_path', 'revision', 'auto_mapping']);
+
+/**
+ * A tuner's own config fields, from its description (`TunerV1.configFields`, which
+ * `defineConfigSchema` gives). A tuner without one: its defaults as serialised, typed by value.
+ */
+function methodFields(tuner: TunerV1<any>): ConfigFieldInfo[] {
+  if (tuner.configFields) return tuner.configFields.filter((field) => !field.common);
+  let serialized: Record<string, unknown>;
+  try {
+    serialized = tuner.serializeConfig(tuner.parseConfig({}));
+  } catch {
+    return [];
+  }
+  return Object.entries(serialized)
+    .filter(([name]) => !COMMON_KEYS.has(name))
+    .map(([name, defaultValue]) => ({
+      name,
+      property: snakeToCamel(name),
+      type: typeof defaultValue === 'boolean' ? 'boolean' : typeof defaultValue === 'number' ? 'number' : typeof defaultValue === 'string' ? 'string' : 'json',
+      defaultValue,
+      required: false,
+      help: '',
+      common: false,
+      refused: false,
+    }));
 }
 
 /** Every registered tuner as a --method choice. */
 export function listMethods(): MethodInfo[] {
   return listTuners().map((tuner) => {
-    let defaults: Record<string, unknown> = {};
-    const required: string[] = [];
-    // Fields without a default (prompt methods' num_virtual_tokens): the parser names the field it
-    // misses; fill a placeholder and try again, and list the field as required.
-    const placeholder: Record<string, unknown> = {};
-    for (let attempt = 0; attempt < 8; attempt++) {
-      try {
-        const all = tuner.serializeConfig(tuner.parseConfig(placeholder));
-        defaults = Object.fromEntries(Object.entries(all).filter(([key]) => !COMMON_KEYS.has(key)));
-        break;
-      } catch (error) {
-        const field = (error as { field?: unknown }).field;
-        if (typeof field !== 'string' || field in placeholder) break;
-        placeholder[field] = 1;
-        required.push(field);
-      }
-    }
-    return { name: methodName(tuner.peftType), peftType: tuner.peftType, tuner, defaults, required };
+    const fields = methodFields(tuner);
+    const defaults = Object.fromEntries(fields.map((field) => [field.name, field.defaultValue]));
+    const required = fields.filter((field) => field.required).map((field) => field.name);
+    return { name: methodName(tuner.peftType), peftType: tuner.peftType, tuner, defaults, required, fields };
   });
 }
 
@@ -120,9 +134,9 @@ export function flagOf(key: string): string {
   return key.replace(/_/g, '-');
 }
 
-/** The camelCase property commander gives the value of `--lora-alpha`. */
+/** The camelCase property commander gives the value of `--lora-alpha` (core's one snake→camel conversion). */
 export function attributeOf(key: string): string {
-  return key.replace(/_([a-z0-9])/g, (_, character: string) => character.toUpperCase());
+  return snakeToCamel(key);
 }
 
 /** Marks a field a method requires, in MethodFlag.defaults. */
@@ -132,16 +146,22 @@ export interface MethodFlag {
   key: string;
   /** The methods that have this field, with their defaults. */
   defaults: Array<{ method: string; value: unknown }>;
+  /** The field's help (the first method's that has one). */
+  help: string;
+  /** Whether every method that has the field takes true / false. */
+  boolean: boolean;
 }
 
 /** The union of config fields over every registered method: one flag per field. */
 export function methodFlags(): MethodFlag[] {
   const byKey = new Map<string, MethodFlag>();
   for (const method of listMethods()) {
-    for (const [key, value] of Object.entries(method.defaults)) {
-      const flag = byKey.get(key) ?? { key, defaults: [] };
-      flag.defaults.push({ method: method.name, value: method.required.includes(key) ? REQUIRED : value });
-      byKey.set(key, flag);
+    for (const field of method.fields) {
+      const flag = byKey.get(field.name) ?? { key: field.name, defaults: [], help: '', boolean: true };
+      flag.defaults.push({ method: method.name, value: field.required ? REQUIRED : field.defaultValue });
+      if (!flag.help && field.help) flag.help = field.help;
+      flag.boolean &&= field.type === 'boolean';
+      byKey.set(field.name, flag);
     }
   }
   return [...byKey.values()];

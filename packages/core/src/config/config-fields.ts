@@ -1,21 +1,53 @@
 import { InvalidConfigError } from '../errors';
 
-/** One field of a PEFT config: its default, and how a raw JSON value becomes a typed one. */
+/** What a config field takes, for help, docs and the CLI's flags. */
+export type ConfigFieldType =
+  | 'integer'
+  | 'number'
+  | 'boolean'
+  | 'string'
+  | 'choice'
+  | 'targets'
+  | 'string-list'
+  | 'layer-indices'
+  | 'string-or-list'
+  | 'number-record'
+  | 'json';
+
+/**
+ * One field of a PEFT config: its default, how a raw JSON value becomes a typed one, and (for
+ * help, docs and the CLI) what it takes. The description members are optional, so a field made
+ * by hand still works; the `fields.*` builders fill `type` and `choices`.
+ */
 export interface ConfigField<T> {
   readonly defaultValue: () => T;
   parse(value: unknown, field: string): T;
   serialize(value: T): unknown;
+  readonly type?: ConfigFieldType;
+  /** The values a 'choice' field (or a field with named values) takes. */
+  readonly choices?: readonly unknown[];
+  /** Whether the method needs a value although PEFT's default is null (prompt methods' num_virtual_tokens). */
+  readonly required?: boolean;
+  /** One line for help and docs. */
+  readonly help?: string;
+}
+
+/** A copy of a field with its help text (and whether it is required) added. */
+export function describeField<T>(field: ConfigField<T>, description: { help?: string; required?: boolean; type?: ConfigFieldType; choices?: readonly unknown[] }): ConfigField<T> {
+  return { ...field, ...description };
 }
 
 function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
 }
 
-function field<T>(defaultValue: T | (() => T), parse: (value: unknown, field: string) => T, serialize: (value: T) => unknown = (value) => value): ConfigField<T> {
+function field<T>(type: ConfigFieldType, defaultValue: T | (() => T), parse: (value: unknown, field: string) => T, extra: { choices?: readonly unknown[] } = {}): ConfigField<T> {
   return {
     defaultValue: typeof defaultValue === 'function' ? (defaultValue as () => T) : () => structuredClone(defaultValue),
     parse,
-    serialize,
+    serialize: (value) => value,
+    type,
+    ...extra,
   };
 }
 
@@ -25,14 +57,14 @@ function fail(field: string, value: unknown, expected: string): never {
 
 export const fields = {
   integer(defaultValue: number, options: { min?: number } = {}): ConfigField<number> {
-    return field(defaultValue, (value, name) => {
+    return field('integer', defaultValue, (value, name) => {
       if (typeof value !== 'number' || !Number.isInteger(value)) fail(name, value, 'an integer');
       if (options.min !== undefined && value < options.min) fail(name, value, `an integer >= ${options.min}`);
       return value;
     });
   },
   nullableInteger(defaultValue: number | null, options: { min?: number } = {}): ConfigField<number | null> {
-    return field(defaultValue, (value, name) => {
+    return field('integer', defaultValue, (value, name) => {
       if (value === null || value === undefined) return null;
       if (typeof value !== 'number' || !Number.isInteger(value)) fail(name, value, 'an integer or null');
       if (options.min !== undefined && value < options.min) fail(name, value, `an integer >= ${options.min} or null`);
@@ -40,7 +72,7 @@ export const fields = {
     });
   },
   number(defaultValue: number, options: { min?: number; max?: number; maxExclusive?: boolean } = {}): ConfigField<number> {
-    return field(defaultValue, (value, name) => {
+    return field('number', defaultValue, (value, name) => {
       if (typeof value !== 'number' || !Number.isFinite(value)) fail(name, value, 'a finite number');
       if (options.min !== undefined && value < options.min) fail(name, value, `a number >= ${options.min}`);
       if (options.max !== undefined && (options.maxExclusive ? value >= options.max : value > options.max)) {
@@ -50,33 +82,33 @@ export const fields = {
     });
   },
   boolean(defaultValue: boolean): ConfigField<boolean> {
-    return field(defaultValue, (value, name) => {
+    return field('boolean', defaultValue, (value, name) => {
       if (typeof value !== 'boolean') fail(name, value, 'true or false');
       return value;
     });
   },
   nullableString(defaultValue: string | null = null): ConfigField<string | null> {
-    return field(defaultValue, (value, name) => {
+    return field('string', defaultValue, (value, name) => {
       if (value === null || value === undefined) return null;
       if (typeof value !== 'string') fail(name, value, 'a string or null');
       return value;
     });
   },
   string(defaultValue: string): ConfigField<string> {
-    return field(defaultValue, (value, name) => {
+    return field('string', defaultValue, (value, name) => {
       if (typeof value !== 'string') fail(name, value, 'a string');
       return value;
     });
   },
   oneOf<const T extends string | boolean | null>(defaultValue: T, choices: readonly T[]): ConfigField<T> {
-    return field(defaultValue, (value, name) => {
+    return field('choice', defaultValue, (value, name) => {
       if (!choices.includes(value as T)) fail(name, value, `one of ${choices.map((choice) => describe(choice)).join(', ')}`);
       return value as T;
-    });
+    }, { choices });
   },
   /** `target_modules`-like: a regex string, a list of names, or null. Lists keep their order, without duplicates. */
   targets(defaultValue: string | string[] | null = null): ConfigField<string | string[] | null> {
-    return field(defaultValue, (value, name) => {
+    return field('targets', defaultValue, (value, name) => {
       if (value === null || value === undefined) return null;
       if (typeof value === 'string') return value;
       if (value instanceof Set) value = [...value];
@@ -85,7 +117,7 @@ export const fields = {
     });
   },
   nullableStringList(defaultValue: string[] | null = null): ConfigField<string[] | null> {
-    return field(defaultValue, (value, name) => {
+    return field('string-list', defaultValue, (value, name) => {
       if (value === null || value === undefined) return null;
       if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) fail(name, value, 'a list of strings or null');
       return [...(value as string[])];
@@ -93,7 +125,7 @@ export const fields = {
   },
   /** `layers_to_transform`: an int, a list of ints, or null. */
   layerIndices(): ConfigField<number | number[] | null> {
-    return field<number | number[] | null>(null, (value, name) => {
+    return field<number | number[] | null>('layer-indices', null, (value, name) => {
       if (value === null || value === undefined) return null;
       if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
       if (Array.isArray(value) && value.every((item) => typeof item === 'number' && Number.isInteger(item) && item >= 0)) return [...value];
@@ -102,7 +134,7 @@ export const fields = {
   },
   /** `layers_pattern`: a string, a list of strings, or null. */
   stringOrList(): ConfigField<string | string[] | null> {
-    return field<string | string[] | null>(null, (value, name) => {
+    return field<string | string[] | null>('string-or-list', null, (value, name) => {
       if (value === null || value === undefined) return null;
       if (typeof value === 'string') return value;
       if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return [...value];
@@ -111,7 +143,7 @@ export const fields = {
   },
   /** `rank_pattern`-like: `{ module pattern: number }`. */
   numberRecord(options: { integer?: boolean; min?: number } = {}): ConfigField<Record<string, number>> {
-    return field<Record<string, number>>({}, (value, name) => {
+    return field<Record<string, number>>('number-record', {}, (value, name) => {
       if (value === null || value === undefined) return {};
       if (typeof value !== 'object' || Array.isArray(value)) fail(name, value, 'an object of { module pattern: number }');
       const result: Record<string, number> = {};
@@ -125,6 +157,6 @@ export const fields = {
   },
   /** Any JSON value kept as is (`auto_mapping`, `loftq_config`, ...). */
   json<T = unknown>(defaultValue: T): ConfigField<T> {
-    return field(defaultValue, (value) => (value === undefined ? structuredClone(defaultValue) : (value as T)));
+    return field('json', defaultValue, (value) => (value === undefined ? structuredClone(defaultValue) : (value as T)));
   },
 } as const;

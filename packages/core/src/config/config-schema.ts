@@ -1,7 +1,7 @@
 import { InvalidConfigError } from '../errors';
-import { camelToSnake } from '../util/strings';
+import { camelToSnake, snakeToCamel } from '../util/strings';
 import { warn } from '../util/warn';
-import { fields, type ConfigField } from './config-fields';
+import { fields, type ConfigField, type ConfigFieldType } from './config-fields';
 
 export const TASK_TYPES = ['SEQ_CLS', 'SEQ_2_SEQ_LM', 'CAUSAL_LM', 'TOKEN_CLS', 'QUESTION_ANS', 'FEATURE_EXTRACTION'] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
@@ -31,6 +31,41 @@ const baseFields = {
   auto_mapping: fields.json<Record<string, unknown> | null>(null),
 };
 
+const BASE_HELP: Record<string, string> = {
+  task_type: 'the task the adapter was trained for (CAUSAL_LM, SEQ_CLS, SEQ_2_SEQ_LM, ...)',
+  inference_mode: 'true when the adapter is loaded for inference only (nothing trains)',
+  base_model_name_or_path: 'the base model the adapter was trained on',
+  revision: 'the base model revision',
+  auto_mapping: "the classes PEFT's AutoPeftModel uses",
+};
+
+/** One config field described as data: what help, the docs' option tables and the CLI's flags are made from. */
+export interface ConfigFieldInfo {
+  /** The snake_case key of adapter_config.json (`target_modules`). */
+  readonly name: string;
+  /** The camelCase property of the TypeScript config (`targetModules`). */
+  readonly property: string;
+  readonly type: ConfigFieldType;
+  /** The default as adapter_config.json writes it (null for a required field). */
+  readonly defaultValue: unknown;
+  readonly choices?: readonly unknown[];
+  /** The method needs a value although PEFT's default is null. */
+  readonly required: boolean;
+  readonly help: string;
+  /** One of the fields every PEFT config has (task_type, inference_mode, ...), set by the caller rather than the method. */
+  readonly common: boolean;
+  /** A PEFT field peftjs keeps for the file but refuses non-default values of. */
+  readonly refused: boolean;
+}
+
+type DeepReadonly<T> = T extends (infer Item)[] ? ReadonlyArray<DeepReadonly<Item>> : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/**
+ * What a method's `createXConfig(options)` takes, derived from its parsed config type: every field
+ * optional, in camelCase (snake_case keys are accepted at run time too), arrays read-only.
+ */
+export type ConfigOptions<C extends PeftConfig> = { [K in keyof Omit<C, 'peftType' | 'extraFields'>]?: DeepReadonly<C[K]> };
+
 export interface ConfigSchemaOptions<F extends ConfigFields> {
   peftType: string;
   fields: F;
@@ -38,6 +73,10 @@ export interface ConfigSchemaOptions<F extends ConfigFields> {
   refused?: Record<string, { isDefault: (value: unknown) => boolean; reason: string; defaultValue: unknown }>;
   /** Cross-field checks on the parsed config. */
   check?: (config: PeftConfig & TypedFields<F>) => void;
+  /** One line of help per field (snake_case key), for help, docs and the CLI; a field's own `help` wins. */
+  help?: Readonly<Record<string, string>>;
+  /** Fields the method needs a value for although their default is null. */
+  required?: readonly string[];
 }
 
 export interface ConfigSchema<C extends PeftConfig> {
@@ -46,6 +85,8 @@ export interface ConfigSchema<C extends PeftConfig> {
   parse(raw: unknown): C;
   /** The JSON object Python PEFT writes for this config: every key, snake_case. */
   serialize(config: C): Record<string, unknown>;
+  /** Every field described as data, common ones first (optional in the interface: schemas made by hand may lack it). */
+  readonly fields?: readonly ConfigFieldInfo[];
 }
 
 /**
@@ -58,10 +99,38 @@ export function defineConfigSchema<F extends ConfigFields>(options: ConfigSchema
   const allFields: ConfigFields = { ...baseFields, ...options.fields };
   const refused = options.refused ?? {};
   const camelOf = new Map<string, string>();
-  for (const key of [...Object.keys(allFields), ...Object.keys(refused)]) camelOf.set(key, key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+  for (const key of [...Object.keys(allFields), ...Object.keys(refused)]) camelOf.set(key, snakeToCamel(key));
+  const required = new Set(options.required ?? []);
+  const describedFields: ConfigFieldInfo[] = [
+    ...Object.entries(allFields).map(([name, definition]): ConfigFieldInfo => {
+      const isRequired = definition.required === true || required.has(name);
+      return {
+        name,
+        property: camelOf.get(name)!,
+        type: definition.type ?? 'json',
+        defaultValue: isRequired ? null : definition.serialize(definition.defaultValue()),
+        ...(definition.choices ? { choices: definition.choices } : {}),
+        required: isRequired,
+        help: definition.help ?? options.help?.[name] ?? BASE_HELP[name] ?? '',
+        common: name in baseFields,
+        refused: false,
+      };
+    }),
+    ...Object.entries(refused).map(([name, rule]): ConfigFieldInfo => ({
+      name,
+      property: camelOf.get(name)!,
+      type: 'json',
+      defaultValue: structuredClone(rule.defaultValue),
+      required: false,
+      help: options.help?.[name] ?? `kept for the file; peftjs refuses other values: ${rule.reason}`,
+      common: false,
+      refused: true,
+    })),
+  ];
 
   return {
     peftType: options.peftType,
+    fields: describedFields,
     parse(raw: unknown): Config {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
         throw new InvalidConfigError(`a ${options.peftType} config must be an object; got ${JSON.stringify(raw) ?? String(raw)}`);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { layers, LayersModel } from '@tensorflow/tfjs-layers';
 import type { PeftConfig } from '../config/config-schema';
+import { peftTypeOf } from '../config/peft-config';
 import { AdapterStateError, InvalidConfigError, NoSuchAdapterError } from '../errors';
 import { getModelInfo, setModelInfo } from '../registry/model-registry';
 import { getTuner, listTuners } from '../registry/tuner-registry';
@@ -141,8 +142,7 @@ export class PeftModel {
   }
 
   private injectNew(adapterName: string, rawConfig: PeftConfig | Record<string, unknown>): void {
-    const peftType = (rawConfig as { peftType?: string; peft_type?: string }).peftType ?? (rawConfig as { peft_type?: string }).peft_type;
-    if (typeof peftType !== 'string') throw new InvalidConfigError("config has no peft_type; build it with a method package's config factory or set peft_type");
+    const peftType = peftTypeOf(rawConfig);
     const tuner = getTuner(peftType);
     const existing = Object.keys(this.peftConfig);
     if (this.mixed && !tuner.mixedCompatible) {

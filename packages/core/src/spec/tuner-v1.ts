@@ -1,6 +1,6 @@
 import type { layers, LayersModel } from '@tensorflow/tfjs-layers';
 import type * as tf from '@tensorflow/tfjs-core';
-import type { PeftConfig } from '../config/config-schema';
+import type { ConfigFieldInfo, PeftConfig } from '../config/config-schema';
 import type { ModulesToSaveLayer } from '../model/modules-to-save-layer';
 import type { NamedLayer } from '../model/named-layers';
 import type { ArchitectureConfig } from '../registry/model-registry';
@@ -138,6 +138,11 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
    */
   readonly defaultTargets?: Readonly<Record<string, TargetDefaults>>;
 
+  /**
+   * The config's fields described as data (name, type, default, help): what the CLI's method flags
+   * and the docs' option tables are made from. `defineConfigSchema(...).fields` gives it.
+   */
+  readonly configFields?: readonly ConfigFieldInfo[];
   /** Validates raw config (snake_case JSON or camelCase options) and fills every default. */
   parseConfig(raw: unknown): Config;
   /** The JSON object Python PEFT writes for this config (snake_case, every key). */

@@ -63,7 +63,7 @@ function checkIds(ids: unknown, vocabSize: number | undefined, where: string, er
  * Turns rows into examples as the usual transformers recipes do: `{"text"}` is scored on every
  * token (EOS appended); `{"prompt","completion"}` only on the completion (prompt labels are -100);
  * `{"input_ids"}` is used as is (with its own `labels` when present). Browser-safe: the CLI and
- * the in-browser trainer both use it.
+ * the in-browser trainer both use it (padding into batches is @peftjs/trainer's `collate`).
  */
 export function tokenizeRows(rows: readonly DataRow[], options: TokenizeRowsOptions): TrainingExample[] {
   const error = options.error ?? defaultError;
@@ -108,21 +108,4 @@ export function tokenizeRows(rows: readonly DataRow[], options: TokenizeRowsOpti
     add(inputIds.slice(0, options.maxLength), labels.slice(0, options.maxLength), where);
   });
   return examples;
-}
-
-/** A padded batch: right padding, attention mask 0 and label -100 on the padding. */
-export function padBatch(examples: readonly TrainingExample[], padTokenId: number): { inputIds: number[][]; attentionMask: number[][]; labels: number[][]; tokens: number } {
-  const length = Math.max(...examples.map((example) => example.inputIds.length));
-  const inputIds: number[][] = [];
-  const attentionMask: number[][] = [];
-  const labels: number[][] = [];
-  let tokens = 0;
-  for (const example of examples) {
-    const padding = length - example.inputIds.length;
-    inputIds.push([...example.inputIds, ...new Array<number>(padding).fill(padTokenId)]);
-    attentionMask.push([...example.inputIds.map(() => 1), ...new Array<number>(padding).fill(0)]);
-    labels.push([...example.labels, ...new Array<number>(padding).fill(IGNORE_INDEX)]);
-    tokens += example.inputIds.length;
-  }
-  return { inputIds, attentionMask, labels, tokens };
 }

@@ -227,8 +227,7 @@ export class ConstantScale extends layers.Layer {
  * The seam where an encoder-decoder's encoder takes its input embeddings (transformers'
  * `inputs_embeds`): an identity on `[batch, seq, d_model]`, after the shared token embedding
  * looks up `input_ids`. The token embedding (`shared`) also serves the decoder, so a method that
- * changes only the encoder's input — PEFT's seq2seq prompt tuning prepends its virtual tokens
- * here — wraps this layer; `embeddingLayer` is the token embedding it follows (for a prompt
+ * changes only the encoder's input (virtual tokens prepended there) wraps this layer; `embeddingLayer` is the token embedding it follows (for a prompt
  * initialised from token embeddings). Marked with core's `INPUTS_EMBEDS_LAYER`.
  */
 export class InputsEmbeds extends layers.Layer {
