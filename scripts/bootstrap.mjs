@@ -66,6 +66,9 @@ if (task === 'start') {
   const status = pnpmRun('exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportPath}`, ...extra);
   const summary = summarize(reportPath, status);
   process.exit(status !== 0 ? status : summary);
+} else if (task === 'setup') {
+  // Install everything and build the CLI (what npm start and npm test do first).
+  install();
 } else if (task === 'release') {
   // changeset version, then build and publish. Through pnpm (fetched when missing), so
   // `changeset publish` packs with pnpm and workspace: ranges become real ones.
@@ -97,7 +100,7 @@ if (task === 'start') {
   if (status !== 0) console.error('docs build failed');
   process.exit(status);
 } else {
-  console.error('usage: node scripts/bootstrap.mjs start|test|build|check|docs|docs-api|docs-dev [args]');
+  console.error('usage: node scripts/bootstrap.mjs start|test|setup|build|check|docs|docs-api|docs-dev [args]');
   process.exit(2);
 }
 

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -50,11 +51,29 @@ export function registerBuiltinTuners(): void {
   builtinsRegistered = true;
 }
 
+/**
+ * A plugin written in TypeScript runs through tsx when the project has it (as `tsx` would run
+ * it); compiled JavaScript needs nothing. tsx is looked up from the working directory, so the
+ * user's own install is used.
+ */
+async function registerTypeScriptLoader(specifier: string): Promise<void> {
+  let api: string;
+  try {
+    api = createRequire(pathToFileURL(`${process.cwd()}/`).href).resolve('tsx/esm/api');
+  } catch {
+    throw new UsageError(`plugin "${specifier}" is TypeScript: install tsx in this project (npm install -D tsx) or compile the plugin to JavaScript`);
+  }
+  const { register } = (await import(pathToFileURL(api).href)) as { register(options?: { tsconfig?: false }): unknown };
+  // Without the repository's tsconfig paths, the plugin's @peftjs imports resolve to the same packages the CLI runs.
+  register({ tsconfig: false });
+}
+
 /** Imports a plugin module (package name or file path) and registers the tuners it exports. */
 export async function loadPlugin(specifier: string): Promise<string[]> {
   const path = resolve(specifier);
   const target = existsSync(path) ? pathToFileURL(path).href : specifier;
   let moduleExports: Record<string, unknown>;
+  if (existsSync(path) && /\.[cm]?tsx?$/.test(path)) await registerTypeScriptLoader(specifier);
   try {
     moduleExports = (await import(target)) as Record<string, unknown>;
   } catch (error) {
