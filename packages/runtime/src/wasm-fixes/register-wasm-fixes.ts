@@ -9,6 +9,7 @@ import { fusedMatMulKernelFix } from './fused-mat-mul-kernel';
 import { identityKernelFix } from './identity-kernel';
 import type { Restore } from './kernel-override';
 import { nativeFusedMatMulKernelFix, nativeMatMulKernelFix } from './native-mat-mul-kernel';
+import { tileGradFix } from './tile-grad';
 import { unsortedSegmentSumKernelFix } from './unsorted-segment-sum-kernel';
 import type { WasmFixUnit } from './wasm-fix-unit';
 import type { WasmFixName } from './wasm-fix-names';
@@ -28,6 +29,7 @@ const units: readonly WasmFixUnit[] = [
   conv2DBackpropFilterKernelFix,
   identityKernelFix,
   fusedAdamKernelFix,
+  tileGradFix,
 ];
 
 /**

@@ -18,6 +18,8 @@ export const WasmFix = {
   identityShare: 'identity-share',
   /** `PeftjsFusedAdam`: one Adam / AdamW update per variable (native when the addon loaded), for `FusedAdamOptimizer`. */
   fusedAdam: 'fused-adam',
+  /** `Tile` gradient as one sum per tiled axis (tfjs-core's adds one slice per repetition). */
+  tileGrad: 'tile-grad',
 } as const;
 
 export type WasmFixName = (typeof WasmFix)[keyof typeof WasmFix];
