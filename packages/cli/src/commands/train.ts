@@ -71,6 +71,7 @@ export function trainCommand(io: CliIo): Command {
   option(command, '--eval-split <fraction|rows>', 'rows held out for evaluation: a fraction < 1 or a count', TRAIN_DEFAULTS.evalSplit, { parse: float('--eval-split', (value) => value >= 0, 'a number ≥ 0') });
   option(command, '--max-grad-norm <norm>', 'clip gradients to this global norm (0: off)', TRAIN_DEFAULTS.maxGradNorm, { parse: float('--max-grad-norm', (value) => value >= 0, 'a number ≥ 0') });
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
+  option(command, '--gradient-checkpointing', 'recompute each decoder layer in the backward pass: activation memory of one layer, about one more forward pass of time', false);
   option(command, '--no-progress', 'do not show the progress bar', undefined, { defaultText: 'shown' });
   option(command, '--json', 'print a JSON summary on stdout', false);
   const flags = methodFlags();
@@ -114,6 +115,7 @@ export function trainCommand(io: CliIo): Command {
         seed: options.seed,
         evalSplit: options.evalSplit,
         maxGradNorm: options.maxGradNorm,
+        gradientCheckpointing: options.gradientCheckpointing === true,
         out: options.out,
         revision: options.revision,
         dataSource: options.data,

@@ -48,6 +48,8 @@ export interface TrainAdapterOptions {
   evalSplit?: number;
   /** Clip gradients to this global norm (transformers' default 1); 0 turns clipping off. */
   maxGradNorm?: number;
+  /** Recompute each decoder layer in the backward pass instead of keeping its activations. */
+  gradientCheckpointing?: boolean;
   /** Write the adapter, training_log.json and loss_curve.png here. */
   out?: string;
   revision?: string;
@@ -172,7 +174,7 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
         const inputIds = tf.tensor2d(padded.inputIds, undefined, 'int32');
         const attentionMask = tf.tensor2d(padded.attentionMask, undefined, 'float32');
         const labels = tf.tensor2d(padded.labels, undefined, 'int32');
-        const { value, grads } = tf.variableGrads(() => causalLmBatchLoss(model, { inputIds, attentionMask, labels }, true), variables);
+        const { value, grads } = tf.variableGrads(() => causalLmBatchLoss(model, { inputIds, attentionMask, labels }, true, { gradientCheckpointing: options.gradientCheckpointing }), variables);
         if (maxGradNorm > 0) {
           const clipped = tf.tidy(() => {
             // A chain of adds, not tf.addN: tfjs-backend-webgpu 4.22 caches AddN's shader under one

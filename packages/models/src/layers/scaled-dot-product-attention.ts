@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers } from '@tensorflow/tfjs-layers';
+import { attentionOp } from './fused/attention-op';
 import { shapeList, tensorList, type Kwargs, type Shape } from './layer-utils';
 
 const KV_CACHE_LAYER = Symbol.for('peftjs.models.keyValueCacheLayer');
@@ -161,6 +162,11 @@ export class ScaledDotProductAttention extends layers.Layer implements KeyValueC
       const groups = this.numHeads / this.numKeyValueHeads;
       // [batch, kvHeads, groups * seq, headDim]: query heads h*groups .. h*groups+groups-1 share kv head h.
       const grouped = tf.reshape(q, [batch, this.numKeyValueHeads, groups * seq, this.headDim]);
+      if (!withPast && !this.alibiSlopes) {
+        // Training and full-sequence passes: one op with a lean backward pass.
+        const context = tf.reshape(attentionOp(grouped, k, v, bias, this.numHeads, this.scoreDivisors), [batch, this.numHeads, seq, this.headDim]);
+        return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, seq, this.numHeads * this.headDim]);
+      }
       // A few queries against many keys (a decoding step): K·Qᵀ, then transpose the small result.
       // Same dot products; q·Kᵀ with a transposed many-row operand is several times slower on wasm.
       let scores =

@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@peftjs/runtime';
 import { geluTanhOp, swigluOp } from './gated-activation-op';
+import { attentionOp } from './attention-op';
 import { layerNormOp } from './layer-norm-op';
 import { rmsNormOp } from './rms-norm-op';
 
@@ -67,5 +68,32 @@ describe.each(['cpu', 'wasm'])('fused ops on %s equal their composition, forward
     const reference = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
     await expectSameValueAndGradients((x) => geluTanhOp(x!), reference as Fn, [gate], 2e-5);
     tf.dispose([gate, up]);
+  });
+});
+
+describe.each(['cpu', 'wasm'])('attentionOp on %s', (backend) => {
+  beforeAll(async () => {
+    await tf.setBackend(backend);
+  });
+
+  it('equals softmax(q kᵀ / d + bias) v op by op, with grouped-query heads, in value and q/k/v gradients', async () => {
+    const [batch, kvHeads, groups, seq, headDim] = [2, 2, 3, 5, 4];
+    const q = tf.randomNormal([batch, kvHeads, groups * seq, headDim], 0, 1, 'float32', 11);
+    const k = tf.randomNormal([batch, kvHeads, seq, headDim], 0, 1, 'float32', 12);
+    const v = tf.randomNormal([batch, kvHeads, seq, headDim], 0, 1, 'float32', 13);
+    // A causal mask with one padded key in the second row.
+    const bias = tf.tidy(() => {
+      const causal = tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0);
+      const padding = tf.tensor2d([[1, 1, 1, 1, 1], [0, 1, 1, 1, 1]]);
+      const allowed = tf.mul(tf.reshape(causal, [1, 1, seq, seq]), tf.reshape(padding, [batch, 1, 1, seq]));
+      return tf.mul(tf.sub(1, allowed), -1e9);
+    });
+    const reference = (query: tf.Tensor, key: tf.Tensor, value: tf.Tensor) => {
+      let scores = tf.div(tf.div(tf.matMul(query, key, false, true), 2), 1.5);
+      scores = tf.add(tf.reshape(scores, [batch, kvHeads * groups, seq, seq]), bias);
+      return tf.matMul(tf.reshape(tf.softmax(scores, -1), [batch, kvHeads, groups * seq, seq]), value);
+    };
+    await expectSameValueAndGradients((query, key, value) => attentionOp(query!, key!, value!, bias, kvHeads * groups, [2, 1.5]), reference as Fn, [q, k, v]);
+    tf.dispose([q, k, v, bias]);
   });
 });
