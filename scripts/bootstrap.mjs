@@ -30,6 +30,9 @@ function install() {
   const frozen = process.env.CI ? ['--frozen-lockfile'] : [];
   const status = pnpmRun('install', ...frozen);
   if (status !== 0) process.exit(status);
+  // `npx peftjs` runs the compiled CLI: build it and the packages it imports.
+  const build = pnpmRun('--silent', '--filter', '@peftjs/cli...', 'build');
+  if (build !== 0) process.exit(build);
 }
 
 function summarize(reportPath, status = 0) {

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { setWarningHandler } from '@peftjs/core';
+import { NoSuchTunerError, setWarningHandler } from '@peftjs/core';
 import { processIo, type CliIo } from './cli-io';
 import { evalCommand } from './commands/eval';
 import { generateCommand } from './commands/generate';
@@ -69,7 +69,9 @@ export async function runCli(argv: readonly string[], partialIo: Partial<CliIo> 
       return EXIT_USAGE;
     }
     const user = isUserError(error);
-    const message = error instanceof Error ? error.message : String(error);
+    let message = error instanceof Error ? error.message : String(error);
+    // The CLI's own way to add a method that is not built in.
+    if (NoSuchTunerError.isInstance(error)) message = `${message.replace(/\.?\s*$/, '')}; a third-party method loads with --plugin <package|file>`;
     io.stderr(`peftjs: ${user ? 'error' : 'internal error'}: ${verbose ? message : message.split('\n')[0]}\n`);
     if (verbose && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     else if (!user) io.stderr('(run with --verbose for the stack trace)\n');

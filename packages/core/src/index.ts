@@ -1,3 +1,5 @@
+import { registerMissingBackendHint } from './util/missing-backend-hint';
+
 export * from './errors';
 export type { ParamRef } from './spec/param-ref';
 export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, SerializableLayerClass, AdapterLayerEntry, AdapterStateDictFormat, TunerTrainingHooks, TrainingHookContext } from './spec/tuner-v1';
@@ -42,3 +44,7 @@ export { PEFT_KEY_PREFIX } from './model/state-dict';
 export { PeftModel, getPeftModel, getPeftModelStateDict, setPeftModelStateDict, getLayerByPath, DEFAULT_ADAPTER_NAME, type GetPeftModelOptions, type ModelStatus, type Regular } from './model/peft-model';
 export { warn, setWarningHandler, type WarningHandler } from './util/warn';
 export { snakeToCamel, camelToSnake } from './util/strings';
+
+// The one side effect of importing core (listed in package.json's sideEffects): with no backend
+// installed, tfjs names the packages to install instead of "No backend found in registry".
+registerMissingBackendHint();

@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { InvalidConfigError, parsePeftConfig } from '@peftjs/core';
 import { readSafetensorsHeader, resolveAdapterFolder } from '@peftjs/hub';
 import type { CliIo } from '../cli-io';
 import { readJsonFile } from '../util/load-model';
@@ -23,6 +24,13 @@ export async function inspectAdapter(location: string, options: { revision?: str
   const configPath = join(folder, 'adapter_config.json');
   if (!(await stat(configPath).catch(() => undefined))) throw new UsageError(`${folder} is not an adapter folder: it has no adapter_config.json`);
   const config = await readJsonFile(configPath);
+  // A config the method would refuse is reported, not printed as if it were fine.
+  try {
+    parsePeftConfig(config);
+  } catch (error) {
+    if (InvalidConfigError.isInstance(error)) throw new UsageError(`${configPath} is not a valid ${String(config.peft_type)} config: ${(error as Error).message}`, { cause: error });
+    throw error;
+  }
   const weightsPath = join(folder, 'adapter_model.safetensors');
   if (!(await stat(weightsPath).catch(() => undefined))) throw new UsageError(`${folder} has no adapter_model.safetensors`);
   const header = await readSafetensorsHeader(weightsPath);

@@ -6,6 +6,7 @@ import { startBackend } from '../util/backend';
 import { saveTransformersModel } from '../util/save-model';
 import { TOKENIZER_FILES } from '../util/tokenizer';
 import { collect, commonOptions, option } from '../util/options';
+import { checkOutputFolder } from '../util/output-folder';
 import { UsageError } from '../util/usage-error';
 import { BASE_FROM_ADAPTER, loadModelWithAdapters } from './shared';
 
@@ -22,10 +23,13 @@ export function mergeCommand(io: CliIo): Command {
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   commonOptions(command);
   command.action(async (options: Record<string, any>) => {
+    await checkOutputFolder(options.out);
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
     const loaded = await loadModelWithAdapters(options as { base?: string; adapter?: string[]; revision?: string });
     const peftModel = loaded.peftModel!;
     if (!peftModel.tuner.layers.length) throw new UsageError(`${peftModel.peftType} adapters have no weights to merge`);
+    // mergeAndUnload removes the adapters: name them first.
+    const mergedNames = peftModel.adapterNames;
     let merged;
     try {
       merged = await peftModel.mergeAndUnload({ safeMerge: options.safeMerge });
@@ -41,7 +45,7 @@ export function mergeCommand(io: CliIo): Command {
       await copyFile(join(loaded.base.folder, file), join(options.out, file));
       copied.push(file);
     }
-    io.stderr(`merged ${peftModel.adapterNames.join(', ')} into ${names.length} tensors; wrote ${options.out}: config.json, model.safetensors${copied.length ? `, ${copied.join(', ')}` : ''}\n`);
+    io.stderr(`merged ${mergedNames.join(', ')} into ${names.length} tensors; wrote ${options.out}: config.json, model.safetensors${copied.length ? `, ${copied.join(', ')}` : ''}\n`);
   });
   return command;
 }

@@ -7,6 +7,7 @@ import { startBackend } from '../util/backend';
 import { readJsonFile } from '../util/load-model';
 import { REQUIRED, attributeOf, findMethod, listMethods, flagOf, methodFlags, methodName, parseFieldValue } from '../util/methods';
 import { commonOptions, float, integer, option } from '../util/options';
+import { checkOutputFolder } from '../util/output-folder';
 import { UsageError } from '../util/usage-error';
 
 function formatDefault(value: unknown): string {
@@ -68,7 +69,7 @@ export function trainCommand(io: CliIo): Command {
   option(command, '--lr <rate>', 'peak learning rate (Adam, linear decay to 0)', TRAIN_DEFAULTS.lr, { parse: float('--lr', (value) => value > 0, 'a positive number') });
   option(command, '--max-length <n>', 'truncate rows to this many tokens', TRAIN_DEFAULTS.maxLength, { parse: integer('--max-length', 2) });
   option(command, '--seed <n>', 'seed for adapter init, dropout, shuffling and the split', TRAIN_DEFAULTS.seed, { parse: integer('--seed', 0) });
-  option(command, '--eval-split <fraction|rows>', 'rows held out for evaluation: a fraction < 1 or a count', TRAIN_DEFAULTS.evalSplit, { parse: float('--eval-split', (value) => value >= 0, 'a number ≥ 0') });
+  option(command, '--eval-split <fraction|rows>', 'rows held out for evaluation: a fraction < 1 or a count', TRAIN_DEFAULTS.evalSplit, { parse: float('--eval-split', (value) => value >= 0 && (value < 1 || Number.isInteger(value)), 'a fraction below 1 or a whole number of rows') });
   option(command, '--max-grad-norm <norm>', 'clip gradients to this global norm (0: off)', TRAIN_DEFAULTS.maxGradNorm, { parse: float('--max-grad-norm', (value) => value >= 0, 'a number ≥ 0') });
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--gradient-checkpointing', 'recompute each decoder layer in the backward pass: activation memory of one layer, about one more forward pass of time', false);
@@ -82,6 +83,7 @@ export function trainCommand(io: CliIo): Command {
   }
   commonOptions(command);
   command.action(async (options: Record<string, any>) => {
+    await checkOutputFolder(options.out);
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
     const fileConfig = options.config ? await readJsonFile(options.config) : {};
     const method = findMethod(options.method ?? (typeof fileConfig.peft_type === 'string' ? methodName(fileConfig.peft_type) : 'lora'));

@@ -28,6 +28,8 @@ const USER_ERROR_NAMES = new Set([
   'HubNotFoundError',
   'HubAuthenticationError',
   'HubOfflineError',
+  'HubUnreachableError',
+  'NoSuchFolderError',
   'InvalidHubArgumentError',
   'AdapterFolderError',
   // models
@@ -36,6 +38,7 @@ const USER_ERROR_NAMES = new Set([
   // runtime
   'UnknownBackendError',
   'BackendNotInstalledError',
+  'NoBackendError',
 ]);
 
 /** Whether an error is the user's to fix (exit 2) rather than a failure of peftjs (exit 1). */

@@ -9,3 +9,4 @@ export { NoSuchAdapterError } from './no-such-adapter-error';
 export { UnsupportedLayerError } from './unsupported-layer-error';
 export { MergeError } from './merge-error';
 export { AdapterStateError } from './adapter-state-error';
+export { NoBackendError, BACKEND_PACKAGES } from './no-backend-error';

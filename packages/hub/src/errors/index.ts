@@ -8,3 +8,5 @@ export { HubDownloadError } from './hub-download-error';
 export { HubRequestError } from './hub-request-error';
 export { InvalidHubArgumentError } from './invalid-hub-argument-error';
 export { AdapterFolderError } from './adapter-folder-error';
+export { NoSuchFolderError } from './no-such-folder-error';
+export { HubUnreachableError } from './hub-unreachable-error';

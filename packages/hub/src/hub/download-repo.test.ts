@@ -10,6 +10,7 @@ import { HubDownloadError } from '../errors/hub-download-error';
 import { HubNotFoundError } from '../errors/hub-not-found-error';
 import { HubOfflineError } from '../errors/hub-offline-error';
 import { HubRequestError } from '../errors/hub-request-error';
+import { HubUnreachableError } from '../errors/hub-unreachable-error';
 import { InvalidHubArgumentError } from '../errors/invalid-hub-argument-error';
 import { startFakeHub, gitBlobSha1, type FakeHub } from '../testing/fake-hub';
 import { downloadFile, downloadRepo } from './download-repo';
@@ -206,7 +207,7 @@ describe('downloadRepo', () => {
     const unreachable = `http://127.0.0.1:${closedPort}`;
     await expect(downloadRepo(repoId, { endpoint: unreachable, cacheDir, files: ['config.json'] })).resolves.toMatchObject({ commit, fromCache: true });
     await expect(downloadRepo(repoId, { endpoint: unreachable, cacheDir, files: ['README.md'] })).rejects.toSatisfy(
-      (error) => HubRequestError.isInstance(error) && error.message.includes('resolving the revision') && error.message.includes(unreachable),
+      (error) => HubUnreachableError.isInstance(error) && error.message.includes(`cannot reach the Hub at ${unreachable}`) && error.message.includes('HF_HUB_OFFLINE=1'),
     );
   });
 

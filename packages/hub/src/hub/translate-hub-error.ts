@@ -2,6 +2,7 @@ import { HubApiError } from '@huggingface/hub';
 import { HubAuthenticationError } from '../errors/hub-authentication-error';
 import { HubNotFoundError } from '../errors/hub-not-found-error';
 import { HubRequestError } from '../errors/hub-request-error';
+import { HubUnreachableError } from '../errors/hub-unreachable-error';
 import { PeftHubError } from '../errors/peft-hub-error';
 import type { HubFetch } from './hub-fetch';
 
@@ -47,6 +48,7 @@ export function translateHubError(error: unknown, context: HubErrorContext): Pef
     return new HubRequestError({ repoId, action: context.action, status, detail });
   }
   const message = error instanceof Error ? `${error.message}${causeMessage(error)}` : String(error);
+  if (isConnectionError(error)) return new HubUnreachableError({ repoId, endpoint, detail: redact(message, token), cause: error });
   // Network errors keep their cause (ECONNREFUSED and the like); they never carry request headers.
   return new HubRequestError({ repoId, action: context.action, detail: `${redact(message, token)} (endpoint ${endpoint})`, cause: error });
 }

@@ -1,4 +1,4 @@
-import { downloadRepo, type DownloadRepoOptions } from '@peftjs/hub';
+import { downloadRepo, HubUnreachableError, locateFolderOrRepo, type DownloadRepoOptions } from '@peftjs/hub';
 
 /** Files a model folder needs: configs, safetensors weights (single or sharded), tokenizer files. */
 export const MODEL_FILE_PATTERNS = ['*.json', '*.safetensors', 'tokenizer.model'] as const;
@@ -27,10 +27,18 @@ export function setModelResolver(next: ModelResolver | undefined): ModelResolver
   return previous;
 }
 
-/** A local folder as it is, else a Hub repo id (`org/name`) fetched into the cache. */
+/**
+ * A local folder as it is, else a Hub repo id (`org/name`) fetched into the cache. A missing path
+ * that can only be a path (absolute, `./`, ...) or a file is refused before any request.
+ */
 export async function resolveModelFolder(dirOrRepoId: string, options: ResolveModelOptions = {}): Promise<string> {
-  const { stat } = await import('node:fs/promises');
-  const local = await stat(dirOrRepoId).catch(() => undefined);
-  if (local?.isDirectory()) return dirOrRepoId;
-  return resolver(dirOrRepoId, options);
+  const location = await locateFolderOrRepo(dirOrRepoId);
+  if ('folder' in location) return location.folder;
+  return resolver(dirOrRepoId, options).catch((error: unknown) => {
+    // Say that the name was also looked for as a local folder: it may be a mistyped path.
+    if (HubUnreachableError.isInstance(error)) {
+      throw new HubUnreachableError({ repoId: error.repoId, endpoint: error.endpoint, detail: error.detail, localPath: location.localPath, cause: error });
+    }
+    throw error;
+  });
 }
