@@ -32,11 +32,16 @@ export function weightProjection(weight: tf.Tensor, layout: 'vocab-major' | 'hid
 }
 
 /**
- * The projection of an output layer built by @peftjs/models (a Linear `lm_head` or a TiedLMHead),
- * or null when the layer is something else or any of its weights trains (then the loss takes the
+ * The projection of an output layer: its own `projection()` when it has one, else that of a
+ * Linear `lm_head` or a TiedLMHead built by @peftjs/models; null when the layer is something else or any of its weights trains (then the loss takes the
  * usual path through full logits, so those weights get their gradients).
  */
 export function layerProjection(layer: layers.Layer): LmHeadProjection | null {
+  const embeddingLayer = (layer as layers.Layer & { embeddingLayer?: layers.Layer }).embeddingLayer;
+  if (layer.trainableWeights.length > 0 || (embeddingLayer && embeddingLayer.trainableWeights.length > 0)) return null;
+  // A head that knows its own projection (a head over the frozen-weight store, say).
+  const own = (layer as layers.Layer & { projection?: () => LmHeadProjection }).projection;
+  if (typeof own === 'function') return own.call(layer);
   const className = layer.getClassName();
   if (className === 'TiedLMHead') {
     const embedding = (layer as layers.Layer & { embeddingLayer?: layers.Layer }).embeddingLayer?.weights[0];
