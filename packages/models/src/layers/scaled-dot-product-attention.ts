@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers } from '@tensorflow/tfjs-layers';
 import { attentionOp } from './fused/attention-op';
+import { rotaryOp } from './fused/rotary-op';
 import { shapeList, tensorList, type Kwargs, type Shape } from './layer-utils';
 
 const KV_CACHE_LAYER = Symbol.for('peftjs.models.keyValueCacheLayer');
@@ -45,12 +46,6 @@ export interface ScaledDotProductAttentionArgs {
    * every key that is not masked.
    */
   alibiSlopes?: readonly number[] | null;
-}
-
-function rotateHalf(x: tf.Tensor): tf.Tensor {
-  const half = x.shape[x.rank - 1]! / 2;
-  const [first, second] = tf.split(x, [half, half], -1);
-  return tf.concat([tf.neg(second!), first!], -1);
 }
 
 /**
@@ -151,8 +146,8 @@ export class ScaledDotProductAttention extends layers.Layer implements KeyValueC
       if (this.rotary) {
         const cos = tf.expandDims(list[index++]!, 1);
         const sin = tf.expandDims(list[index++]!, 1);
-        q = tf.add(tf.mul(q, cos), tf.mul(rotateHalf(q), sin));
-        k = tf.add(tf.mul(k, cos), tf.mul(rotateHalf(k), sin));
+        q = rotaryOp(q, cos, sin);
+        k = rotaryOp(k, cos, sin);
       }
       if (withPast) {
         k = tf.concat([list[index++]!, k], 2);

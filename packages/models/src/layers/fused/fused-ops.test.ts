@@ -8,6 +8,7 @@ import { geluTanhOp, swigluOp } from './gated-activation-op';
 import { attentionOp } from './attention-op';
 import { layerNormOp } from './layer-norm-op';
 import { rmsNormOp } from './rms-norm-op';
+import { rotaryOp } from './rotary-op';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm' });
@@ -59,6 +60,19 @@ describe.each(['cpu', 'wasm'])('fused ops on %s equal their composition, forward
     const reference = (input: tf.Tensor, scale: tf.Tensor) => tf.mul(scale, tf.mul(input, tf.rsqrt(tf.add(tf.mean(tf.square(input), -1, true), 1e-6))));
     await expectSameValueAndGradients((input, scale) => rmsNormOp(input!, scale!, 1e-6), reference as Fn, [x, weight]);
     tf.dispose([x, weight]);
+  });
+
+  it('rotary embedding (x gradient; cos and sin broadcast over heads)', async () => {
+    const x = tf.randomNormal([2, 3, 5, 8], 0, 1, 'float32', 8);
+    const angles = tf.randomUniform([2, 1, 5, 8], 0, 6, 'float32', 9);
+    const cos = tf.cos(angles);
+    const sin = tf.sin(angles);
+    const reference = (input: tf.Tensor) => {
+      const [first, second] = tf.split(input, 2, -1);
+      return tf.add(tf.mul(input, cos), tf.mul(tf.concat([tf.neg(second!), first!], -1), sin));
+    };
+    await expectSameValueAndGradients((input) => rotaryOp(input!, cos, sin), reference as Fn, [x]);
+    tf.dispose([x, angles, cos, sin]);
   });
 
   it('SwiGLU and tanh-GELU', async () => {
