@@ -70,7 +70,7 @@ function print(row: Row, anchor: Row | undefined): void {
     return;
   }
   console.log(
-    `${what}  ${format(row.secondsPerStep, 2)} s/step${ratio(row.secondsPerStep, anchor?.secondsPerStep)}  ${format(row.tokensPerSecond, 1)} tok/s  peak RSS ${format(row.maxRssMB, 0)} MB${ratio(row.maxRssMB, anchor?.maxRssMB)}`,
+    `${what}  ${format(row.secondsPerStep, 2)} s/step${ratio(row.secondsPerStep, anchor?.secondsPerStep)}  ${format(row.tokensPerSecond, 1)} tok/s  peak RSS ${format(row.maxRssMB, 0)} MB${ratio(row.maxRssMB, anchor?.maxRssMB)}  first loss ${format((row.losses as number[] | undefined)?.[0], 5)}`,
   );
 }
 
