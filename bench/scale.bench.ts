@@ -101,7 +101,8 @@ for (const shape of shapes) {
 
 const results = join(benchDirectory, 'results');
 if (!existsSync(results)) mkdirSync(results, { recursive: true });
-const out = join(results, 'scale.json');
+// A run over some shapes writes its own file, so runs of the others (one at a time) do not overwrite it.
+const out = join(results, process.env.SCALE_SHAPES ? `scale-${shapes.map((shape) => shape.name).join('+')}.json` : 'scale.json');
 writeFileSync(
   out,
   `${JSON.stringify(
