@@ -133,6 +133,31 @@ describe.each(BACKENDS)('causalLmTrainingLoss on %s', (backend) => {
     tf.dispose([ids, mask, labels]);
   });
 
+  it('with LoRA dropout, the recomputed layers draw the masks of the first run', async () => {
+    await tf.setBackend(backend);
+    const base = AutoModelForCausalLM.fromConfig(TINY_LLAMA, { seed: 6 });
+    const peft = getPeftModel(base, createLoraConfig({ r: 4, loraAlpha: 8, loraDropout: 0.5, targetModules: ['q_proj', 'v_proj'], initLoraWeights: false }));
+    const model = peft.model as LayersModel;
+    const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
+    const { ids, mask, labels } = batch();
+    const original = Math.random;
+    const run = (gradientCheckpointing: boolean) => {
+      // The same sequence of random numbers for both runs: the same dropout masks.
+      let state = 12345;
+      Math.random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+      try {
+        return lossAndGradients(variables, () => causalLmTrainingLoss(model, [ids, mask], labels, { gradientCheckpointing }));
+      } finally {
+        Math.random = original;
+      }
+    };
+    const plain = run(false);
+    const checkpointed = run(true);
+    expect(await maxDifference(checkpointed.value, plain.value)).toBeLessThan(1e-6);
+    for (let index = 0; index < variables.length; index++) expect(await maxDifference(checkpointed.grads[index]!, plain.grads[index]!)).toBeLessThan(2e-5);
+    tf.dispose([plain.value, ...plain.grads, checkpointed.value, ...checkpointed.grads, ids, mask, labels]);
+  });
+
   it('an Adam step through the checkpointed loss leaves no tensors behind', async () => {
     await tf.setBackend(backend);
     const base = AutoModelForCausalLM.fromConfig(TINY_LLAMA, { seed: 5 });

@@ -11,8 +11,9 @@ interface EngineWithTape {
  * that copy. Only `inputs` are held between the passes. `variables` are the trainable tensors
  * read inside `forward`; they receive their gradients through this op.
  *
- * The recomputation must give the same result as the first run: a random op inside (dropout)
- * draws a new mask, as it would in PyTorch without its RNG-state preservation.
+ * The recomputation gives the same result as the first run: random ops inside (dropout) seed
+ * themselves from `Math.random`, so the numbers it returned during the first run are replayed
+ * (PyTorch's RNG-state preservation, for tfjs' unseeded random ops).
  */
 export function checkpointed(forward: (inputs: readonly tf.Tensor[]) => tf.Tensor, inputs: readonly tf.Tensor[], variables: readonly tf.Variable[]): tf.Tensor {
   const inputCount = inputs.length;
@@ -21,7 +22,15 @@ export function checkpointed(forward: (inputs: readonly tf.Tensor[]) => tf.Tenso
     const tensors = args as tf.Tensor[];
     // Kept for the recomputation: the inputs (a tidy would free them otherwise); variables live on.
     save(tensors.slice(0, inputCount));
-    const value = forward(tensors.slice(0, inputCount));
+    const draws: number[] = [];
+    const value = withRandom(
+      (next) => () => {
+        const drawn = next();
+        draws.push(drawn);
+        return drawn;
+      },
+      () => forward(tensors.slice(0, inputCount)),
+    );
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const engine = tf.engine() as unknown as EngineWithTape;
       const floatInputs = saved.map((tensor) => tensor.dtype === 'float32');
@@ -31,7 +40,11 @@ export function checkpointed(forward: (inputs: readonly tf.Tensor[]) => tf.Tenso
       const outerTape = engine.state.activeTape;
       let grads: Array<tf.Tensor | undefined>;
       try {
-        const result = engine.gradients(() => forward(saved), sources, dy, true);
+        let replayed = 0;
+        const result = withRandom(
+          (next) => () => (replayed < draws.length ? draws[replayed++]! : next()),
+          () => engine.gradients(() => forward(saved), sources, dy, true),
+        );
         result.value.dispose();
         grads = result.grads;
       } finally {
@@ -45,4 +58,15 @@ export function checkpointed(forward: (inputs: readonly tf.Tensor[]) => tf.Tenso
     return { value, gradFunc };
   });
   return op(...inputs, ...variables);
+}
+
+/** Runs `run` with `Math.random` replaced by `wrap(original)`. */
+function withRandom<T>(wrap: (next: () => number) => () => number, run: () => T): T {
+  const original = Math.random;
+  Math.random = wrap(original);
+  try {
+    return run();
+  } finally {
+    Math.random = original;
+  }
 }
