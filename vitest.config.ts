@@ -10,6 +10,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@peftjs\/([a-z0-9-]+)\/testing$/, replacement: `${root}packages/$1/src/testing/index.ts` },
+      { find: /^@peftjs\/([a-z0-9-]+)\/node$/, replacement: `${root}packages/$1/src/node/index.ts` },
       { find: /^@peftjs\/([a-z0-9-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
     ],
   },

@@ -7,6 +7,7 @@ import { lora } from '@peftjs/lora';
 import { generate } from '@peftjs/models';
 import { generate as generateWithPrompt, prefixTuning, promptTuning, pTuning } from '@peftjs/prompt-tuning';
 import { loadCausalLmFromFiles, type LoadedModel, type ModelFiles } from './model-files';
+import { Trainer } from '@peftjs/trainer';
 import { createSeededRandom, shuffled, withSeededMathRandom } from './seeded-random';
 import { IGNORE_INDEX, padBatch, parseTrainingText, tokenizeRows, type Example } from './training-data';
 import { UserError } from './user-error';
@@ -329,9 +330,9 @@ export class Session {
   }
 
   /**
-   * Trains a new adapter on the data (Adam, linearly decaying learning rate, gradients clipped
-   * to norm 1, seeded shuffling and init). `shouldStop` is polled between steps: a stopped run
-   * keeps the adapter as trained so far. The previous adapter is replaced only once the new one
+   * Trains a new adapter on the data with @peftjs/trainer (AdamW, linearly decaying learning
+   * rate, gradients clipped to norm 1, seeded shuffling, dropout and init). `shouldStop` is
+   * polled between steps: a stopped run keeps the adapter as trained so far. The previous adapter is replaced only once the new one
    * is built, so bad settings or data leave it in place.
    */
   async train(dataText: string, settings: TrainSettings, options: { onStep?: (report: StepReport) => void; shouldStop?: () => boolean; yieldEveryStep?: () => Promise<void> } = {}): Promise<TrainReport> {
@@ -348,71 +349,50 @@ export class Session {
     }
     this.adopt(peftModel, 'trained');
     const model = peftModel.model;
-    const random = createSeededRandom(settings.seed ^ 0x9e3779b9);
     const probe = shuffled(examples, createSeededRandom(settings.seed)).slice(0, 64);
     const dataLossBefore = await this.meanLoss(model, probe, settings.batchSize);
 
-    const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
-    const optimizer = tf.train.adam(settings.learningRate);
+    // The one training engine (HF Trainer's recipe: AdamW, linear decay, clipping at norm 1, a
+    // seeded reshuffle every epoch, dropout from seeded streams).
     const started = performance.now();
-    let order: Example[] = [];
     let tokens = 0;
     let step = 0;
-    let stopped = false;
+    let result;
     try {
-      while (step < settings.steps) {
-        if (options.shouldStop?.()) {
-          stopped = true;
-          break;
-        }
-        if (order.length < settings.batchSize) order = [...order, ...shuffled(examples, random)];
-        const batch = order.splice(0, Math.min(settings.batchSize, examples.length));
-        const learningRate = settings.learningRate * (1 - step / settings.steps);
-        (optimizer as unknown as { learningRate: number }).learningRate = learningRate;
-        const padded = padBatch(batch, this.padTokenId());
-        const inputIds = tf.tensor2d(padded.inputIds, undefined, 'int32');
-        const mask = tf.tensor2d(padded.attentionMask, undefined, 'float32');
-        const labels = tf.tensor2d(padded.labels, undefined, 'int32');
-        const { value, grads } = tf.variableGrads(
-          () =>
-            tf.tidy(() => {
-              const output = model.apply(modelInputs(model, inputIds, mask), { training: true }) as tf.Tensor | tf.Tensor[];
-              const { sum, count } = lossParts(Array.isArray(output) ? output[0]! : output, labels);
-              return tf.div(sum, tf.maximum(count, 1)) as tf.Scalar;
-            }),
-          variables,
-        );
-        const clipped = tf.tidy(() => {
-          // A chain of adds, not tf.addN: tfjs-backend-webgpu 4.22 caches AddN's shader under one key
-          // whatever the number of inputs, so after a call with fewer inputs it sums only that many.
-          const norm = tf.sqrt(Object.values(grads).map((grad) => tf.sum(tf.square(grad))).reduce((total, value) => tf.add(total, value)));
-          const scale = tf.minimum(tf.scalar(1), tf.div(tf.scalar(1), tf.add(norm, 1e-6)));
-          return Object.fromEntries(Object.entries(grads).map(([name, grad]) => [name, tf.mul(grad, scale)])) as tf.NamedTensorMap;
-        });
-        optimizer.applyGradients(clipped as Parameters<typeof optimizer.applyGradients>[0]);
-        const loss = (await value.data())[0]!;
-        tf.dispose([value, inputIds, mask, labels, ...Object.values(grads), ...Object.values(clipped)]);
-        if (!Number.isFinite(loss)) throw new UserError(`The loss became ${loss} at step ${step + 1}: lower the learning rate and train again.`);
-        step++;
-        tokens += padded.tokens;
-        const seconds = (performance.now() - started) / 1000;
-        options.onStep?.({
-          step,
-          totalSteps: settings.steps,
-          epoch: (step * settings.batchSize) / examples.length,
-          loss,
-          learningRate,
-          tokensPerSecond: tokens / Math.max(seconds, 1e-9),
-          etaSeconds: (seconds / step) * (settings.steps - step),
-        });
-        await options.yieldEveryStep?.();
-      }
-    } finally {
-      optimizer.dispose();
+      const trainer = new Trainer({
+        peftModel,
+        args: { learningRate: settings.learningRate, maxSteps: settings.steps, perDeviceTrainBatchSize: settings.batchSize, lrSchedulerType: 'linear', maxGradNorm: 1, seed: settings.seed, shuffle: true },
+        trainDataset: examples,
+        padTokenId: this.padTokenId(),
+        callbacks: {
+          shouldStop: options.shouldStop,
+          onStep: async (entry) => {
+            if (!Number.isFinite(entry.loss)) throw new UserError(`The loss became ${entry.loss} at step ${entry.step}: lower the learning rate and train again.`);
+            step = entry.step;
+            tokens += entry.tokens;
+            const seconds = (performance.now() - started) / 1000;
+            options.onStep?.({
+              step,
+              totalSteps: settings.steps,
+              epoch: entry.epoch,
+              loss: entry.loss,
+              learningRate: entry.learning_rate,
+              tokensPerSecond: tokens / Math.max(seconds, 1e-9),
+              etaSeconds: (seconds / step) * (settings.steps - step),
+            });
+            await options.yieldEveryStep?.();
+          },
+        },
+      });
+      result = await trainer.train();
+    } catch (error) {
+      if (error instanceof Error && /^the loss became/.test(error.message)) throw new UserError(`The loss became non-finite at step ${step + 1}: lower the learning rate and train again.`);
+      throw error;
     }
+    const stopped = result.stopped;
     const seconds = (performance.now() - started) / 1000;
     const dataLossAfter = await this.meanLoss(model, probe, settings.batchSize);
-    return { steps: step, stopped, dataLossBefore, dataLossAfter, examples: examples.length, seconds, adapter: this.adapterSummary()! };
+    return { steps: result.globalStep, stopped, dataLossBefore, dataLossAfter, examples: examples.length, seconds, adapter: this.adapterSummary()! };
   }
 
   private async generateOne(ids: number[], maxNewTokens: number, adapted: boolean): Promise<Generation> {

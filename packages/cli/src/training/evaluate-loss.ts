@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { causalLmTrainingLoss } from '@peftjs/models';
 import { padBatch, IGNORE_INDEX, type Example } from '../data/tokenize-rows';
 import { modelInputs } from '../util/load-model';
 
@@ -31,9 +30,7 @@ export function causalLmLossParts(logits: tf.Tensor, labels: tf.Tensor): { sum: 
 }
 
 /** The mean loss of a batch (what a training step minimises). */
-export function causalLmBatchLoss(model: LayersModel, batch: { inputIds: tf.Tensor; attentionMask: tf.Tensor; labels: tf.Tensor }, training: boolean, options: { gradientCheckpointing?: boolean } = {}): tf.Scalar {
-  // Chunked over the vocabulary (no full logits) and optionally checkpointed; the same loss.
-  if (training) return causalLmTrainingLoss(model, modelInputs(model, batch), batch.labels, { training, gradientCheckpointing: options.gradientCheckpointing });
+export function causalLmBatchLoss(model: LayersModel, batch: { inputIds: tf.Tensor; attentionMask: tf.Tensor; labels: tf.Tensor }, training: boolean): tf.Scalar {
   return tf.tidy(() => {
     const output = model.apply(modelInputs(model, batch), { training }) as tf.Tensor | tf.Tensor[];
     const logits = Array.isArray(output) ? output[0]! : output;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { currentForwardContext, withForwardContext } from '@peftjs/core';
 
 interface EngineWithTape {
   state: { activeTape: unknown; gradientDepth: number };
@@ -22,6 +23,8 @@ export function checkpointed(forward: (inputs: readonly tf.Tensor[]) => tf.Tenso
     const tensors = args as tf.Tensor[];
     // Kept for the recomputation: the inputs (a tidy would free them otherwise); variables live on.
     save(tensors.slice(0, inputCount));
+    // Per-row task ids and the like: the recomputation runs in the forward pass's context.
+    const context = currentForwardContext();
     const draws: number[] = [];
     const value = withRandom(
       (next) => () => {
@@ -43,7 +46,7 @@ export function checkpointed(forward: (inputs: readonly tf.Tensor[]) => tf.Tenso
         let replayed = 0;
         const result = withRandom(
           (next) => () => (replayed < draws.length ? draws[replayed++]! : next()),
-          () => engine.gradients(() => forward(saved), sources, dy, true),
+          () => engine.gradients(() => (context ? withForwardContext(context, () => forward(saved)) : forward(saved)), sources, dy, true),
         );
         result.value.dispose();
         grads = result.grads;

@@ -1,0 +1,1 @@
+export { NodeStorage, nodeStorage } from './node-storage';
