@@ -5,17 +5,15 @@ import { AdapterFolderError, adapterFilesFromPeftModel, peftModelFromAdapterFile
 import { ia3 } from '@peftjs/ia3';
 import { lora } from '@peftjs/lora';
 import { generate } from '@peftjs/models';
-import { generate as generateWithPrompt, prefixTuning, promptTuning, pTuning } from '@peftjs/prompt-tuning';
+import { prefixTuning, promptTuning, pTuning } from '@peftjs/prompt-tuning';
 import { loadCausalLmFromFiles, type LoadedModel, type ModelFiles } from './model-files';
 import { Trainer } from '@peftjs/trainer';
-import { createSeededRandom, shuffled, withSeededMathRandom } from './seeded-random';
+import { createSeededRandom, shuffled, withSeededMathRandom } from '@peftjs/core';
 import { IGNORE_INDEX, padBatch, parseTrainingText, tokenizeRows, type Example } from './training-data';
 import { UserError } from './user-error';
 
 export const METHODS = ['lora', 'ia3', 'prompt-tuning'] as const;
 export type Method = (typeof METHODS)[number];
-
-const PROMPT_LEARNING_TYPES = new Set(['PROMPT_TUNING', 'P_TUNING', 'PREFIX_TUNING']);
 
 export interface TrainSettings {
   method: Method;
@@ -400,8 +398,7 @@ export class Session {
     const model = adapted ? this.peft!.model : base;
     const eosTokenId = generation.eosTokenId ?? tokenizer?.eosTokenId ?? null;
     const options = { maxNewTokens, eosTokenId, doSample: false };
-    const [sequence] =
-      adapted && PROMPT_LEARNING_TYPES.has(this.peft!.peftType) ? await generateWithPrompt(this.peft!, [ids], options) : await generate(model, [ids], options);
+    const [sequence] = await generate(model, [ids], options);
     const newIds = sequence!.slice(ids.length);
     const logitsTensor = tf.tidy(() => {
       const inputIds = tf.tensor2d([ids], undefined, 'int32');

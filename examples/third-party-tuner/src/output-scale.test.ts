@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { beforeAll } from 'vitest';
-import { registerTuner } from '@peftjs/core';
+import { beforeAll, expect, it } from 'vitest';
+import { getPeftModel, registerTuner, setModelInfo } from '@peftjs/core';
 import { describeTunerConformance } from '@peftjs/core/testing';
 import { outputScale } from './index';
 
@@ -22,7 +22,15 @@ function mlp(): tfl.LayersModel {
   });
 }
 
+/** The same MLP, described as model type `toy-mlp`, whose default targets the tuner's own table gives. */
+function describedMlp(): tfl.LayersModel {
+  const model = mlp();
+  setModelInfo(model, { modelType: 'toy-mlp' });
+  return model;
+}
+
 describeTunerConformance(outputScale, [
+  { name: 'MLP, default targets from the tuner\'s own table', makeModel: describedMlp, makeInputs: () => tf.randomNormal([4, 6], 0, 1, 'float32', 5), config: {} },
   { name: 'MLP, two targets', makeModel: mlp, makeInputs: () => tf.randomNormal([4, 6], 0, 1, 'float32', 3), config: { target_modules: ['lin0', 'lin1'] } },
   {
     name: 'MLP, regex target + modules_to_save',
@@ -31,3 +39,12 @@ describeTunerConformance(outputScale, [
     config: { target_modules: 'lin[01]', modules_to_save: ['lin2'] },
   },
 ]);
+
+it("fills target_modules from the tuner's own table, and the user's list wins over it", () => {
+  const fromTable = getPeftModel(describedMlp(), { peft_type: 'OUTPUT_SCALE' });
+  expect(fromTable.targetedModuleNames).toEqual(['lin0', 'lin1']);
+  const explicit = getPeftModel(describedMlp(), { peft_type: 'OUTPUT_SCALE', target_modules: ['lin1'] });
+  expect(explicit.targetedModuleNames).toEqual(['lin1']);
+  fromTable.model.dispose();
+  explicit.model.dispose();
+});

@@ -5,6 +5,8 @@
  * third-party text is involved.
  */
 
+import { createSeededRandom } from '@peftjs/core';
+
 export interface Animal {
   name: string;
   sound: string;
@@ -38,17 +40,8 @@ const THINGS = ['ball', 'hat', 'kite', 'box', 'cup', 'book', 'boat', 'bike'];
 const FEELINGS = ['happy', 'sleepy', 'hungry', 'glad', 'tired', 'calm'];
 const TIMES = ['in the morning', 'at night', 'every day', 'after lunch', 'in the summer', 'on sunday'];
 
-/** mulberry32: a small seeded PRNG, so the corpus is the same on every machine. */
-export function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (core's mulberry32), so the corpus is the same on every machine. */
+export const createRandom: (seed: number) => () => number = createSeededRandom;
 
 type Random = () => number;
 const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;

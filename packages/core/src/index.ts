@@ -2,9 +2,23 @@ import { registerMissingBackendHint } from './util/missing-backend-hint';
 
 export * from './errors';
 export type { ParamRef } from './spec/param-ref';
-export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, SerializableLayerClass, AdapterLayerEntry, AdapterStateDictFormat, TunerTrainingHooks, TrainingHookContext } from './spec/tuner-v1';
+export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, AdapterParameterContext, SerializableLayerClass, AdapterLayerEntry, AdapterStateDictFormat, TunerTrainingHooks, TrainingHookContext } from './spec/tuner-v1';
+export type { GenerationPlan, TunerGenerationHooks } from './spec/generation-hooks';
+export { generationPlan } from './model/generation-plan';
 export { TunerLayer, type TunerLayerArgs, type VariableUpdate } from './spec/tuner-layer';
 export { isPeftContainer, type PeftContainer } from './spec/peft-container';
+export {
+  KEY_VALUE_CACHE_LAYER,
+  POSITION_IDS_LAYER,
+  ATTENTION_MASK_LAYER,
+  INPUTS_EMBEDS_LAYER,
+  isKeyValueCacheLayer,
+  isPositionIdsLayer,
+  isAttentionMaskLayer,
+  isInputsEmbedsLayer,
+  type KeyValueCacheLayer,
+  type InputsEmbedsLayer,
+} from './spec/layer-contracts';
 export { registerTuner, unregisterTuner, getTuner, hasTuner, listTuners, SUPPORTED_SPECIFICATION_VERSIONS, type RegisterTunerOptions } from './registry/tuner-registry';
 export {
   registerArchitecture,
@@ -44,6 +58,7 @@ export { PEFT_KEY_PREFIX } from './model/state-dict';
 export { PeftModel, getPeftModel, getPeftModelStateDict, setPeftModelStateDict, getLayerByPath, DEFAULT_ADAPTER_NAME, type GetPeftModelOptions, type ModelStatus, type Regular } from './model/peft-model';
 export { warn, setWarningHandler, type WarningHandler } from './util/warn';
 export { snakeToCamel, camelToSnake } from './util/strings';
+export { createSeededRandom, withSeededMathRandom, shuffled } from './util/seeded-random';
 
 // The one side effect of importing core (listed in package.json's sideEffects): with no backend
 // installed, tfjs names the packages to install instead of "No backend found in registry".

@@ -15,30 +15,41 @@ function defaultTargetsForArchitecture(architecture: ArchitectureConfig): Target
   return { targetModules: [...attention, ...(feedForwardOutput ? [feedForwardOutput] : [])], feedforwardModules: feedForwardOutput ? [feedForwardOutput] : [] };
 }
 
-/** The IA3 tuner: register it with `registerTuner(ia3)`. */
-export const ia3: TunerV1<IA3Config> = {
-  specificationVersion: 'v1',
-  peftType: IA3_PEFT_TYPE,
-  weightPrefix: 'ia3_',
-  packageName: '@peftjs/ia3',
-  layers: [IA3Dense, IA3Conv2D],
-  supportedLayerClasses: ['Dense', 'Conv2D'],
-  defaultTargets: IA3_DEFAULT_TARGETS,
-  canAdapt: (layer) => layer.getClassName() === 'Conv2D' || isLinearLayerClass(layer.getClassName()),
-  parseConfig: (raw) => ia3ConfigSchema.parse(raw),
-  serializeConfig: (config) => ia3ConfigSchema.serialize(config),
-  defaultTargetsForArchitecture,
-  prepareConfig(config) {
-    const prepared = { ...config, feedforwardModules: config.feedforwardModules ?? [] };
-    checkFeedforwardSubset(prepared.targetModules, prepared.feedforwardModules);
-    return prepared;
-  },
-  createLayer(baseLayer, context) {
-    const layer = baseLayer.getClassName() === 'Conv2D' ? new IA3Conv2D({ baseLayer }) : new IA3Dense({ baseLayer });
-    layer.addAdapter(context.adapterName, layerOptions(context.config, context.path));
-    return layer;
-  },
-  updateLayer(layer, context) {
-    layer.addAdapter(context.adapterName, layerOptions(context.config, context.path));
-  },
-};
+/** Options for an IA3 tuner instance. */
+export interface IA3Settings {
+  /** Default targets (and feed-forward modules) per model type, on top of (and overriding) PEFT 0.11.1's table. */
+  defaultTargets?: Readonly<Record<string, TargetDefaults>>;
+}
+
+/** Builds an IA3 tuner; `ia3` is the ready default instance. */
+export function createIA3(settings: IA3Settings = {}): TunerV1<IA3Config> {
+  return {
+    specificationVersion: 'v1',
+    peftType: IA3_PEFT_TYPE,
+    weightPrefix: 'ia3_',
+    packageName: '@peftjs/ia3',
+    layers: [IA3Dense, IA3Conv2D],
+    supportedLayerClasses: ['Dense', 'Conv2D'],
+    defaultTargets: { ...IA3_DEFAULT_TARGETS, ...(settings.defaultTargets ?? {}) },
+    canAdapt: (layer) => layer.getClassName() === 'Conv2D' || isLinearLayerClass(layer.getClassName()),
+    parseConfig: (raw) => ia3ConfigSchema.parse(raw),
+    serializeConfig: (config) => ia3ConfigSchema.serialize(config),
+    defaultTargetsForArchitecture,
+    prepareConfig(config) {
+      const prepared = { ...config, feedforwardModules: config.feedforwardModules ?? [] };
+      checkFeedforwardSubset(prepared.targetModules, prepared.feedforwardModules);
+      return prepared;
+    },
+    createLayer(baseLayer, context) {
+      const layer = baseLayer.getClassName() === 'Conv2D' ? new IA3Conv2D({ baseLayer }) : new IA3Dense({ baseLayer });
+      layer.addAdapter(context.adapterName, layerOptions(context.config, context.path));
+      return layer;
+    },
+    updateLayer(layer, context) {
+      layer.addAdapter(context.adapterName, layerOptions(context.config, context.path));
+    },
+  };
+}
+
+/** The IA3 tuner with PEFT 0.11.1's defaults: `registerTuner(ia3)`. */
+export const ia3: TunerV1<IA3Config> = createIA3();

@@ -11,6 +11,7 @@ import {
   type TunerLayer,
   type TunerV1,
 } from '@peftjs/core';
+import { loraDisableWarning, loraSavedBiases, loraTrainableBiases } from './lora-bias';
 import { LORA_PEFT_TYPE, loraConfigSchema, type LoraConfig } from './lora-config';
 import { conv2dAdaptable, LoraConv2D } from './lora-conv2d-layer';
 import { LORA_DEFAULT_TARGETS } from './lora-default-targets';
@@ -142,6 +143,9 @@ export function createLora(settings: LoraSettings = {}): TunerV1<LoraConfig> {
         );
       }
     },
+    trainableParameters: loraTrainableBiases,
+    savedParameters: (config, context) => loraSavedBiases(config, context, LORA_WEIGHT_PREFIX),
+    disableWarning: loraDisableWarning,
     createLayer(baseLayer, context) {
       const layer = wrap(baseLayer, context);
       layer.addAdapter(context.adapterName, loraAdapterOptions(context.config, context.path));

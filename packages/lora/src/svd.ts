@@ -5,6 +5,8 @@
  * Float64Arrays; everything here is plain JS on values already read from tensors.
  */
 
+import { createSeededRandom } from '@peftjs/core';
+
 /** A row-major matrix. */
 export interface Matrix {
   readonly rows: number;
@@ -157,17 +159,8 @@ export function svdOfProduct(b: Matrix, a: Matrix): Svd {
   return { u: multiply(left.u, inner.u), s: inner.s, v: inner.v };
 }
 
-/** A seeded uniform generator in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform generator in [0, 1): core's mulberry32. */
+export const seededRandom: (seed: number) => () => number = createSeededRandom;
 
 function gaussian(random: () => number): number {
   const u = Math.max(random(), Number.MIN_VALUE);

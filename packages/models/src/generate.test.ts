@@ -4,7 +4,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maxAbsDifference } from '@peftjs/core/testing';
 import { AutoModelForCausalLM, createRandom, generate, kvCacheModel, sampleToken } from './index';
-import { TINY_BLOOM, TINY_GPT2, TINY_LLAMA, TINY_OPT_350M_STYLE } from './__fixtures__/tiny-configs';
+import { TINY_BLOOM, TINY_GPT2, TINY_LLAMA, TINY_OPT_350M_STYLE } from '../../../test-fixtures/tiny-configs';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');

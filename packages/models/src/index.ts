@@ -6,12 +6,14 @@ export { GPT2Conv1D } from './layers/gpt2-conv1d';
 export { LlamaRMSNorm } from './layers/rms-norm';
 export { RotaryEmbedding, ropeInverseFrequencies, type RopeScaling } from './layers/rotary-embedding';
 export { AttentionMaskBias } from './layers/attention-mask';
-export { ScaledDotProductAttention, isKeyValueCacheLayer, type KeyValueCacheLayer } from './layers/scaled-dot-product-attention';
+export { ScaledDotProductAttention } from './layers/scaled-dot-product-attention';
+// The layer contracts live in core's spec; re-exported here for code that imported them from models.
+export { isKeyValueCacheLayer, isPositionIdsLayer, isInputsEmbedsLayer, type KeyValueCacheLayer } from '@peftjs/core';
 export { HFActivation, GatedActivation, applyActivation, ACTIVATIONS, type ActivationName } from './layers/activations';
 export { TiedLMHead } from './layers/tied-lm-head';
-export { PositionIds, SelectToken, isPositionIdsLayer } from './layers/position-ids';
+export { PositionIds, SelectToken } from './layers/position-ids';
 export { OPTPositionIds } from './layers/opt-position-ids';
-export { T5LayerNorm, T5RelativePositionBias, AttentionBiasSum, CrossAttention, ConstantScale, InputsEmbeds, isInputsEmbedsLayer, relativePositionBucket } from './layers/t5-layers';
+export { T5LayerNorm, T5RelativePositionBias, AttentionBiasSum, CrossAttention, ConstantScale, InputsEmbeds, relativePositionBucket } from './layers/t5-layers';
 
 export { buildGPT2, gpt2Config, type GPT2Config } from './architectures/gpt2';
 export { buildLlama, llamaConfig, type LlamaConfig } from './architectures/llama';
@@ -50,7 +52,6 @@ export {
   T5_MODEL_TYPE,
   MT5_MODEL_TYPE,
 } from './architectures/builtin-model-types';
-export { registerDefaultTargets, LORA_TARGET_MODULES, IA3_TARGET_MODULES, IA3_FEEDFORWARD_MODULES, PREFIX_TUNING_POSTPROCESS } from './architectures/default-targets';
 
 export { openWeights, weightsFromTensors, WEIGHTS_NAME, type WeightSource } from './weights/weight-source';
 export { loadWeights, type LoadWeightsOptions, type LoadWeightsReport } from './weights/load-weights';
@@ -123,3 +124,13 @@ export {
   type DecodeOptions,
 } from './tokenizer/pretrained-tokenizer';
 export { generateText } from './tokenizer/generate-text';
+export {
+  tokenizeRows,
+  padBatch,
+  rowKind,
+  type DataRow,
+  type TrainingExample,
+  type RowTokenizer,
+  type RowKind,
+  type TokenizeRowsOptions,
+} from './data/training-examples';

@@ -22,7 +22,7 @@ import {
   modelStateDict,
   saveModel,
 } from './index';
-import { TINY_BERT, TINY_GPT2, TINY_LLAMA } from './__fixtures__/tiny-configs';
+import { TINY_BERT, TINY_GPT2, TINY_LLAMA } from '../../../test-fixtures/tiny-configs';
 
 let root: string;
 let warnings: string[] = [];
@@ -220,14 +220,12 @@ describe('errors name what is wrong', () => {
 });
 
 describe('registration with @peftjs/core', () => {
-  it('registers architectures, roles and PEFT default targets', async () => {
+  it('registers architectures and roles, and no method\'s default targets (each method package owns its table)', async () => {
     AutoModel.fromConfig(TINY_GPT2).dispose();
     expect(getArchitecture('llama')?.roles).toMatchObject({ query: 'q_proj', value: 'v_proj', feedForwardOutput: 'down_proj' });
     expect(getArchitecture('gpt2')?.layersPattern).toBe('h');
-    expect(getRegisteredTargetDefaults('LORA', 'gpt2')?.targetModules).toEqual(['c_attn']);
-    expect(getRegisteredTargetDefaults('LORA', 'bert')?.targetModules).toEqual(['query', 'value']);
-    expect(getRegisteredTargetDefaults('IA3', 'llama')).toEqual({ targetModules: ['k_proj', 'v_proj', 'down_proj'], feedforwardModules: ['down_proj'] });
-    expect(getRegisteredTargetDefaults('IA3', 'bert')).toEqual({ targetModules: ['key', 'value', 'output.dense'], feedforwardModules: ['output.dense'] });
+    for (const peftType of ['LORA', 'IA3']) for (const modelType of ['gpt2', 'bert', 'llama']) expect(getRegisteredTargetDefaults(peftType, modelType)).toBeUndefined();
+    expect(getArchitecture('llama')?.defaultTargets).toBeUndefined();
   });
 
   it('names layers by transformers module paths and attaches model info', async () => {

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { namedParameters } from '@peftjs/core';
 import { alibiSlopes, AutoModelForCausalLM, OPTModel } from './index';
-import { TINY_BLOOM, TINY_OPT_350M_STYLE } from './__fixtures__/tiny-configs';
+import { TINY_BLOOM, TINY_OPT_350M_STYLE } from '../../../test-fixtures/tiny-configs';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxAbsDifference, maxCloseViolation } from '@peftjs/core/testing';
 import { AutoModelForCausalLM, AutoModelForSequenceClassification, causalLmLoss, generate } from './index';
-import { loadPeftCase, type PeftCase } from './__fixtures__/peft-case';
+import { loadPeftCase, type PeftCase } from '../../../test-fixtures/peft-case';
 
 /** Max |diff| per fixture and backend, printed at the end (for the report). */
 const diffs: Record<string, number> = {};

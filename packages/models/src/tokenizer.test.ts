@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AutoModelForCausalLM, AutoTokenizer, ModelLoadError, generate, generateText, loadTokenizer } from './index';
-import { fixturePath } from './__fixtures__/fixture-paths';
+import { peftFixturePath as fixturePath } from '../../../test-fixtures/index';
 
 const folder = (name: string) => fileURLToPath(new URL(`./__fixtures__/tokenizers/${name}/`, import.meta.url));
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AutoModelForCausalLM, compileForLabels, AutoModelForSequenceClassification, AutoModelForTokenClassification, IGNORE_INDEX, causalLmLoss, createSequenceClassificationLoss, sequenceClassificationLoss, tokenClassificationLoss } from './index';
-import { TINY_BERT, TINY_GPT2, TINY_LLAMA } from './__fixtures__/tiny-configs';
+import { TINY_BERT, TINY_GPT2, TINY_LLAMA } from '../../../test-fixtures/tiny-configs';
 
 // The cpu backend: the wasm backend has no UnsortedSegmentSum (embedding gradients) until @peftjs/runtime adds it.
 beforeAll(async () => {

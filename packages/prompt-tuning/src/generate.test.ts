@@ -3,9 +3,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getPeftModel, registerTuner, setWarningHandler, type PeftModel } from '@peftjs/core';
 import { perturbAdapter } from '@peftjs/core/testing';
-import { generate as generateBase } from '@peftjs/models';
+import { generate, generate as generateBase } from '@peftjs/models';
 import { TINY_LLAMA, tinyCausalLm } from './__fixtures__/tiny-models';
-import { activePrompt, forwardCausalLm, generate, pTuning, prefixTuning, promptTuning } from './index';
+import { activePrompt, forwardCausalLm, pTuning, prefixTuning, promptTuning } from './index';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');

@@ -47,5 +47,4 @@ export {
   type CausalLmInputs,
   type CausalLmOutput,
 } from './causal-lm';
-export { generate, type PromptGenerateOptions } from './generate';
-export { KEY_VALUE_CACHE_LAYER, POSITION_IDS_LAYER } from './model-conventions';
+export { promptGenerationHooks } from './prompt-generation';

@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTuner, setWarningHandler } from '@peftjs/core';
 import { maxAbsDifference, maxCloseViolation } from '@peftjs/core/testing';
 import { fromPretrained, loadSafetensors } from '@peftjs/hub';
-import { AutoModelForCausalLM } from '@peftjs/models';
+import { AutoModelForCausalLM, generate } from '@peftjs/models';
 import { peftFixturePath } from '../../../test-fixtures/index';
 import { fixtureAdapterConfig, loadFixtureCase, type FixtureCase } from './__fixtures__/fixture-case';
-import { forwardCausalLm, generate, pTuning, prefixTuning, promptTuning } from './index';
+import { forwardCausalLm, pTuning, prefixTuning, promptTuning } from './index';
 
 /** Max |diff| of the adapted logits per fixture, printed at the end (for the report). */
 const diffs: Record<string, number> = {};

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { AdapterStateError, TunerLayer, type ParamRef } from '@peftjs/core';
-import { isKeyValueCacheCore, KEY_VALUE_CACHE_LAYER, type KeyValueCacheCore } from './model-conventions';
+import { AdapterStateError, isKeyValueCacheLayer, KEY_VALUE_CACHE_LAYER, TunerLayer, type KeyValueCacheLayer, type ParamRef } from '@peftjs/core';
 import { MlpHead } from './prompt-head';
 import { PromptLearningLayer, type PromptLayerArgs, type PromptLayerOptions } from './prompt-learning-layer';
 import { PromptSource } from './prompt-source';
@@ -32,20 +31,20 @@ export interface PrefixAttentionOptions extends PromptLayerOptions {
  * is replaced by the prefix (the first generation step), and a filled one — which already starts
  * with the prefix — is left alone.
  */
-export class PrefixAttention extends PromptLearningLayer implements KeyValueCacheCore {
+export class PrefixAttention extends PromptLearningLayer implements KeyValueCacheLayer {
   static className = 'PrefixAttention';
-  readonly [KEY_VALUE_CACHE_LAYER] = true;
+  readonly [KEY_VALUE_CACHE_LAYER] = true as const;
   private readonly sources = new Map<string, PromptSource>();
 
   constructor(args: PromptLayerArgs) {
     super(args);
-    if (!isKeyValueCacheCore(args.baseLayer)) {
+    if (!isKeyValueCacheLayer(args.baseLayer)) {
       throw new AdapterStateError(`prefix tuning needs an attention layer that takes past keys/values; "${args.baseLayer.name}" (${args.baseLayer.getClassName()}) does not`);
     }
   }
 
-  private get core(): KeyValueCacheCore {
-    return this.baseLayer as unknown as KeyValueCacheCore;
+  private get core(): KeyValueCacheLayer {
+    return this.baseLayer as unknown as KeyValueCacheLayer;
   }
 
   get numKeyValueHeads(): number {

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { TunerLayer, type ParamRef } from '@peftjs/core';
-import { POSITION_IDS_LAYER } from './model-conventions';
+import { POSITION_IDS_LAYER, TunerLayer, type ParamRef } from '@peftjs/core';
 import { PromptLearningLayer, type PromptLayerArgs, type PromptLayerOptions } from './prompt-learning-layer';
 
 type Kwargs = Record<string, unknown>;

@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AdapterStateError, currentForwardContext, MergeError, TunerLayer, type TunerLayerArgs, type VariableUpdate } from '@peftjs/core';
-import { tensorList } from './model-conventions';
 
 type Kwargs = Record<string, unknown>;
+
+function tensorList(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
+  return Array.isArray(inputs) ? inputs : [inputs];
+}
 
 /** Options every prompt-learning layer keeps per adapter (plain JSON, serialized with the layer). */
 export interface PromptLayerOptions {

@@ -7,6 +7,7 @@ import { PromptEmbedding, type PromptEmbeddingOptions } from './prompt-embedding
 import { fillPromptLearningSizes, numKeyValueHeadsOf, type LayerSizes, type PreparedPromptConfig, type PromptLearningConfig } from './prompt-learning-config';
 import type { PromptLayerOptions } from './prompt-learning-layer';
 import type { PromptSource } from './prompt-source';
+import { promptGenerationHooks } from './prompt-generation';
 import { promptStateDictFormat } from './prompt-state-dict';
 import { findPromptModelLayers, inputPromptTargets, outputDim, prefixTargets, unwrapped, type PromptModelLayers, type PromptTargetRole } from './prompt-targets';
 import { PromptTokenTypes } from './prompt-token-types-layer';
@@ -122,6 +123,7 @@ export function createPromptLearningTuner<Config extends PromptLearningConfig>(m
     parseConfig: (raw) => method.parseConfig(raw),
     serializeConfig: (config) => method.serializeConfig(config),
     stateDictFormat: promptStateDictFormat,
+    generation: promptGenerationHooks,
 
     prepareConfig(config, context) {
       const modelConfig = getModelInfo(context.model).config;

@@ -1,6 +1,16 @@
-import { getModelInfo, InvalidConfigError, NoMatchingTargetError, TunerLayer, type ModelContext, type NamedLayer } from '@peftjs/core';
+import {
+  getModelInfo,
+  InvalidConfigError,
+  isAttentionMaskLayer,
+  isInputsEmbedsLayer,
+  isKeyValueCacheLayer,
+  isPositionIdsLayer,
+  NoMatchingTargetError,
+  TunerLayer,
+  type ModelContext,
+  type NamedLayer,
+} from '@peftjs/core';
 import type { layers } from '@tensorflow/tfjs-layers';
-import { isAttentionMaskLayer, isInputsEmbedsLayer, isKeyValueCacheCore, isPositionIdsLayer } from './model-conventions';
 
 /** What a selected layer does for prompt learning. */
 export type PromptTargetRole =
@@ -72,7 +82,7 @@ export function findPromptModelLayers(context: ModelContext, named: readonly Nam
     masks: plain.filter((entry) => isAttentionMaskLayer(unwrapped(entry.layer))),
     tokenTypes: plain.filter((entry) => isEmbedding(entry.layer) && (entry.path === 'token_type_embeddings' || entry.path.endsWith('.token_type_embeddings'))),
     positions: plain.filter((entry) => isPositionIdsLayer(unwrapped(entry.layer))),
-    attention: plain.filter((entry) => isKeyValueCacheCore(unwrapped(entry.layer))),
+    attention: plain.filter((entry) => isKeyValueCacheLayer(unwrapped(entry.layer))),
   };
 }
 

@@ -1,9 +1,5 @@
 import { Command } from 'commander';
 import { generate } from '@peftjs/models';
-import { generate as generateWithPrompt, PREFIX_TUNING_PEFT_TYPE, PROMPT_TUNING_PEFT_TYPE, P_TUNING_PEFT_TYPE } from '@peftjs/prompt-tuning';
-
-/** Prompt-learning adapters add virtual tokens; their package generates with them. */
-const PROMPT_LEARNING = new Set<string>([PROMPT_TUNING_PEFT_TYPE, P_TUNING_PEFT_TYPE, PREFIX_TUNING_PEFT_TYPE]);
 import type { CliIo } from '../cli-io';
 import { startBackend } from '../util/backend';
 import { collect, commonOptions, float, integer, option } from '../util/options';
@@ -37,7 +33,6 @@ export function generateCommand(io: CliIo): Command {
     const seq2seq = loaded.base.task === 'seq2seq-lm';
     if (loaded.base.task !== 'causal-lm' && !seq2seq) throw new UsageError(`generate needs a causal LM or an encoder-decoder; ${options.base ?? 'the base'} is a ${loaded.base.task} model (use predict)`);
     const { rows, mask } = promptRows(loaded, options);
-    const promptLearning = loaded.peftModel !== undefined && PROMPT_LEARNING.has(loaded.peftModel.peftType);
     const options_ = {
       maxNewTokens: options.maxNewTokens,
       attentionMask: mask,
@@ -48,7 +43,8 @@ export function generateCommand(io: CliIo): Command {
       seed: options.seed,
       ...(options.padTokenId !== undefined ? { padTokenId: options.padTokenId } : {}),
     };
-    const sequences = promptLearning ? await generateWithPrompt(loaded.peftModel!, rows, options_) : await generate(loaded.model, rows, options_);
+    // One decode loop for every method: an adapter's tuner (prompt learning's virtual tokens) supplies its generation hooks.
+    const sequences = await generate(loaded.model, rows, options_);
     const tokenizer = loaded.base.tokenizer;
     // An encoder-decoder returns decoder ids (the decoder start token, then the new ones); a causal LM, the prompt and the new ids.
     const texts = tokenizer

@@ -4,7 +4,7 @@ import { globalRegistry } from '../util/global-registry';
 export interface ForwardContext {
   /** One adapter name per batch row (`"__base__"` for none): a mixed-adapter batch. */
   adapterNames?: readonly string[];
-  /** One task id per batch row, for methods with per-task weights (Poly, multitask prompt tuning). */
+  /** One task id per batch row, for methods with per-task weights. */
   taskIds?: readonly number[];
 }
 

@@ -36,6 +36,15 @@ function defaultTargets(tuner: TunerV1<any>, context: ModelContext): TargetDefau
   );
 }
 
+/** The default applyTargetDefaults: each field of `defaults` fills the config field of that name while it is null. */
+function fillUnsetFields<Config extends TargetingConfig>(config: Config, defaults: TargetDefaults): Config {
+  const filled = { ...config } as Record<string, unknown>;
+  for (const [field, value] of Object.entries(defaults)) {
+    if (field !== 'targetModules' && field in filled && filled[field] === null) filled[field] = Array.isArray(value) ? [...value] : value;
+  }
+  return filled as Config;
+}
+
 /** Fills target_modules from the model type's defaults and expands 'all-linear'. */
 export function prepareTargeting<Config extends TargetingConfig>(tuner: TunerV1<Config>, config: Config, context: ModelContext, named: readonly NamedLayer[]): Config {
   let prepared = { ...config };
@@ -50,9 +59,7 @@ export function prepareTargeting<Config extends TargetingConfig>(tuner: TunerV1<
       );
     }
     prepared = { ...prepared, targetModules: [...defaults.targetModules] };
-    if (defaults.feedforwardModules && 'feedforwardModules' in prepared && (prepared as { feedforwardModules: unknown }).feedforwardModules === null) {
-      (prepared as { feedforwardModules: unknown }).feedforwardModules = [...defaults.feedforwardModules];
-    }
+    prepared = tuner.applyTargetDefaults ? tuner.applyTargetDefaults(prepared, defaults) : fillUnsetFields(prepared, defaults);
   }
   if (typeof prepared.targetModules === 'string' && prepared.targetModules.toLowerCase() === 'all-linear') {
     prepared = { ...prepared, targetModules: allLinearTargets(context, named) };

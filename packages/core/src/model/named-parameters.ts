@@ -7,7 +7,7 @@ import { namedLayers } from './named-layers';
 
 /**
  * Every parameter of a model under the name PyTorch + PEFT give it in memory
- * (`lin0.base_layer.weight`, `lin0.lora_A.default.weight`, `lin1.modules_to_save.default.bias`),
+ * (`lin0.base_layer.weight`, `lin0.<prefix>A.default.weight`, `lin1.modules_to_save.default.bias`),
  * each variable once (a shared layer is listed under its first path), like named_parameters().
  */
 export function namedParameters(model: LayersModel): Map<string, ParamRef> {

@@ -114,6 +114,11 @@ export class PeftModel {
       .map(({ path }) => path);
   }
 
+  /** The model's adapter layers (tuner layers and modules_to_save copies) with their module paths. */
+  adapterLayerEntries(): AdapterLayerEntry[] {
+    return this.adapterLayers();
+  }
+
   private adapterLayers(): Array<{ path: string; layer: AdapterLayer }> {
     return namedLayers(this.current)
       .filter((entry) => TunerLayer.isTunerLayer(entry.layer) || ModulesToSaveLayer.isModulesToSaveLayer(entry.layer))
@@ -122,7 +127,7 @@ export class PeftModel {
 
   private injectNew(adapterName: string, rawConfig: PeftConfig | Record<string, unknown>): void {
     const peftType = (rawConfig as { peftType?: string; peft_type?: string }).peftType ?? (rawConfig as { peft_type?: string }).peft_type;
-    if (typeof peftType !== 'string') throw new InvalidConfigError('config has no peft_type; build it with a method package (e.g. createLoraConfig) or set peft_type');
+    if (typeof peftType !== 'string') throw new InvalidConfigError("config has no peft_type; build it with a method package's config factory or set peft_type");
     const tuner = getTuner(peftType);
     const existing = Object.keys(this.peftConfig);
     if (existing.length > 0 && peftType !== this.peftType) {
@@ -188,8 +193,9 @@ export class PeftModel {
   setAdapterLayersEnabled(enabled: boolean): void {
     if (!enabled) {
       for (const name of this.active) {
-        const bias = (this.peftConfig[name] as { bias?: string }).bias;
-        if (bias && bias !== 'none') warn(`disabling adapter layers with bias "${bias}" does not give the base model's output: the trained biases stay`);
+        const config = this.peftConfig[name];
+        const message = config ? getTuner(config.peftType).disableWarning?.(config) : undefined;
+        if (message) warn(message);
       }
     }
     for (const { layer } of this.adapterLayers()) layer.setDisabled(!enabled);
@@ -222,7 +228,7 @@ export class PeftModel {
 
   /**
    * Runs the adapted model. `adapterNames` gives one adapter per batch row (`"__base__"` for none);
-   * `taskIds` gives one task id per row to methods with per-task weights (Poly, multitask prompt tuning).
+   * `taskIds` gives one task id per row to methods with per-task weights.
    */
   predict(inputs: tf.Tensor | tf.Tensor[], options: { adapterNames?: readonly string[]; taskIds?: readonly number[] } = {}): tf.Tensor | tf.Tensor[] {
     if (!options.adapterNames && !options.taskIds) return this.current.predict(inputs) as tf.Tensor | tf.Tensor[];
@@ -382,7 +388,7 @@ export class PeftModel {
 
   /**
    * PEFT's trainability: every parameter frozen, then the active adapters' own parameters,
-   * their modules_to_save copies, and biases per `bias` made trainable — unless the config is
+   * their modules_to_save copies, and the tuner's extra trainable parameters (a bias option) made trainable — unless the config is
    * in inference mode. A compiled model picks up the new set of trainable weights.
    */
   private updateTrainability(): void {
@@ -396,15 +402,10 @@ export class PeftModel {
         if (!layer.hasAdapter(name)) continue;
         for (const param of layer.adapterParameters(name).values()) param.variable.trainable = true;
       }
-      const bias = (config as { bias?: string }).bias ?? 'none';
-      if (bias === 'all') {
-        for (const [key, param] of params) if (key.endsWith('bias') && !key.includes('original_module.')) param.variable.trainable = true;
-      } else if (bias !== 'none') {
-        for (const { path, layer } of layers) {
-          if (!TunerLayer.isTunerLayer(layer) || !layer.hasAdapter(name)) continue;
-          const baseBias = params.get(`${path}.base_layer.bias`);
-          if (baseBias) baseBias.variable.trainable = true;
-        }
+      const extras = getTuner(config.peftType).trainableParameters?.(config, { adapterName: name, parameters: params, layers }) ?? [];
+      for (const key of extras) {
+        const param = params.get(key);
+        if (param) param.variable.trainable = true;
       }
     }
     const compiled = this.current as unknown as { collectedTrainableWeights?: unknown };
@@ -416,13 +417,14 @@ export class PeftModel {
   private stateDictSpec(adapterName: string): StateDictSpec {
     const config = this.peftConfig[adapterName];
     if (!config) throw new NoSuchAdapterError({ adapterName, available: this.adapterNames });
+    const tuner = getTuner(config.peftType);
+    const layers = this.adapterLayers();
+    const extras = tuner.savedParameters?.(config, { adapterName, parameters: this.namedParameters(), layers }) ?? [];
     return {
-      weightPrefix: getTuner(config.peftType).weightPrefix,
+      weightPrefix: tuner.weightPrefix,
       adapterName,
-      bias: (config as { bias?: string }).bias ?? 'none',
-      modulesToSavePaths: this.adapterLayers()
-        .filter(({ layer }) => ModulesToSaveLayer.isModulesToSaveLayer(layer) && layer.hasAdapter(adapterName))
-        .map(({ path }) => path),
+      extraParameters: new Set(extras),
+      modulesToSavePaths: layers.filter(({ layer }) => ModulesToSaveLayer.isModulesToSaveLayer(layer) && layer.hasAdapter(adapterName)).map(({ path }) => path),
     };
   }
 
@@ -435,7 +437,7 @@ export class PeftModel {
     return { format, layers: this.adapterLayers() };
   }
 
-  /** The adapter's tensors as Python PEFT saves them: keys `base_model.model.<path>.lora_A.weight`, torch layouts. The caller disposes them. */
+  /** The adapter's tensors as Python PEFT saves them: keys `base_model.model.<path>.<prefix>A.weight`, torch layouts. The caller disposes them. */
   getStateDict(adapterName: string = this.activeAdapter ?? DEFAULT_ADAPTER_NAME): Record<string, tf.Tensor> {
     const own = this.ownStateDictFormat(adapterName);
     if (own) return own.format.save(own.layers, adapterName);
@@ -463,7 +465,7 @@ export class PeftModel {
     }
     const spec = this.stateDictSpec(adapterName);
     const params = this.namedParameters();
-    const expectedSelection = selectStateDictParams(params, { ...spec, bias: 'none' });
+    const expectedSelection = selectStateDictParams(params, { ...spec, extraParameters: new Set() });
     const expected = new Map([...expectedSelection.values()].map(({ source, param }) => [source, param] as const));
     applyLoadPlan(planStateDictLoad(tensors, params, expected, spec));
   }

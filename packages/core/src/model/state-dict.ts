@@ -19,35 +19,22 @@ function dropSegment(name: string, segment: string): string {
 export interface StateDictSpec {
   weightPrefix: string;
   adapterName: string;
-  bias: string;
+  /** Parameters outside the adapter's own that are saved with it (a tuner's `savedParameters`). */
+  extraParameters: ReadonlySet<string>;
   modulesToSavePaths: readonly string[];
 }
 
 /**
- * PEFT's get_peft_model_state_dict for layer tuners: the adapter's parameters (plus biases per
- * `bias`, plus modules_to_save copies under the original names), keyed as Python saves them.
+ * PEFT's get_peft_model_state_dict for layer tuners: the adapter's parameters (plus the tuner's
+ * extra saved parameters, plus modules_to_save copies under the original names), keyed as Python saves them.
  * Adapter names are matched as whole name segments (PEFT 0.11.1 uses a substring test, which
  * drags other adapters' tensors in when one name contains another).
  */
 export function selectStateDictParams(params: ReadonlyMap<string, ParamRef>, spec: StateDictSpec): Map<string, { source: string; param: ParamRef }> {
-  const { weightPrefix, adapterName, bias } = spec;
+  const { weightPrefix, adapterName, extraParameters } = spec;
   const selected = new Map<string, { source: string; param: ParamRef }>();
   const names = [...params.keys()];
-  const isBias = (name: string) => name.includes('bias');
-  let keys: string[];
-  if (bias === 'all') keys = names.filter((name) => name.includes(weightPrefix) || isBias(name));
-  else if (bias === 'none') keys = names.filter((name) => name.includes(weightPrefix));
-  else {
-    const biasKeys = new Set<string>();
-    for (const name of names) {
-      if (!name.includes(weightPrefix)) continue;
-      const biasName = `${name.split(weightPrefix)[0]}bias`;
-      if (params.has(biasName)) biasKeys.add(biasName);
-      const baseBias = `${name.split(weightPrefix)[0]}base_layer.bias`;
-      if (params.has(baseBias)) biasKeys.add(baseBias);
-    }
-    keys = names.filter((name) => name.includes(weightPrefix) || biasKeys.has(name));
-  }
+  const keys = names.filter((name) => name.includes(weightPrefix) || extraParameters.has(name));
   for (const name of keys) {
     const ofAdapter = name.includes(weightPrefix) ? hasSegment(name, adapterName) : true;
     if (!ofAdapter) continue;

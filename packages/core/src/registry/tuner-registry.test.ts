@@ -1,8 +1,23 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { outputScale } from '../../../../examples/third-party-tuner/src/index';
 import { DuplicateTunerError, NoSuchTunerError, UnsupportedTunerVersionError } from '../errors';
 import type { TunerV1 } from '../spec/tuner-v1';
 import { getTuner, hasTuner, listTuners, registerTuner, unregisterTuner } from './tuner-registry';
+
+// The registry only stores and checks tuners, so a tuner that adapts nothing is enough here.
+const outputScale: TunerV1<any> = {
+  specificationVersion: 'v1',
+  peftType: 'OUTPUT_SCALE',
+  weightPrefix: 'scale_',
+  packageName: 'peftjs-tuner-output-scale',
+  layers: [],
+  supportedLayerClasses: ['Dense'],
+  parseConfig: (raw) => raw,
+  serializeConfig: (config) => config,
+  createLayer: () => {
+    throw new Error('not used by the registry tests');
+  },
+  updateLayer: () => undefined,
+};
 
 afterEach(() => {
   unregisterTuner('OUTPUT_SCALE');

@@ -70,8 +70,3 @@ export function listTuners(): TunerV1<any>[] {
   return [...tuners.values()];
 }
 
-/** The tuner whose weight prefix a parameter name carries. */
-export function tunerForWeightName(name: string): TunerV1<any> | undefined {
-  for (const tuner of tuners.values()) if (name.includes(tuner.weightPrefix)) return tuner;
-  return undefined;
-}

@@ -30,12 +30,12 @@ export interface TunerLayerArgs {
  */
 export abstract class TunerLayer extends layers.Layer {
   readonly [TUNER_LAYER] = true;
-  /** The PEFT type of the tuner that owns this layer ('LORA', 'IA3', ...). */
+  /** The PEFT type of the tuner that owns this layer (its `peftType`). */
   abstract readonly peftType: string;
   readonly baseLayer: layers.Layer;
   /** Adapters in the order they were added, with the per-layer options each was created from. */
   protected readonly adapterOptions = new Map<string, unknown>();
-  /** The variables of each adapter, by the local torch name (`lora_A.<adapter>.weight`). */
+  /** The variables of each adapter, by the local torch name (`<prefix>A.<adapter>.weight`). */
   protected readonly adapterParams = new Map<string, Map<string, ParamRef>>();
   protected activeAdapterNames: string[] = [];
   protected mergedAdapterNames: string[] = [];
@@ -144,7 +144,7 @@ export abstract class TunerLayer extends layers.Layer {
     return new Map(this.adapterParams.get(adapterName));
   }
 
-  /** Every parameter under its PEFT in-memory name: `base_layer.weight`, `lora_A.default.weight`, ... */
+  /** Every parameter under its PEFT in-memory name: `base_layer.weight`, `<prefix>A.default.weight`, ... */
   namedParameters(): Map<string, ParamRef> {
     const result = new Map<string, ParamRef>();
     for (const [name, param] of layerParameters(this.baseLayer)) result.set(`base_layer.${name}`, param);

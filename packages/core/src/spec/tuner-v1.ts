@@ -4,16 +4,27 @@ import type { PeftConfig } from '../config/config-schema';
 import type { ModulesToSaveLayer } from '../model/modules-to-save-layer';
 import type { NamedLayer } from '../model/named-layers';
 import type { ArchitectureConfig } from '../registry/model-registry';
+import type { TunerGenerationHooks } from './generation-hooks';
+import type { ParamRef } from './param-ref';
 import type { TunerLayer } from './tuner-layer';
 
 /** A layer class a tuner registers with tf.serialization.registerClass. */
 export type SerializableLayerClass = tf.serialization.SerializableConstructor<tf.serialization.Serializable> & { className: string };
 
-/** Default targets for one model type. */
-export interface TargetDefaults {
-  readonly targetModules: readonly string[];
-  /** IA3: the subset of targets whose input (not output) is scaled. */
-  readonly feedforwardModules?: readonly string[];
+/**
+ * A model type's defaults: a partial config (camelCase field names) that fills the fields the
+ * user left unset. Core fills `targetModules`; the tuner's `applyTargetDefaults` applies the
+ * rest (by default: every other field of the config that is still null).
+ */
+export type TargetDefaults = { readonly targetModules: readonly string[] } & { readonly [field: string]: unknown };
+
+/** What core tells a tuner's parameter hooks about one adapter. */
+export interface AdapterParameterContext {
+  readonly adapterName: string;
+  /** Every parameter of the model, by in-memory name (`h.0.attn.c_attn.base_layer.bias`). */
+  readonly parameters: ReadonlyMap<string, ParamRef>;
+  /** The model's adapter layers (tuner layers and modules_to_save copies) with their module paths. */
+  readonly layers: readonly AdapterLayerEntry[];
 }
 
 /** What a tuner is told about the layer it adapts. */
@@ -70,7 +81,7 @@ export interface TrainingHookContext {
 
 /**
  * Per-step hooks a training engine runs for a tuner, as PEFT users call them by hand
- * (AdaLoRA's orthogonality regulariser and `update_and_allocate`).
+ * (a rank allocator's regulariser and its per-step budget update).
  */
 export interface TunerTrainingHooks {
   /** An extra loss term, computed inside the gradient tape and added to each micro-batch loss. */
@@ -89,9 +100,9 @@ export interface TunerTrainingHooks {
  */
 export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   readonly specificationVersion: 'v1';
-  /** The value written to adapter_config.json's `peft_type`: 'LORA', 'IA3', ... */
+  /** The value written to adapter_config.json's `peft_type`: upper case, as PEFT's PeftType */
   readonly peftType: string;
-  /** Marks this tuner's weights in PEFT's key names (`lora_`); unique across tuners. */
+  /** Marks this tuner's weights in PEFT's key names (`<method>_`); unique across tuners. */
   readonly weightPrefix: string;
   /** The npm package that provides the tuner, named in errors when it is missing. */
   readonly packageName?: string;
@@ -101,7 +112,12 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   readonly supportedLayerClasses: readonly string[];
   /** Overrides the class-name check, e.g. to accept every class registered as linear. */
   canAdapt?(layer: layers.Layer): boolean;
-  /** Default targets per model type (PEFT's TRANSFORMERS_MODELS_TO_*_TARGET_MODULES_MAPPING). */
+  /**
+   * Default targets per model type (PEFT's TRANSFORMERS_MODELS_TO_*_TARGET_MODULES_MAPPING): the
+   * method package owns its table. Core looks a model type up here after explicit registrations
+   * (`registerTargetDefaults`, an architecture's own `defaultTargets`) and before
+   * `defaultTargetsForArchitecture`.
+   */
   readonly defaultTargets?: Readonly<Record<string, TargetDefaults>>;
 
   /** Validates raw config (snake_case JSON or camelCase options) and fills every default. */
@@ -110,6 +126,12 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   serializeConfig(config: Config): Record<string, unknown>;
   /** Default targets from a custom architecture's layer roles, when no explicit defaults exist. */
   defaultTargetsForArchitecture?(architecture: ArchitectureConfig): TargetDefaults | undefined;
+  /**
+   * Applies a model type's defaults to a config whose `target_modules` was unset (core has
+   * already filled `targetModules`). Default: every other field of `defaults` fills the config
+   * field of that name while it is null.
+   */
+  applyTargetDefaults?(config: Config, defaults: TargetDefaults): Config;
   /** Fills model-dependent config fields (default targets, fan_in_fan_out, ...); returns a new config. */
   prepareConfig?(config: Config, model: ModelContext): Config;
   /**
@@ -121,14 +143,28 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   selectTargets?(config: Config, model: ModelContext, layers: readonly NamedLayer[]): string[];
   /** Saves and loads adapters in a format of its own (see AdapterStateDictFormat); default: core's per-layer keys. */
   readonly stateDictFormat?: AdapterStateDictFormat;
-  /** Refuses an adapter that cannot live beside the existing ones (e.g. LoRA bias with several adapters). */
+  /** Refuses an adapter that cannot live beside the existing ones (e.g. a bias option that allows one adapter only). */
   checkNewAdapter?(config: Config, existing: ReadonlyMap<string, Config>): void;
+  /**
+   * Parameters outside the adapter's own that train with it (a bias option), by in-memory name.
+   * Called for each active adapter not in inference mode when trainability is set.
+   */
+  trainableParameters?(config: Config, context: AdapterParameterContext): Iterable<string>;
+  /**
+   * Parameters outside the adapter's own that its state dict also holds (a bias option), by
+   * in-memory name; saved under `base_model.model.<name>` and optional on load.
+   */
+  savedParameters?(config: Config, context: AdapterParameterContext): Iterable<string>;
+  /** A warning to give when the adapter's layers are disabled but its effect stays (trained biases); undefined for none. */
+  disableWarning?(config: Config): string | undefined;
   /** Wraps a base layer in this tuner's layer, with the adapter added. */
   createLayer(baseLayer: layers.Layer, context: LayerContext<Config>): TunerLayer;
   /** Adds an adapter to a layer this tuner already wrapped. */
   updateLayer(layer: TunerLayer, context: LayerContext<Config>): void;
   /** Per-step hooks the training engine runs (optional). */
   readonly training?: TunerTrainingHooks;
+  /** How the tuner's adapters change autoregressive generation (optional; see GenerationPlan). */
+  readonly generation?: TunerGenerationHooks;
 }
 
 /** Any tuner of any specification version: what the registry accepts and checks. */

@@ -83,7 +83,7 @@ async function snapshot(peftModel: PeftModel): Promise<Map<string, Float32Array>
 }
 
 function trainSteps(peftModel: PeftModel, inputs: tf.Tensor | tf.Tensor[], steps: number): void {
-  // PEFT uses SGD at 0.5; 0.1 keeps every case (rsLoRA scalings, unseeded inits) from diverging to NaN.
+  // PEFT uses SGD at 0.5; 0.1 keeps every case (rank-stabilised scalings, unseeded inits) from diverging to NaN.
   const optimizer = tf.train.sgd(0.1);
   const variables = peftModel.model.trainableWeights.map((weight) => weight.read() as tf.Variable);
   for (let step = 0; step < steps; step++) {
@@ -172,6 +172,11 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
           await perturbAdapter(peftModel, 'default');
           const trainable = new Set(peftModel.model.trainableWeights.map((weight) => weight.id));
           expect(trainable.size).toBeGreaterThan(0);
+          // Parameters the tuner trains besides its own (a bias option) may move too.
+          const parsed = peftModel.peftConfig.default!;
+          const extraTrainable = new Set(
+            tuner.trainableParameters?.(parsed, { adapterName: 'default', parameters: peftModel.namedParameters(), layers: peftModel.adapterLayerEntries() }) ?? [],
+          );
           const before = await snapshot(peftModel);
           const tensorsBefore = tf.memory().numTensors;
           trainSteps(peftModel, inputs, 3);
@@ -181,7 +186,7 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
             const moved = arraysDiffer(before.get(name)!, after.get(name)!);
             const isAdapter = name.includes(tuner.weightPrefix) || name.includes('modules_to_save.');
             if (isAdapter) expect(trainable.has(param.variable.id), `${name} should be trainable`).toBe(true);
-            else if (!name.endsWith('bias') || (config.bias ?? 'none') === 'none') expect(moved, `${name} is not an adapter weight but moved`).toBe(false);
+            else if (!extraTrainable.has(name)) expect(moved, `${name} is not an adapter weight but moved`).toBe(false);
           }
           const movedAdapter = [...peftModel.namedParameters().keys()].filter((name) => name.includes(tuner.weightPrefix));
           let anyMoved = false;
@@ -242,6 +247,21 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
           });
         }
 
+        if (tuner.generation) {
+          it('generation hooks: no plan while the adapters are disabled; a plan runs later steps through laterStep', async () => {
+            const peftModel = new PeftModel(testCase.makeModel(), config);
+            const plan = tuner.generation!.plan(peftModel.model);
+            if (plan) {
+              expect(['embeddings', 'cachePrefix']).toContain(plan.kind);
+              expect(Number.isInteger(plan.numVirtualTokens) && plan.numVirtualTokens > 0).toBe(true);
+              expect(plan.laterStep(() => 42)).toBe(42);
+            }
+            await peftModel.disableAdapter(() => {
+              expect(tuner.generation!.plan(peftModel.model)).toBeUndefined();
+            });
+          });
+        }
+
         it('round-trips through its PEFT state dict, and refuses a mis-shaped one', async () => {
           const inputs = testCase.makeInputs();
           const source = new PeftModel(testCase.makeModel(), config);
@@ -253,7 +273,7 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
           else for (const key of Object.keys(stateDict)) expect(key.startsWith('base_model.model.')).toBe(true);
           const target = new PeftModel(testCase.makeModel(), config);
           const tensorsBefore = tf.memory().numTensors;
-          // The first adapter tensor (with bias 'all' / 'lora_only' the state dict also holds biases, which loading does not require).
+          // The first adapter tensor (the state dict may also hold the tuner's saved extras, which loading does not require).
           const firstKey = Object.keys(stateDict).find((key) => key.includes(tuner.weightPrefix)) ?? Object.keys(stateDict)[0];
           const wrong = { ...stateDict, [firstKey!]: tf.zeros([...stateDict[firstKey!]!.shape, 1]) };
           expect(() => target.loadStateDict(wrong)).toThrow(/shape/);
@@ -269,7 +289,7 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
             }
           });
           target.loadStateDict(stateDict);
-          // Does not grow (a loaded P-tuning adapter drops its encoder: the file holds the encoded prompt).
+          // Does not grow (a loaded adapter may drop a training-only part whose output the file holds).
           expect(tf.memory().numTensors).toBeLessThanOrEqual(tensorsBefore);
           await assertOutputClose(target.model, inputs, expected, { atol: 1e-6, rtol: 1e-6, message: 'reloaded adapter gives another output' });
           tf.dispose(Object.values(stateDict));

@@ -1,9 +1,9 @@
-/** `lora_alpha` → `loraAlpha`. */
+/** `target_modules` → `targetModules`. */
 export function snakeToCamel(key: string): string {
   return key.replace(/_([a-z0-9])/g, (_, character: string) => character.toUpperCase());
 }
 
-/** `loraAlpha` → `lora_alpha`. */
+/** `targetModules` → `target_modules`. */
 export function camelToSnake(key: string): string {
   return key.replace(/[A-Z]/g, (character) => `_${character.toLowerCase()}`);
 }

@@ -1,5 +1,6 @@
 import { readdirSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { createSeededRandom } from '@peftjs/core';
 
 /** Builds safetensors bytes from a header (object or raw text) and a data section, unvalidated. */
 export function buildSafetensorsBytes(
@@ -41,14 +42,5 @@ export function listFixtureSafetensors(): string[] {
   return files.sort();
 }
 
-/** A small deterministic PRNG (mulberry32) for fuzzing. */
-export function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG for fuzzing (core's mulberry32). */
+export const createRandom: (seed: number) => () => number = createSeededRandom;

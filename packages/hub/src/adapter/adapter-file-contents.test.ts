@@ -7,7 +7,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 // The third-party tuner core's and the folder tests use: hub cannot depend on a method package.
-import { outputScale } from '../../../../examples/third-party-tuner/src/index';
+import { outputScale } from 'peftjs-tuner-output-scale';
 import { AdapterFolderError } from '../errors/adapter-folder-error';
 import { SafetensorsFormatError } from '../errors/safetensors-format-error';
 import { adapterFilesFromPeftModel, peftModelFromAdapterFiles } from './adapter-file-contents';

@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 // A third-party tuner (a learned scale on Dense outputs), the same one core's tests use: hub
 // cannot depend on a method package, and this one implements only TunerV1.
-import { outputScale } from '../../../../examples/third-party-tuner/src/index';
+import { outputScale } from 'peftjs-tuner-output-scale';
 import { AdapterFolderError } from '../errors/adapter-folder-error';
 import { InvalidHubArgumentError } from '../errors/invalid-hub-argument-error';
 import { pushFolderToHub } from '../hub/push-folder-to-hub';

@@ -1,7 +1,6 @@
 import { getArchitecture, registerArchitecture, type ArchitectureConfig } from '@peftjs/core';
 import { bertConfig, buildBert, type BertConfig } from './bert';
 import { bloomConfig, buildBloom, type BloomConfig } from './bloom';
-import { registerDefaultTargets } from './default-targets';
 import { buildGPT2, gpt2Config, type GPT2Config } from './gpt2';
 import { buildLlama, llamaConfig, type LlamaConfig } from './llama';
 import { getModelType, registerModelType, type ModelTypeDefinition } from './model-types';
@@ -242,8 +241,8 @@ let registered = false;
 
 /**
  * Registers the built-in model types here and their architectures (layer roles, layers pattern)
- * and PEFT's default targets in @peftjs/core. Idempotent; the loaders call it, and it is exported
- * for code that only needs the targeting tables. An architecture a user already registered under
+ * in @peftjs/core; each method package owns its default-target table. Idempotent; the loaders
+ * call it, and it is exported for code that only needs the architectures. An architecture a user already registered under
  * the same model type is kept.
  */
 export function registerBuiltinModelTypes(): void {
@@ -253,5 +252,4 @@ export function registerBuiltinModelTypes(): void {
     if (!getModelType(definition.modelType)) registerModelType(definition);
     if (!getArchitecture(definition.modelType)) registerArchitecture(definition.architecture);
   }
-  registerDefaultTargets();
 }

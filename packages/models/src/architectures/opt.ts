@@ -9,7 +9,7 @@ import { OPTPositionIds } from '../layers/opt-position-ids';
 import { ScaledDotProductAttention } from '../layers/scaled-dot-product-attention';
 import { TiedLMHead } from '../layers/tied-lm-head';
 import type { BuildOptions } from './build-options';
-import { glue, join, makeInitializers } from './init';
+import { glue, makeInitializers } from './init';
 import { causalInputs } from './inputs';
 import { layerNorm as fusedLayerNorm } from '../layers/layer-norm';
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { getModelInfo, InvalidConfigError, withForwardContext } from '@peftjs/core';
+import { generationPlan, getModelInfo, InvalidConfigError, withForwardContext, type GenerationPlan, type PeftModel } from '@peftjs/core';
 import { getGenerationDefaults } from '../auto/load-pretrained';
 import { generationDefaultsFrom } from '../config/load-config';
 import { isEncoderDecoder } from '../architectures/inputs';
@@ -53,9 +53,33 @@ function toRows(value: tf.Tensor | number[][] | readonly (readonly number[])[], 
 /** One forward step: the next-token scores `[batch, vocab]` for the sequences so far. */
 type StepFunction = (sequences: number[][], mask: number[][], step: number) => tf.Tensor2D;
 
+function isPeftModel(model: LayersModel | PeftModel): model is PeftModel {
+  return 'baseModel' in model && 'peftConfig' in model;
+}
+
+/**
+ * Position ids of the `newCount` tokens fed at a step. Without a plan, transformers' generate:
+ * `cumsum(mask) - 1`, and 1 where the mask is 0. With an adapter's plan, PEFT's: the virtual tokens
+ * count and positions are the past length plus `arange(new)` (a left-padded row counts its pads).
+ */
+function stepPositions(attentionRows: number[][], length: number, newCount: number, first: boolean, plan: GenerationPlan | undefined): number[][] {
+  if (!plan) {
+    return attentionRows.map((row) => {
+      let count = 0;
+      return row.map((value) => (value !== 0 ? count++ : 1)).slice(length - newCount);
+    });
+  }
+  const virtual = plan.numVirtualTokens;
+  const start = first ? (plan.kind === 'cachePrefix' ? virtual : 0) : virtual + length - 1;
+  const count = first && plan.kind === 'embeddings' ? virtual + newCount : newCount;
+  return attentionRows.map(() => Array.from({ length: count }, (_, index) => start + index));
+}
+
 /**
  * Autoregressive generation for a model built by @peftjs/models, or any PEFT-rewritten copy of
- * one (LoRA, IA3 — merged or not).
+ * one (pass the PeftModel or its `model`). An adapter whose tuner has generation hooks (prompt
+ * learning's virtual tokens, as PEFT's `PeftModelForCausalLM.generate`) is followed: its plan sets
+ * the first step's inputs and cache, later steps' inputs, and the position ids.
  *
  * - Causal LMs: returns each row's prompt followed by the new ids, as transformers' `generate()`
  *   does. With the cache (default), the prompt runs once and each later step feeds only the new
@@ -68,7 +92,8 @@ type StepFunction = (sequences: number[][], mask: number[][], step: number) => t
  *
  * Rows that finished early are padded with the pad id.
  */
-export async function generate(model: LayersModel, inputIds: tf.Tensor | number[][], options: GenerateOptions = {}): Promise<number[][]> {
+export async function generate(target: LayersModel | PeftModel, inputIds: tf.Tensor | number[][], options: GenerateOptions = {}): Promise<number[][]> {
+  const model: LayersModel = isPeftModel(target) ? target.model : target;
   const info = getModelInfo(model);
   const defaults = getGenerationDefaults(model) ?? (info.config ? generationDefaultsFrom(info.config) : {});
   const prompts = await toRows(inputIds, 'input_ids');
@@ -152,20 +177,16 @@ export async function generate(model: LayersModel, inputIds: tf.Tensor | number[
     decoderMask = mask;
     const cached = kvCacheModel(model);
     const useCache = (options.useCache ?? true) && cached !== undefined;
-    step = (rows, attentionRows, index) =>
+    const plan = generationPlan(model);
+    const forward = (rows: number[][], attentionRows: number[][], index: number): tf.Tensor2D =>
       tf.tidy(() => {
         const length = rows[0]!.length;
         const newCount = useCache && index > 0 ? 1 : length;
         const ids = tf.tensor2d(rows.map((row) => row.slice(length - newCount)), [batch, newCount], 'int32');
         const attention = tf.tensor2d(attentionRows, [batch, length], 'float32');
         if (!cached) return lastPosition(run(model.inputs.length >= 2 ? [ids, attention] : [ids], model)[0]!);
-        // transformers' generate: position = cumsum(mask) - 1, and 1 where the mask is 0.
-        const positions = attentionRows.map((row) => {
-          let count = 0;
-          const all = row.map((value) => (value !== 0 ? count++ : 1));
-          return all.slice(length - newCount);
-        });
-        const inputs = [ids, attention, ...(cached.hasPositionIds ? [tf.tensor2d(positions, [batch, newCount], 'int32')] : [])];
+        const positions = stepPositions(attentionRows, length, newCount, newCount === length, plan);
+        const inputs = [ids, attention, ...(cached.hasPositionIds ? [tf.tensor2d(positions, [batch, positions[0]!.length], 'int32')] : [])];
         const pastTensors =
           useCache && past
             ? past
@@ -174,6 +195,8 @@ export async function generate(model: LayersModel, inputIds: tf.Tensor | number[
         if (useCache) keepPresents(outputs.slice(cached.numSourceOutputs));
         return lastPosition(outputs[0]!);
       });
+    // Later cached steps feed one token: the adapter's virtual positions are already in the cache.
+    step = (rows, attentionRows, index) => (plan && useCache && index > 0 ? plan.laterStep(() => forward(rows, attentionRows, index)) : forward(rows, attentionRows, index));
   }
 
   const start = sequences[0]!.length;

@@ -1,14 +1,10 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { isKeyValueCacheLayer, isPositionIdsLayer } from '@peftjs/core';
 import { isEncoderDecoder, POSITION_IDS } from '../architectures/inputs';
-import { isPositionIdsLayer } from '../layers/position-ids';
-import { isKeyValueCacheLayer } from '../layers/scaled-dot-product-attention';
+import { cacheGraph, type KeyValueLayout } from './cache-graph';
 
-/** The key/value layout of one attention layer: `[batch, numKeyValueHeads, positions, headDim]`. */
-export interface KeyValueLayout {
-  readonly numKeyValueHeads: number;
-  readonly headDim: number;
-}
+export type { KeyValueLayout };
 
 /**
  * A model's graph with explicit past keys/values, over the same layer objects (so the same
@@ -51,45 +47,14 @@ export function kvCacheModel(model: LayersModel): KvCacheModel | undefined {
 
   const positionIds = tfl.input({ shape: [null], dtype: 'int32', name: POSITION_IDS });
   let usedPositionIds = false;
-  const pasts: SymbolicTensor[] = [];
-  const presents: SymbolicTensor[] = [];
-  const layouts: KeyValueLayout[] = [];
-  const memo = new Map<SymbolicTensor, SymbolicTensor>();
-
-  const rebuild = (tensor: SymbolicTensor): SymbolicTensor => {
-    const done = memo.get(tensor);
-    if (done) return done;
-    const layer = tensor.sourceLayer;
-    if (layer.getClassName() === 'InputLayer') return tensor;
-    if (isPositionIdsLayer(layer)) {
+  const graph = cacheGraph({
+    replaceOutput(_tensor, layer) {
+      if (!isPositionIdsLayer(layer)) return undefined;
       usedPositionIds = true;
-      memo.set(tensor, positionIds);
       return positionIds;
-    }
-    const node = layer.inboundNodes[tensor.nodeIndex]!;
-    const inputs = node.inputTensors.map(rebuild);
-    const callArgs = node.callArgs ?? {};
-    if (isKeyValueCacheLayer(layer)) {
-      const index = layouts.length;
-      const shape = [layer.numKeyValueHeads, null, layer.headDim];
-      const pastKey = tfl.input({ shape, dtype: 'float32', name: `past_key_values.${index}.key` });
-      const pastValue = tfl.input({ shape, dtype: 'float32', name: `past_key_values.${index}.value` });
-      const [output, presentKey, presentValue] = layer.apply([...inputs, pastKey, pastValue], callArgs) as SymbolicTensor[];
-      layouts.push({ numKeyValueHeads: layer.numKeyValueHeads, headDim: layer.headDim });
-      pasts.push(pastKey, pastValue);
-      presents.push(presentKey!, presentValue!);
-      memo.set(node.outputTensors[0]!, output!);
-      return output!;
-    }
-    if (inputs.every((input, position) => input === node.inputTensors[position])) {
-      for (const output of node.outputTensors) memo.set(output, output);
-      return tensor;
-    }
-    const applied = layer.apply(inputs.length === 1 ? inputs[0]! : inputs, callArgs) as SymbolicTensor | SymbolicTensor[];
-    const outputs = Array.isArray(applied) ? applied : [applied];
-    node.outputTensors.forEach((output, position) => memo.set(output, outputs[position]!));
-    return memo.get(tensor)!;
-  };
+    },
+  });
+  const { rebuild, pasts, presents, layouts } = graph;
 
   const outputs = model.outputs.map(rebuild);
   const inputs = [...model.inputs, ...(usedPositionIds ? [positionIds] : []), ...pasts];

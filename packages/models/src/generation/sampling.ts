@@ -1,14 +1,7 @@
-/** A seeded PRNG (mulberry32): uniform floats in [0, 1). */
-export function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createSeededRandom } from '@peftjs/core';
+
+/** A seeded PRNG (core's mulberry32): uniform floats in [0, 1). */
+export const createRandom: (seed: number) => () => number = createSeededRandom;
 
 export interface SamplingOptions {
   temperature: number;

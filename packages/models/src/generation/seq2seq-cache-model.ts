@@ -1,8 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { ATTENTION_MASK, DECODER_ATTENTION_MASK, DECODER_INPUT_IDS, INPUT_IDS, inputName, isEncoderDecoder } from '../architectures/inputs';
-import { isKeyValueCacheLayer } from '../layers/scaled-dot-product-attention';
-import type { KeyValueLayout } from './kv-cache-model';
+import { cacheGraph, type KeyValueLayout } from './cache-graph';
 
 /**
  * An encoder-decoder split for cached generation, over the same layer objects as the model it
@@ -56,57 +55,27 @@ export function seq2seqCacheModel(model: LayersModel): Seq2SeqCacheModel | undef
   const decoderMask = tfl.input({ shape: [null], dtype: 'float32', name: DECODER_ATTENTION_MASK });
   const crossSources: SymbolicTensor[] = [];
   const crossInputs: SymbolicTensor[] = [];
-  const pasts: SymbolicTensor[] = [];
-  const presents: SymbolicTensor[] = [];
-  const layouts: KeyValueLayout[] = [];
-  const memo = new Map<SymbolicTensor, SymbolicTensor>();
-
-  const rebuild = (tensor: SymbolicTensor): SymbolicTensor => {
-    const done = memo.get(tensor);
-    if (done) return done;
-    const layer = tensor.sourceLayer;
-    if (layer.getClassName() === 'InputLayer') {
+  const { rebuild, pasts, presents, layouts } = cacheGraph({
+    input(tensor) {
       if (inputName(tensor) === INPUT_IDS) throw new Error(`${model.name}: the decoder reads input_ids other than through cross-attention; it cannot be cached`);
       return tensor;
-    }
-    const node = layer.inboundNodes[tensor.nodeIndex]!;
-    const callArgs = node.callArgs ?? {};
-    let inputs: SymbolicTensor[];
-    if (isCrossAttention(layer)) {
-      const index = crossSources.length / 2;
-      const [query, key, value, ...rest] = node.inputTensors;
-      const width = key!.shape[key!.shape.length - 1] ?? null;
-      const cachedKey = tfl.input({ shape: [null, width as number], dtype: 'float32', name: `cross.${index}.key` });
-      const cachedValue = tfl.input({ shape: [null, width as number], dtype: 'float32', name: `cross.${index}.value` });
-      crossSources.push(key!, value!);
-      crossInputs.push(cachedKey, cachedValue);
-      inputs = [rebuild(query!), cachedKey, cachedValue, ...rest.map(rebuild)];
-    } else if (isDecoderPositionBias(layer)) {
-      inputs = [decoderMask, rebuild(node.inputTensors[node.inputTensors.length - 1]!)];
-    } else {
-      inputs = node.inputTensors.map(rebuild);
-    }
-    if (isKeyValueCacheLayer(layer)) {
-      const index = layouts.length;
-      const shape = [layer.numKeyValueHeads, null, layer.headDim];
-      const pastKey = tfl.input({ shape, dtype: 'float32', name: `past_key_values.${index}.key` });
-      const pastValue = tfl.input({ shape, dtype: 'float32', name: `past_key_values.${index}.value` });
-      const [output, presentKey, presentValue] = layer.apply([...inputs, pastKey, pastValue], callArgs) as SymbolicTensor[];
-      layouts.push({ numKeyValueHeads: layer.numKeyValueHeads, headDim: layer.headDim });
-      pasts.push(pastKey, pastValue);
-      presents.push(presentKey!, presentValue!);
-      memo.set(node.outputTensors[0]!, output!);
-      return output!;
-    }
-    if (inputs.length === node.inputTensors.length && inputs.every((input, position) => input === node.inputTensors[position])) {
-      for (const output of node.outputTensors) memo.set(output, output);
-      return tensor;
-    }
-    const applied = layer.apply(inputs.length === 1 ? inputs[0]! : inputs, callArgs) as SymbolicTensor | SymbolicTensor[];
-    const outputs = Array.isArray(applied) ? applied : [applied];
-    node.outputTensors.forEach((output, position) => memo.set(output, outputs[position]!));
-    return memo.get(tensor)!;
-  };
+    },
+    nodeInputs(layer, node, rebuildInput) {
+      if (isCrossAttention(layer)) {
+        // Cross-attention keys and values come from the encoder, computed once per prompt.
+        const index = crossSources.length / 2;
+        const [query, key, value, ...rest] = node.inputTensors;
+        const width = key!.shape[key!.shape.length - 1] ?? null;
+        const cachedKey = tfl.input({ shape: [null, width as number], dtype: 'float32', name: `cross.${index}.key` });
+        const cachedValue = tfl.input({ shape: [null, width as number], dtype: 'float32', name: `cross.${index}.value` });
+        crossSources.push(key!, value!);
+        crossInputs.push(cachedKey, cachedValue);
+        return [rebuildInput(query!), cachedKey, cachedValue, ...rest.map(rebuildInput)];
+      }
+      if (isDecoderPositionBias(layer)) return [decoderMask, rebuildInput(node.inputTensors[node.inputTensors.length - 1]!)];
+      return undefined;
+    },
+  });
 
   const logits = rebuild(model.outputs[0]!);
   if (crossSources.length === 0) return undefined;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers } from '@tensorflow/tfjs-layers';
+import { ATTENTION_MASK_LAYER } from '@peftjs/core';
 import { FLOAT32_MIN, shapeList, tensorList, type Kwargs, type Shape } from './layer-utils';
 
 export interface AttentionMaskArgs {
@@ -20,6 +21,7 @@ export interface AttentionMaskArgs {
  */
 export class AttentionMaskBias extends layers.Layer {
   static className = 'AttentionMaskBias';
+  readonly [ATTENTION_MASK_LAYER] = true;
   readonly causal: boolean;
   readonly slidingWindow: number | null;
 

@@ -1,12 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers } from '@tensorflow/tfjs-layers';
+import { POSITION_IDS_LAYER } from '@peftjs/core';
 import { single, singleShape, type Kwargs, type Shape } from './layer-utils';
-
-const POSITION_IDS_LAYER = Symbol.for('peftjs.models.positionIdsLayer');
-
-export function isPositionIdsLayer(layer: unknown): boolean {
-  return typeof layer === 'object' && layer !== null && (layer as Record<symbol, unknown>)[POSITION_IDS_LAYER] === true;
-}
 
 /**
  * transformers' default position ids: `arange(seq)` for every row, from any `[batch, seq, ...]`

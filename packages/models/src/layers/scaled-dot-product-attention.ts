@@ -1,26 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers } from '@tensorflow/tfjs-layers';
+import { KEY_VALUE_CACHE_LAYER, type KeyValueCacheLayer } from '@peftjs/core';
 import { attentionOp } from './fused/attention-op';
 import { rotaryOp } from './fused/rotary-op';
 import { shapeList, tensorList, type Kwargs, type Shape } from './layer-utils';
-
-const KV_CACHE_LAYER = Symbol.for('peftjs.models.keyValueCacheLayer');
-
-/**
- * A layer that can take past keys/values: called with its usual inputs plus
- * `[pastKey, pastValue]` (each `[batch, kvHeads, past, headDim]`, past may be 0) it returns
- * `[output, presentKey, presentValue]` with the new positions appended. `kvCacheModel()` finds
- * such layers by this marker, so a wrapper (prefix tuning, say) can opt in too.
- */
-export interface KeyValueCacheLayer {
-  readonly [KV_CACHE_LAYER]: true;
-  readonly numKeyValueHeads: number;
-  readonly headDim: number;
-}
-
-export function isKeyValueCacheLayer(layer: unknown): layer is KeyValueCacheLayer & layers.Layer {
-  return typeof layer === 'object' && layer !== null && (layer as Record<symbol, unknown>)[KV_CACHE_LAYER] === true;
-}
 
 export interface ScaledDotProductAttentionArgs {
   name: string;
@@ -67,7 +50,7 @@ function alibiBias(bias: tf.Tensor, slopes: readonly number[]): tf.Tensor {
  */
 export class ScaledDotProductAttention extends layers.Layer implements KeyValueCacheLayer {
   static className = 'ScaledDotProductAttention';
-  readonly [KV_CACHE_LAYER] = true as const;
+  readonly [KEY_VALUE_CACHE_LAYER] = true as const;
   readonly numHeads: number;
   readonly numKeyValueHeads: number;
   readonly headDim: number;

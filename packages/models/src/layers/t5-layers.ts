@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers, type LayerVariable } from '@tensorflow/tfjs-layers';
-import { registerLayerFormat } from '@peftjs/core';
+import { INPUTS_EMBEDS_LAYER, registerLayerFormat } from '@peftjs/core';
 import { LlamaRMSNorm } from './rms-norm';
 import { FLOAT32_MIN, shapeList, single, singleShape, tensorList, type Kwargs, type Shape } from './layer-utils';
 
@@ -223,19 +223,13 @@ export class ConstantScale extends layers.Layer {
   }
 }
 
-const INPUTS_EMBEDS_LAYER = Symbol.for('peftjs.models.inputsEmbedsLayer');
-
-export function isInputsEmbedsLayer(layer: unknown): layer is InputsEmbeds {
-  return typeof layer === 'object' && layer !== null && (layer as Record<symbol, unknown>)[INPUTS_EMBEDS_LAYER] === true;
-}
-
 /**
  * The seam where an encoder-decoder's encoder takes its input embeddings (transformers'
  * `inputs_embeds`): an identity on `[batch, seq, d_model]`, after the shared token embedding
  * looks up `input_ids`. The token embedding (`shared`) also serves the decoder, so a method that
  * changes only the encoder's input — PEFT's seq2seq prompt tuning prepends its virtual tokens
  * here — wraps this layer; `embeddingLayer` is the token embedding it follows (for a prompt
- * initialised from token embeddings). Marked with `Symbol.for('peftjs.models.inputsEmbedsLayer')`.
+ * initialised from token embeddings). Marked with core's `INPUTS_EMBEDS_LAYER`.
  */
 export class InputsEmbeds extends layers.Layer {
   static className = 'InputsEmbeds';

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // Registers tfjs-core's gradients (the references below are differentiated op by op).
 import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '@peftjs/runtime';
+import '@tensorflow/tfjs-backend-wasm';
 import { geluTanhOp, swigluOp } from './gated-activation-op';
 import { attentionOp } from './attention-op';
 import { layerNormOp } from './layer-norm-op';
@@ -11,7 +11,7 @@ import { rmsNormOp } from './rms-norm-op';
 import { rotaryOp } from './rotary-op';
 
 beforeAll(async () => {
-  await initBackend({ backend: 'wasm' });
+  await tf.setBackend('wasm');
 });
 
 type Fn = (...inputs: tf.Tensor[]) => tf.Tensor;

@@ -8,7 +8,7 @@ import { fromPretrained } from '@peftjs/hub';
 import { AutoModelForCausalLM, causalLmLoss, generate } from '@peftjs/models';
 import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
 import { loadFixtureTensors } from '../../../test-fixtures/torch-models';
-import { ia3 } from './index';
+import { ia3 } from '@peftjs/ia3';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type * as tf from '@tensorflow/tfjs-core';
 import { loadSafetensors } from '@peftjs/hub';
-import { fixturePath } from './fixture-paths';
+import { peftFixturePath as fixturePath } from './index';
 
+/** One Python PEFT reference case with its io tensors and data rows (the models' parity tests). */
 export interface PeftCase {
   name: string;
   json: Record<string, any>;

@@ -5,8 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { getPeftModel, registerTuner, setWarningHandler } from '@peftjs/core';
 import { createLoraConfig, lora } from '@peftjs/lora';
 import { initBackend } from '@peftjs/runtime';
-import { AutoModelForCausalLM, causalLmLoss, causalLmTrainingLoss, chunkedCrossEntropy, IGNORE_INDEX, setGradientCheckpointing, weightProjection } from '../index';
-import { TINY_GPT2, TINY_LLAMA } from '../__fixtures__/tiny-configs';
+import { AutoModelForCausalLM, causalLmLoss, causalLmTrainingLoss, chunkedCrossEntropy, IGNORE_INDEX, setGradientCheckpointing, weightProjection } from '@peftjs/models';
+import { TINY_GPT2, TINY_LLAMA } from '../../../test-fixtures/tiny-configs';
 
 const BACKENDS = ['cpu', 'wasm'] as const;
 

@@ -9,9 +9,9 @@ import { maxCloseViolation } from '@peftjs/core/testing';
 import { savePretrained } from '@peftjs/hub';
 import { startFakeHub, type FakeHub } from '@peftjs/hub/testing';
 import { lora } from '@peftjs/lora';
-import { AutoModelForSeq2SeqLM, AutoPeftModel, AutoPeftModelForCausalLM, AutoPeftModelForSeq2SeqLM, generate, seq2seqLmLoss, TaskTypeMismatchError } from './index';
-import { fixturePath } from './__fixtures__/fixture-paths';
-import { loadPeftCase, type PeftCase } from './__fixtures__/peft-case';
+import { AutoModelForSeq2SeqLM, AutoPeftModel, AutoPeftModelForCausalLM, AutoPeftModelForSeq2SeqLM, generate, seq2seqLmLoss, TaskTypeMismatchError } from '@peftjs/models';
+import { peftFixturePath as fixturePath } from '../../../test-fixtures/index';
+import { loadPeftCase, type PeftCase } from '../../../test-fixtures/peft-case';
 
 let fixture: PeftCase;
 let scratch: string;

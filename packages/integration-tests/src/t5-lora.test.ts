@@ -17,8 +17,8 @@ import {
   T5ForConditionalGeneration,
   T5Model,
   weightsFromTensors,
-} from './index';
-import { TINY_T5 } from './__fixtures__/tiny-configs';
+} from '@peftjs/models';
+import { TINY_T5 } from '../../../test-fixtures/tiny-configs';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -10,9 +10,9 @@ import { BASE_ADAPTER_NAME, getPeftModel, registerTuner, type PeftModel } from '
 import { maxAbsDifference, maxCloseViolation } from '@peftjs/core/testing';
 import { loadSafetensors } from '@peftjs/hub';
 import { lora } from '@peftjs/lora';
-import { AutoModelForCausalLM, AutoModelForSequenceClassification, causalLmLoss, generate, saveModel } from './index';
-import { fixturePath } from './__fixtures__/fixture-paths';
-import { loadPeftCase, type PeftCase } from './__fixtures__/peft-case';
+import { AutoModelForCausalLM, AutoModelForSequenceClassification, causalLmLoss, generate, saveModel } from '@peftjs/models';
+import { peftFixturePath as fixturePath } from '../../../test-fixtures/index';
+import { loadPeftCase, type PeftCase } from '../../../test-fixtures/peft-case';
 
 /** Max |diff| per fixture and output, printed at the end (for the report). */
 const diffs: Record<string, number> = {};

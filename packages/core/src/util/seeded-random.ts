@@ -1,4 +1,4 @@
-/** mulberry32: a small, fast, seeded PRNG returning numbers in [0, 1). */
+/** mulberry32: a small, fast, seeded PRNG returning numbers in [0, 1). The project's one seeded generator. */
 export function createSeededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
@@ -10,18 +10,31 @@ export function createSeededRandom(seed: number): () => number {
   };
 }
 
-/** Runs `fn` with `Math.random` seeded: TF.js draws unseeded initialisers (adapter init) from it. */
+/**
+ * Runs `fn` with `Math.random` replaced by a seeded generator, restored when `fn` returns (or its
+ * promise settles). TF.js draws unseeded random ops (adapter initialisation, dropout masks) from
+ * `Math.random`, so this makes a run repeatable: the same seed, data and backend give the same result.
+ */
 export function withSeededMathRandom<T>(seed: number, fn: () => T): T {
   const original = Math.random;
   Math.random = createSeededRandom(seed);
+  let result: T;
   try {
-    return fn();
-  } finally {
+    result = fn();
+  } catch (error) {
     Math.random = original;
+    throw error;
   }
+  if (result instanceof Promise) {
+    return result.finally(() => {
+      Math.random = original;
+    }) as T;
+  }
+  Math.random = original;
+  return result;
 }
 
-/** Fisher–Yates with a seeded generator. */
+/** Fisher–Yates with a seeded generator; returns a shuffled copy. */
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const result = [...items];
   for (let index = result.length - 1; index > 0; index--) {

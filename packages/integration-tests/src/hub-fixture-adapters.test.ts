@@ -10,13 +10,10 @@ import { maxCloseViolation } from '@peftjs/core/testing';
 import { ia3 } from '@peftjs/ia3';
 import { lora } from '@peftjs/lora';
 import { AutoModelForCausalLM, AutoModelForSequenceClassification } from '@peftjs/models';
-import { peftCase, peftFixturePath } from '../../../../test-fixtures/index';
-import { fixtureInputs, loadFixtureBaseModel, loadFixtureTensors } from '../../../../test-fixtures/torch-models';
-import { loadSafetensors } from '../safetensors/index';
-import { startFakeHub } from '../testing/index';
-import { fromPretrained } from './from-pretrained';
-import { savePretrained } from './save-pretrained';
-import { pushFolderToHub } from '../hub/index';
+import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
+import { fixtureInputs, loadFixtureBaseModel, loadFixtureTensors } from '../../../test-fixtures/torch-models';
+import { fromPretrained, loadSafetensors, pushFolderToHub, savePretrained } from '@peftjs/hub';
+import { startFakeHub } from '@peftjs/hub/testing';
 
 interface AdapterCase {
   caseName: string;

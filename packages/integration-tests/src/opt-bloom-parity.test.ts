@@ -10,9 +10,9 @@ import { maxAbsDifference, maxCloseViolation } from '@peftjs/core/testing';
 import { fromPretrained, loadSafetensors } from '@peftjs/hub';
 import { ia3 } from '@peftjs/ia3';
 import { lora } from '@peftjs/lora';
-import { AutoModelForCausalLM, causalLmLoss, generate, saveModel } from './index';
-import { fixturePath } from './__fixtures__/fixture-paths';
-import { loadPeftCase, type PeftCase } from './__fixtures__/peft-case';
+import { AutoModelForCausalLM, causalLmLoss, generate, saveModel } from '@peftjs/models';
+import { peftFixturePath as fixturePath } from '../../../test-fixtures/index';
+import { loadPeftCase, type PeftCase } from '../../../test-fixtures/peft-case';
 
 /** Max |diff| per fixture and output, printed at the end (for the report). */
 const diffs: Record<string, number> = {};

@@ -2,17 +2,26 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outputScale } from '../../../../examples/third-party-tuner/src/index';
-import { AdapterStateError, InvalidConfigError, NoMatchingTargetError, NoSuchAdapterError, UnsupportedLayerError } from '../errors';
-import { registerArchitecture, setModelInfo, unregisterArchitecture } from '../registry/model-registry';
-import { registerTuner } from '../registry/tuner-registry';
-import type { PeftContainer } from '../spec/peft-container';
-import { TunerLayer } from '../spec/tuner-layer';
-import { assertClose, perturbAdapter } from '../testing';
-import { setWarningHandler } from '../util/warn';
-import { namedLayers } from './named-layers';
-import { namedParameters } from './named-parameters';
-import { getPeftModel, PeftModel } from './peft-model';
+import {
+  AdapterStateError,
+  getPeftModel,
+  InvalidConfigError,
+  namedLayers,
+  namedParameters,
+  NoMatchingTargetError,
+  NoSuchAdapterError,
+  PeftModel,
+  registerArchitecture,
+  registerTuner,
+  setModelInfo,
+  setWarningHandler,
+  TunerLayer,
+  UnsupportedLayerError,
+  unregisterArchitecture,
+  type PeftContainer,
+} from '@peftjs/core';
+import { assertClose, perturbAdapter } from '@peftjs/core/testing';
+import { outputScale } from 'peftjs-tuner-output-scale';
 
 const init = (seed: number) => tfl.initializers.randomNormal({ mean: 0, stddev: 0.5, seed });
 
