@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { disableLeanBackprop, enableLeanBackprop, isLeanBackpropEnabled } from './lean-backprop';
 
 afterAll(() => {
-  enableLeanBackprop();
+  disableLeanBackprop();
 });
 
 /** A small network with pass-through gradients (identity, reshape), shared inputs and a custom gradient. */

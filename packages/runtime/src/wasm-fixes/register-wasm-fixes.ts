@@ -9,7 +9,6 @@ import { fusedMatMulKernelFix } from './fused-mat-mul-kernel';
 import { identityKernelFix } from './identity-kernel';
 import type { Restore } from './kernel-override';
 import { nativeFusedMatMulKernelFix, nativeMatMulKernelFix } from './native-mat-mul-kernel';
-import { leanBackpropFix } from './lean-backprop-fix';
 import { tileGradFix } from './tile-grad';
 import { unsortedSegmentSumKernelFix } from './unsorted-segment-sum-kernel';
 import type { WasmFixUnit } from './wasm-fix-unit';
@@ -31,7 +30,6 @@ const units: readonly WasmFixUnit[] = [
   identityKernelFix,
   fusedAdamKernelFix,
   tileGradFix,
-  leanBackpropFix,
 ];
 
 /**

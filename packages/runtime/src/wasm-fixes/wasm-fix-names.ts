@@ -20,8 +20,6 @@ export const WasmFix = {
   fusedAdam: 'fused-adam',
   /** `Tile` gradient as one sum per tiled axis (tfjs-core's adds one slice per repetition). */
   tileGrad: 'tile-grad',
-  /** The backward pass frees each tape entry (saved tensors, output gradients) as soon as it is consumed. */
-  leanBackprop: 'lean-backprop',
 } as const;
 
 export type WasmFixName = (typeof WasmFix)[keyof typeof WasmFix];
