@@ -18,6 +18,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    setupFiles: [`${root}test-setup.ts`],
     projects: [
       ...packages.map((name) => ({ extends: true as const, test: { name, root: `${root}packages/${name}` } })),
       { extends: true as const, test: { name: 'examples', root: `${root}examples`, include: ['**/*.test.ts'] } },

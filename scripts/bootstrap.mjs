@@ -66,6 +66,21 @@ if (task === 'start') {
   const status = pnpmRun('exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportPath}`, ...extra);
   const summary = summarize(reportPath, status);
   process.exit(status !== 0 ? status : summary);
+} else if (task === 'release') {
+  // changeset version, then build and publish. Through pnpm (fetched when missing), so
+  // `changeset publish` packs with pnpm and workspace: ranges become real ones.
+  let status = pnpmRun('exec', 'changeset', 'version');
+  if (status === 0) {
+    install();
+    status = pnpmRun('-r', '--filter', './packages/*', 'build');
+  }
+  if (status === 0) {
+    status = pnpmRun('exec', 'changeset', 'publish', ...extra);
+  }
+  process.exit(status);
+} else if (task === 'build') {
+  // Every package (tsup: ESM + .d.ts).
+  process.exit(pnpmRun('-r', '--filter', './packages/*', 'build'));
 } else if (task === 'check') {
   // CI's second half: build every package, then type-check the whole workspace.
   const build = pnpmRun('-r', '--filter', './packages/*', 'build');
@@ -73,12 +88,19 @@ if (task === 'start') {
   const typecheck = run(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.json', '--noEmit']);
   if (typecheck !== 0) console.error('typecheck failed');
   process.exit(build !== 0 || typecheck !== 0 ? 1 : 0);
-} else if (task === 'docs') {
-  // The documentation site: typedoc API pages, then the VitePress build.
-  const status = pnpmRun('-s', 'docs:build');
+} else if (task === 'docs-api') {
+  process.exit(docsApi());
+} else if (task === 'docs' || task === 'docs-dev') {
+  // The documentation site: typedoc API pages, then the VitePress build (or its dev server).
+  let status = docsApi();
+  if (status === 0) status = pnpmRun('--filter', '@peftjs/cli', 'exec', 'vitepress', task === 'docs' ? 'build' : 'dev', '../../docs');
   if (status !== 0) console.error('docs build failed');
   process.exit(status);
 } else {
-  console.error('usage: node scripts/bootstrap.mjs start|test|check|docs [args]');
+  console.error('usage: node scripts/bootstrap.mjs start|test|build|check|docs|docs-api|docs-dev [args]');
   process.exit(2);
+}
+
+function docsApi() {
+  return pnpmRun('--filter', '@peftjs/cli', 'exec', 'typedoc', '--options', '../../docs/typedoc.json');
 }

@@ -38,12 +38,19 @@ export default {
         items: [
           { text: 'LoRA', link: '/methods/lora' },
           { text: 'IA³', link: '/methods/ia3' },
+          { text: 'LoHa', link: '/methods/loha' },
+          { text: 'LoKr', link: '/methods/lokr' },
+          { text: 'Mixed adapter types', link: '/methods/mixed-adapter-types' },
+          { text: 'AdaLoRA', link: '/methods/adalora' },
+          { text: 'LN tuning', link: '/methods/ln-tuning' },
+          { text: 'Poly', link: '/methods/poly' },
           { text: 'Prompt tuning, P-tuning, prefix tuning', link: '/methods/prompt-methods' },
         ],
       },
       {
         text: 'Guides',
         items: [
+          { text: 'Training', link: '/guide/training' },
           { text: 'Training recipes', link: '/guide/training-recipes' },
           { text: 'Python interop', link: '/guide/python-interop' },
           { text: 'The Hub and its cache', link: '/guide/hub' },

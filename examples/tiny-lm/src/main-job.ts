@@ -155,7 +155,8 @@ export async function runMainJob(options: MainJobOptions = {}): Promise<MainJobR
   settings.prompts.forEach((prompt, index) => log(`  ${JSON.stringify(prompt)} → ${JSON.stringify(generationsAfter[index])}`));
 
   const adapterFiles: Record<string, number> = {};
-  for (const name of await readdir(adapterDir)) adapterFiles[name] = (await stat(join(adapterDir, name))).size;
+  // The engine's checkpoint-<step>/ (what a resume reads) sits beside the adapter's files.
+  for (const name of await readdir(adapterDir)) if (!name.startsWith('checkpoint-')) adapterFiles[name] = (await stat(join(adapterDir, name))).size;
   log(`saved ${adapterDir}: ${Object.entries(adapterFiles).map(([name, size]) => `${name} (${size.toLocaleString('en-US')} bytes)`).join(', ')}`);
 
   // Reload on a fresh copy of the base: same logits, same answers.

@@ -45,7 +45,7 @@ describe('help', () => {
     for (const flag of ['--r ', '--lora-alpha', '--lora-dropout', '--target-modules', '--use-dora', '--use-rslora', '--epochs', '--batch-size', '--lr', '--max-length', '--seed', '--eval-split', '--out', '--backend']) {
       expect(train).toContain(flag);
     }
-    expect(train).toMatch(/--lora-alpha <value>\s+method config field lora_alpha \(default:\s+lora: 8\)/);
+    expect(train).toMatch(/--lora-alpha <value>\s+method config field lora_alpha \(default:\s+lora: 8[;)]/);
   });
 
   it('--help exits 0', async () => {
@@ -65,7 +65,7 @@ describe('user errors exit 2 with one line', () => {
     ['missing data file', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', '/nonexistent/data.jsonl', '--out', join(tmpdir(), 'peftjs-never')], /data file \/nonexistent\/data.jsonl does not exist/],
     ['unknown method', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--method', 'loar'], /unknown method "loar"; registered methods: .*lora/],
     ['bad number', ['train', '--base', 'b', '--data', 'd.jsonl', '--out', 'o', '--lr', 'fast'], /--lr must be a positive number, got "fast"/],
-    ['flag of another method', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--method', 'ia3', '--use-dora'], /--use-dora is not a ia3 option \(it belongs to lora\)/],
+    ['flag of another method', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--method', 'ia3', '--use-dora'], /--use-dora is not a ia3 option \(it belongs to lora[,)]/],
     ['target that matches nothing', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--target-modules', 'q_prj'], /matched no layer/],
     ['not an adapter folder', ['inspect', fixture('gpt2-lora', 'base')], /no adapter_config.json/],
     ['bad input ids', ['generate', '--base', fixture('gpt2-lora', 'base'), '--input-ids', '[[1,2],[3]]'], /--input-ids: every row must have the same length/],

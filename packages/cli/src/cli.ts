@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { NoSuchTunerError, setWarningHandler } from '@peftjs/core';
 import { processIo, type CliIo } from './cli-io';
+import { CLI_VERSION, PROGRAM_DESCRIPTION } from './command-summaries';
+
+export { CLI_VERSION };
 import { evalCommand } from './commands/eval';
 import { generateCommand } from './commands/generate';
 import { pullCommand, pushCommand } from './commands/hub';
@@ -11,7 +14,6 @@ import { trainCommand } from './commands/train';
 import { loadPlugin, registerBuiltinTuners } from './util/methods';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, isUserError } from './util/usage-error';
 
-export const CLI_VERSION = '0.1.0';
 
 /** The values of every `--plugin X` / `--plugin=X` in argv (loaded before the commands are built, so their flags exist). */
 function pluginArguments(argv: readonly string[]): string[] {
@@ -25,7 +27,7 @@ function pluginArguments(argv: readonly string[]): string[] {
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('peftjs')
-    .description('Parameter-efficient fine-tuning (LoRA, IA3, prompt tuning, …) on TensorFlow.js, file-compatible with Hugging Face PEFT.')
+    .description(PROGRAM_DESCRIPTION)
     .version(CLI_VERSION, '-V, --version', 'print the version')
     .showSuggestionAfterError(true);
   for (const make of [trainCommand, generateCommand, predictCommand, evalCommand, mergeCommand, inspectCommand, pushCommand, pullCommand]) {

@@ -5,7 +5,7 @@ export type { ParamRef } from './spec/param-ref';
 export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, AdapterParameterContext, SerializableLayerClass, AdapterLayerEntry, AdapterStateDictFormat, TunerTrainingHooks, TrainingHookContext } from './spec/tuner-v1';
 export type { GenerationPlan, TunerGenerationHooks } from './spec/generation-hooks';
 export { generationPlan } from './model/generation-plan';
-export { TunerLayer, type TunerLayerArgs, type VariableUpdate } from './spec/tuner-layer';
+export { TunerLayer, innermostLayer, tunerLayerStack, type TunerLayerArgs, type VariableUpdate } from './spec/tuner-layer';
 export { isPeftContainer, type PeftContainer } from './spec/peft-container';
 export {
   KEY_VALUE_CACHE_LAYER,

@@ -47,12 +47,12 @@ export class LoraConv2D extends LoraLayer {
   private convSettings: ConvSettings | undefined;
 
   get kernel(): LayerVariable {
-    return (this.kernelVariable ??= requireWeight(this.baseLayer, 'kernel', 4));
+    return (this.kernelVariable ??= requireWeight(this.innermostBaseLayer, 'kernel', 4));
   }
 
   private get bias(): LayerVariable | undefined {
     if (this.biasVariable === undefined) {
-      const bias = findWeight(this.baseLayer, 'bias');
+      const bias = findWeight(this.innermostBaseLayer, 'bias');
       this.biasVariable = bias && bias.shape.length === 1 ? bias : null;
     }
     return this.biasVariable ?? undefined;
@@ -60,7 +60,7 @@ export class LoraConv2D extends LoraLayer {
 
   private get settings(): ConvSettings {
     if (!this.convSettings) {
-      const config = this.baseLayer.getConfig();
+      const config = this.innermostBaseLayer.getConfig();
       this.convSettings = { strides: pair(config.strides, 1), padding: config.padding === 'same' ? 'same' : 'valid', dilation: pair(config.dilationRate, 1) };
     }
     return this.convSettings;
@@ -102,7 +102,7 @@ export class LoraConv2D extends LoraLayer {
   }
 
   protected activate(outputs: tf.Tensor): tf.Tensor {
-    const activation = layerActivation(this.baseLayer);
+    const activation = layerActivation(this.innermostBaseLayer);
     return activation ? activation(outputs) : outputs;
   }
 

@@ -24,12 +24,12 @@ export class LoraDense extends LoraLayer {
   private biasVariable: LayerVariable | null | undefined;
 
   get kernel(): LayerVariable {
-    return (this.kernelVariable ??= requireWeight(this.baseLayer, 'kernel', 2));
+    return (this.kernelVariable ??= requireWeight(this.innermostBaseLayer, 'kernel', 2));
   }
 
   private get bias(): LayerVariable | undefined {
     if (this.biasVariable === undefined) {
-      const bias = findWeight(this.baseLayer, 'bias');
+      const bias = findWeight(this.innermostBaseLayer, 'bias');
       this.biasVariable = bias && bias.shape.length === 1 ? bias : null;
     }
     return this.biasVariable ?? undefined;
@@ -58,7 +58,7 @@ export class LoraDense extends LoraLayer {
   }
 
   protected activate(outputs: tf.Tensor): tf.Tensor {
-    const activation = layerActivation(this.baseLayer);
+    const activation = layerActivation(this.innermostBaseLayer);
     return activation ? activation(outputs) : outputs;
   }
 

@@ -24,7 +24,7 @@ export class LoraEmbedding extends LoraLayer {
   private kernelVariable: LayerVariable | undefined;
 
   get kernel(): LayerVariable {
-    return (this.kernelVariable ??= requireWeight(this.baseLayer, 'embeddings', 2));
+    return (this.kernelVariable ??= requireWeight(this.innermostBaseLayer, 'embeddings', 2));
   }
 
   protected factorShapes(r: number): { a: number[]; b: number[] } {

@@ -198,9 +198,25 @@ export abstract class LoraLayer extends TunerLayer {
   }
 
   protected adaptedCall(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
+    return this.activate(this.adaptedPreActivation(inputs, kwargs));
+  }
+
+  /** The base output before the activation; in a mixed model, that of the tuner layer this one wraps. */
+  private basePreActivation(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
+    return TunerLayer.isTunerLayer(this.baseLayer) ? this.baseLayer.preActivationCall(inputs, kwargs) : this.preActivation(inputs);
+  }
+
+  override preActivationCall(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      if (this.disabled || this.merged || this.activeAdapterNames.length === 0) return this.basePreActivation(inputs, kwargs);
+      return this.adaptedPreActivation(inputs, kwargs);
+    });
+  }
+
+  private adaptedPreActivation(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
     this.assertInitialized(this.activeAdapterNames);
     const training = kwargs.training === true;
-    let result = this.preActivation(inputs);
+    let result = this.basePreActivation(inputs, kwargs);
     for (const name of this.activeAdapterNames) {
       const settings = this.adapterSettings(name);
       const a = this.loraA.get(name)!.read();
@@ -217,7 +233,7 @@ export abstract class LoraLayer extends TunerLayer {
       const weighted = this.applyKernel(dropped, this.kernel.read());
       result = tf.add(result, tf.add(tf.mul(tf.sub(scale, 1), weighted), tf.mul(scale, lora)));
     }
-    return this.activate(result);
+    return result;
   }
 
   /** PEFT's _mixed_batch_forward: each row gets the adapter named for it ("__base__": none). */

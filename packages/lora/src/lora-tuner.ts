@@ -1,6 +1,7 @@
 import type { layers } from '@tensorflow/tfjs-layers';
 import {
   getLayerFormat,
+  innermostLayer,
   InvalidConfigError,
   isLinearLayerClass,
   UnsupportedLayerError,
@@ -94,14 +95,16 @@ export function createLora(settings: LoraSettings = {}): TunerV1<LoraConfig> {
   const defaultTargets = { ...LORA_DEFAULT_TARGETS, ...(settings.defaultTargets ?? {}) };
 
   function wrap(baseLayer: layers.Layer, context: LayerContext<LoraConfig>): LoraLayer {
-    const className = baseLayer.getClassName();
+    // In a mixed model baseLayer may be another tuner's layer; the plain layer under it decides.
+    const plain = innermostLayer(baseLayer);
+    const className = plain.getClassName();
     if (className === 'Conv2D') {
-      const reason = conv2dAdaptable(baseLayer.getConfig());
+      const reason = conv2dAdaptable(plain.getConfig());
       if (reason) throw new UnsupportedLayerError({ layerPath: context.path, className: `Conv2D with ${reason}`, peftType: LORA_PEFT_TYPE, supported: supportedClasses() });
       return new LoraConv2D({ baseLayer });
     }
     if (className === 'Embedding') return new LoraEmbedding({ baseLayer });
-    correctFanInFanOut(baseLayer, context);
+    correctFanInFanOut(plain, context);
     return new LoraDense({ baseLayer });
   }
 
@@ -113,6 +116,7 @@ export function createLora(settings: LoraSettings = {}): TunerV1<LoraConfig> {
     layers: [LoraDense, LoraConv2D, LoraEmbedding],
     supportedLayerClasses: BASE_CLASSES,
     defaultTargets,
+    mixedCompatible: true,
     canAdapt(layer) {
       const className = layer.getClassName();
       return (BASE_CLASSES as readonly string[]).includes(className) || isLinearLayerClass(className);
@@ -152,7 +156,7 @@ export function createLora(settings: LoraSettings = {}): TunerV1<LoraConfig> {
       return layer;
     },
     updateLayer(layer: TunerLayer, context) {
-      if (layer instanceof LoraDense) correctFanInFanOut(layer.baseLayer, context);
+      if (layer instanceof LoraDense) correctFanInFanOut(layer.innermostBaseLayer, context);
       layer.addAdapter(context.adapterName, loraAdapterOptions(context.config, context.path));
     },
   };

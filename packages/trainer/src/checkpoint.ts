@@ -74,12 +74,24 @@ export async function resolveCheckpoint(storage: CheckpointStorage, location: st
   return checkpointFolder(outputDir, steps[steps.length - 1]!);
 }
 
+/** Removes the temporary folders a crash left while writing a checkpoint (never complete, never read). */
+export async function removeTemporaryCheckpoints(storage: CheckpointStorage, outputDir: string): Promise<string[]> {
+  const stale = (await storage.list(outputDir)).filter((name) => /^\.checkpoint-\d+\.(tmp|old)-/.test(name));
+  for (const name of stale) await storage.remove(joinPath(outputDir, name));
+  return stale;
+}
+
 /** Removes the oldest checkpoints beyond `limit` (0: keep all). */
 export async function pruneCheckpoints(storage: CheckpointStorage, outputDir: string, limit: number): Promise<number[]> {
   if (limit <= 0) return [];
   const steps = await listCheckpoints(storage, outputDir);
   const removed = steps.slice(0, Math.max(0, steps.length - limit));
-  for (const step of removed) await storage.remove(checkpointFolder(outputDir, step));
+  for (const step of removed) {
+    // Renamed first: a crash while removing leaves a hidden folder, never a half checkpoint.
+    const doomed = joinPath(outputDir, `.${CHECKPOINT_PREFIX}${step}.old-${Date.now().toString(36)}`);
+    await storage.rename(checkpointFolder(outputDir, step), doomed);
+    await storage.remove(doomed);
+  }
   return removed;
 }
 

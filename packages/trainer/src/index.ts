@@ -27,6 +27,7 @@ export {
   checkpointFolder,
   listCheckpoints,
   readCheckpoint,
+  removeTemporaryCheckpoints,
   resolveCheckpoint,
   writeCheckpoint,
   type CheckpointContents,

@@ -240,6 +240,21 @@ describe('the recipe', () => {
   });
 });
 
+describe('checkpoint files', () => {
+  it('a half-written checkpoint (a temporary folder a crash left) is never taken by latest, and the next run removes it', async () => {
+    const storage = new MemoryStorage();
+    await storage.writeFile('out/.checkpoint-9.tmp-abc/trainer_state.json', '{}');
+    await storage.writeFile('out/checkpoint-7/adapter_config.json', '{}');
+    expect(await listCheckpoints(storage, 'out')).toEqual([]);
+    const model = await build(GPT2, { peft_type: 'IA3' });
+    const trainer = new Trainer({ peftModel: model, args: { maxSteps: 1, perDeviceTrainBatchSize: 2 }, trainDataset: rows(2, 100), storage, outputDir: 'out' });
+    await expect(trainer.train({ resumeFromCheckpoint: 'latest' })).rejects.toThrow(/holds no complete checkpoint/);
+    await trainer.train();
+    expect(await storage.list('out')).toEqual(['checkpoint-1', 'checkpoint-7']);
+    expect(await listCheckpoints(storage, 'out')).toEqual([1]);
+  });
+});
+
 describe('bad input', () => {
   it('refuses bad training arguments, naming the argument and the choices', async () => {
     const model = await build(GPT2, { peft_type: 'IA3' });

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { getTuner, serializePeftConfig, type PeftModel, type TrainingHookContext } from '@peftjs/core';
 import { adapterFilesFromPeftModel, type LoadedTensorData, type TensorData } from '@peftjs/hub';
 import { causalLmBatchLoss, type ComputeLoss } from './causal-lm-loss';
-import { checkpointFolder, listCheckpoints, pruneCheckpoints, readCheckpoint, resolveCheckpoint, TRAINER_STATE_FORMAT, writeCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import { checkpointFolder, listCheckpoints, pruneCheckpoints, readCheckpoint, removeTemporaryCheckpoints, resolveCheckpoint, TRAINER_STATE_FORMAT, writeCheckpoint, type LoadedCheckpoint } from './checkpoint';
 import type { CheckpointStorage } from './checkpoint-storage';
 import { DataOrder } from './data-order';
 import { CheckpointError, TrainingArgumentsError } from './errors';
@@ -57,7 +57,7 @@ export interface TrainerCallbacks {
   onStep?(entry: StepLogEntry, details: StepDetails): void | Promise<void>;
   onEvaluate?(entry: EvaluationLogEntry): void | Promise<void>;
   onSave?(checkpoint: { step: number; folder: string }): void | Promise<void>;
-  /** Polled before each step: true ends training after the current step (a checkpoint is written). */
+  /** Polled before the first step and after each step: true ends training there (a checkpoint is written when a storage is given). */
   shouldStop?(): boolean;
 }
 
@@ -168,23 +168,21 @@ export class Trainer {
    */
   async train(options: { resumeFromCheckpoint?: string } = {}): Promise<TrainResult> {
     if (options.resumeFromCheckpoint !== undefined) await this.resume(options.resumeFromCheckpoint);
+    if (this.options.storage && this.options.outputDir !== undefined) await removeTemporaryCheckpoints(this.options.storage, this.options.outputDir);
     const started = performance.now();
     const seconds = () => this.state.secondsBefore + (performance.now() - started) / 1000;
     const checkpoints: string[] = [];
     const total = this.totalSteps;
-    let stopped = false;
-    while (this.state.globalStep < total) {
-      if (this.options.callbacks?.shouldStop?.()) {
-        stopped = true;
-        break;
-      }
+    // shouldStop is polled once before the first step, then once after each step.
+    let stopped = this.state.globalStep < total && this.options.callbacks?.shouldStop?.() === true;
+    while (!stopped && this.state.globalStep < total) {
       const { entry, details } = await this.step(seconds);
       this.state.log.push(entry);
       await this.options.callbacks?.onStep?.(entry, details);
       const step = this.state.globalStep;
       if (this.args.evalSteps > 0 && step % this.args.evalSteps === 0 && (this.options.evalDataset?.length ?? 0) > 0) await this.evaluate();
-      const last = step === total || this.options.callbacks?.shouldStop?.() === true;
-      if (this.options.storage && ((this.args.saveSteps > 0 && step % this.args.saveSteps === 0) || last)) {
+      stopped = step < total && this.options.callbacks?.shouldStop?.() === true;
+      if (this.options.storage && ((this.args.saveSteps > 0 && step % this.args.saveSteps === 0) || step === total || stopped)) {
         checkpoints.push(await this.saveCheckpoint(seconds()));
       }
     }

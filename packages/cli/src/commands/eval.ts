@@ -1,22 +1,24 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { summarizedCommand } from '../command-summaries';
 import type { CliIo } from '../cli-io';
 import { readRows } from '../data/read-rows';
 import { tokenizeRows } from '../data/tokenize-rows';
 import { evaluateCausalLm } from '../training/evaluate-loss';
 import { startBackend } from '../util/backend';
 import { collect, commonOptions, integer, option } from '../util/options';
+import { TRAIN_DEFAULTS } from '../training/train-adapter';
 import { UsageError } from '../util/usage-error';
 import { BASE_FROM_ADAPTER, loadModelWithAdapters } from './shared';
 import { evaluateSeq2SeqLm, seq2seqExamples } from '../training/evaluate-seq2seq';
 
 export function evalCommand(io: CliIo): Command {
-  const command = new Command('eval').description('mean token cross-entropy and perplexity of a causal LM (or an encoder-decoder, on {"input_ids","labels"} rows) on a data file');
+  const command = summarizedCommand('eval');
   option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { defaultText: BASE_FROM_ADAPTER });
   option(command, '--adapter <[name=]dir|repo>', 'adapter to load (repeatable; all are active)', undefined, { parse: collect });
   option(command, '--data <file>', '.jsonl or .csv rows of {"text"}, {"prompt","completion"} or {"input_ids"}', undefined, { required: true });
   option(command, '--batch-size <n>', 'rows per forward pass', 8, { parse: integer('--batch-size', 1) });
-  option(command, '--max-length <n>', 'truncate rows to this many tokens', 1024, { parse: integer('--max-length', 2) });
-  option(command, '--append-eos', 'append the EOS token to text rows (as train does)', false);
+  option(command, '--max-length <n>', 'truncate rows to this many tokens (as train does)', TRAIN_DEFAULTS.maxLength, { parse: integer('--max-length', 2) });
+  option(command, '--no-append-eos', "score rows as they are: no EOS after text and completions (train appends it; transformers' perplexity scripts do not)", undefined, { defaultText: 'appended, as train does' });
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--json', 'print {"loss", "perplexity", "tokens"}', false);
   commonOptions(command);
@@ -39,8 +41,9 @@ export function evalCommand(io: CliIo): Command {
     if (loaded.base.task !== 'causal-lm') throw new UsageError(`eval scores causal LMs and encoder-decoders; ${options.base ?? 'the base'} is a ${loaded.base.task} model`);
     const tokenizer = loaded.base.tokenizer;
     const vocabSize = typeof loaded.base.config.vocab_size === 'number' ? loaded.base.config.vocab_size : undefined;
-    // transformers' perplexity: labels = input ids; no EOS is added unless asked.
-    const examples = tokenizeRows(rows, { tokenizer, maxLength: options.maxLength, vocabSize, source: options.data, ...(options.appendEos ? {} : { eosTokenId: undefined, noEos: true }) });
+    // The rows are tokenised as train tokenises them (EOS after text and completions), so eval
+    // scores what training optimised; --no-append-eos scores the rows as they are.
+    const examples = tokenizeRows(rows, { tokenizer, maxLength: options.maxLength, vocabSize, source: options.data, ...(options.appendEos === false ? { eosTokenId: undefined, noEos: true } : {}) });
     const padTokenId = tokenizer?.padTokenId ?? tokenizer?.eosTokenId ?? 0;
     const result = await evaluateCausalLm(loaded.model, examples, { batchSize: options.batchSize, padTokenId });
     if (options.json) io.stdout(`${JSON.stringify(result)}\n`);

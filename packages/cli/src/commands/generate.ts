@@ -1,4 +1,5 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { summarizedCommand } from '../command-summaries';
 import { generate } from '@peftjs/models';
 import type { CliIo } from '../cli-io';
 import { startBackend } from '../util/backend';
@@ -7,7 +8,7 @@ import { UsageError } from '../util/usage-error';
 import { BASE_FROM_ADAPTER, loadModelWithAdapters, promptRows } from './shared';
 
 export function generateCommand(io: CliIo): Command {
-  const command = new Command('generate').description('generate text (or token ids) with a causal LM or an encoder-decoder (decoder ids), with or without adapters');
+  const command = summarizedCommand('generate');
   option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { defaultText: BASE_FROM_ADAPTER });
   option(command, '--adapter <[name=]dir|repo>', 'adapter to load (repeatable; all are active)', undefined, { parse: collect });
   option(command, '--prompt <text>', 'prompt text (repeatable: a left-padded batch)', undefined, { parse: collect });

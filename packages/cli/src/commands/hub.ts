@@ -1,15 +1,13 @@
 import { stat } from 'node:fs/promises';
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { summarizedCommand } from '../command-summaries';
 import { downloadRepo, pushFolderToHub } from '@peftjs/hub';
 import type { CliIo } from '../cli-io';
 import { collect, commonOptions, option } from '../util/options';
 import { UsageError } from '../util/usage-error';
 
 export function pushCommand(io: CliIo): Command {
-  const command = new Command('push')
-    .description('upload a folder (an adapter, a merged model) to a Hub repo in one commit, creating the repo if needed')
-    .argument('<dir>', 'the folder to upload')
-    .argument('<repo>', 'Hub repo id, org/name');
+  const command = summarizedCommand('push');
   option(command, '--private', 'create the repo as private', false);
   option(command, '--commit-message <text>', 'commit title', 'Upload folder using peftjs');
   option(command, '--revision <branch>', 'branch to commit to', 'main');
@@ -33,7 +31,7 @@ export function pushCommand(io: CliIo): Command {
 }
 
 export function pullCommand(io: CliIo): Command {
-  const command = new Command('pull').description('download a Hub repo into the Hugging Face cache and print its folder').argument('<repo>', 'Hub repo id, org/name');
+  const command = summarizedCommand('pull');
   option(command, '--revision <rev>', 'branch, tag or commit', 'main');
   option(command, '--include <pattern>', 'only files matching (repeatable)', undefined, { parse: collect, defaultText: 'every file' });
   option(command, '--token <token>', 'Hub token', undefined, { defaultText: '$HF_TOKEN or the saved login' });

@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { summarizedCommand } from '../command-summaries';
 import { InvalidConfigError, parsePeftConfig } from '@peftjs/core';
 import { readSafetensorsHeader, resolveAdapterFolder } from '@peftjs/hub';
 import type { CliIo } from '../cli-io';
@@ -52,7 +53,7 @@ function table(rows: string[][]): string {
 const SHOWN_FIELDS = ['task_type', 'base_model_name_or_path', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'feedforward_modules', 'use_dora', 'use_rslora', 'num_virtual_tokens', 'modules_to_save', 'fan_in_fan_out'];
 
 export function inspectCommand(io: CliIo): Command {
-  const command = new Command('inspect').description('show an adapter: method, config, tensors, parameter count, file sizes').argument('<adapter>', 'adapter folder or Hub repo id');
+  const command = summarizedCommand('inspect');
   option(command, '--revision <rev>', 'Hub revision', undefined, { defaultText: 'main' });
   option(command, '--subfolder <name>', 'a named adapter inside the folder or repo');
   option(command, '--json', 'print the inspection as JSON', false);

@@ -1,6 +1,7 @@
 import { copyFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { summarizedCommand } from '../command-summaries';
 import type { CliIo } from '../cli-io';
 import { startBackend } from '../util/backend';
 import { saveTransformersModel } from '../util/save-model';
@@ -14,7 +15,7 @@ import { BASE_FROM_ADAPTER, loadModelWithAdapters } from './shared';
 const COPIED_FILES = ['generation_config.json', ...TOKENIZER_FILES];
 
 export function mergeCommand(io: CliIo): Command {
-  const command = new Command('merge').description('fold adapters into the base weights and write a transformers model folder');
+  const command = summarizedCommand('merge');
   option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { defaultText: BASE_FROM_ADAPTER });
   option(command, '--adapter <[name=]dir|repo>', 'adapter to merge (repeatable: all are merged)', undefined, { parse: collect, required: true });
   option(command, '--out <dir>', 'the merged model folder (config.json, model.safetensors, tokenizer files)', undefined, { required: true });

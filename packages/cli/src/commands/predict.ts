@@ -1,4 +1,5 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { summarizedCommand } from '../command-summaries';
 import * as tf from '@tensorflow/tfjs-core';
 import { saveSafetensors } from '@peftjs/hub';
 import type { CliIo } from '../cli-io';
@@ -9,7 +10,7 @@ import { UsageError } from '../util/usage-error';
 import { BASE_FROM_ADAPTER, loadModelWithAdapters, promptRows } from './shared';
 
 export function predictCommand(io: CliIo): Command {
-  const command = new Command('predict').description('run the model once and write its logits to a safetensors file');
+  const command = summarizedCommand('predict');
   option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { defaultText: BASE_FROM_ADAPTER });
   option(command, '--adapter <[name=]dir|repo>', 'adapter to load (repeatable; all are active)', undefined, { parse: collect });
   option(command, '--prompt <text>', 'input text (repeatable: a left-padded batch)', undefined, { parse: collect });

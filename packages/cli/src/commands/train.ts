@@ -1,4 +1,5 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { summarizedCommand } from '../command-summaries';
 import { SingleBar } from 'cli-progress';
 import type { CliIo } from '../cli-io';
 import { LR_SCHEDULER_TYPES, OPTIMIZERS, type TrainingArguments } from '@peftjs/trainer';
@@ -132,7 +133,7 @@ export function trainAdapterOptionsFrom(options: Record<string, any>, parts: { m
 }
 
 export function trainCommand(io: CliIo): Command {
-  const command = new Command('train').description('fine-tune an adapter on a causal LM with HF Trainer\'s recipe and save it in PEFT format');
+  const command = summarizedCommand('train');
   option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { required: true });
   option(command, '--data <file>', 'training data: .jsonl or .csv rows of {"text"}, {"prompt","completion"} or {"input_ids"}', undefined, { required: true });
   option(command, '--out <dir>', 'where to write the adapter, checkpoints, training_log.json and loss_curve.png', undefined, { required: true });

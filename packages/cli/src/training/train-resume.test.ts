@@ -68,16 +68,18 @@ describe('resume', () => {
     expect(full.code, full.stderr).toBe(0);
 
     const out = join(work, 'killed');
-    const child = spawn(`${REPO_ROOT}node_modules/.bin/tsx`, ['--tsconfig', `${REPO_ROOT}tsconfig.json`, `${REPO_ROOT}packages/cli/src/bin.ts`, 'train', ...longRun(steps), '--save-total-limit', '3', '--out', out], { cwd: REPO_ROOT, stdio: 'ignore' });
+    const child = spawn(`${REPO_ROOT}node_modules/.bin/tsx`, ['--tsconfig', `${REPO_ROOT}tsconfig.json`, `${REPO_ROOT}packages/cli/src/bin.ts`, 'train', ...longRun(steps), '--save-total-limit', '3', '--out', out], { cwd: REPO_ROOT, stdio: 'ignore', detached: true });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     // Wait for the first checkpoint, then kill at a random moment of the run.
     const deadline = Date.now() + 60_000;
     while (!existsSync(join(out, 'checkpoint-1')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * 1500));
-    child.kill('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 4000));
+    // The whole process group: tsx runs the CLI in a child process of its own.
+    process.kill(-child.pid!, 'SIGKILL');
     await exited;
     const left = (await readdir(out)).filter((name) => /^checkpoint-\d+$/.test(name));
     expect(left.length).toBeGreaterThan(0);
+    console.log(`killed after ${left.sort().at(-1)}`);
     for (const name of left) {
       // A checkpoint folder is whole or absent: the writer renames a finished temporary folder.
       expect((await readdir(join(out, name))).sort(), name).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'trainable_state.safetensors', 'trainer_state.json']);
@@ -87,6 +89,8 @@ describe('resume', () => {
     expect(Buffer.compare(await readFile(join(reference, 'adapter_model.safetensors')), await readFile(join(out, 'adapter_model.safetensors')))).toBe(0);
     expect(Buffer.compare(await readFile(join(reference, `checkpoint-${steps}`, 'trainable_state.safetensors')), await readFile(join(out, `checkpoint-${steps}`, 'trainable_state.safetensors')))).toBe(0);
     expect((await readdir(out)).filter((name) => /^checkpoint-\d+$/.test(name)).sort()).toEqual([`checkpoint-${steps - 2}`, `checkpoint-${steps - 1}`, `checkpoint-${steps}`]);
+    // What a kill mid-write left behind is gone.
+    expect((await readdir(out)).filter((name) => name.startsWith('.'))).toEqual([]);
   }, 180_000);
 });
 

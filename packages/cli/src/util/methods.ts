@@ -5,6 +5,11 @@ import { listTuners, registerTuner, type TunerV1 } from '@peftjs/core';
 import * as loraPackage from '@peftjs/lora';
 import * as ia3Package from '@peftjs/ia3';
 import * as promptTuningPackage from '@peftjs/prompt-tuning';
+import * as lohaPackage from '@peftjs/loha';
+import * as lokrPackage from '@peftjs/lokr';
+import * as adaloraPackage from '@peftjs/adalora';
+import * as lnTuningPackage from '@peftjs/ln-tuning';
+import * as polyPackage from '@peftjs/poly';
 import { UsageError } from './usage-error';
 
 /** Config keys every PEFT config has; they are set by the CLI, not by method flags. */
@@ -39,7 +44,8 @@ let builtinsRegistered = false;
  */
 export function registerBuiltinTuners(): void {
   if (builtinsRegistered) return;
-  for (const moduleExports of [loraPackage, ia3Package, promptTuningPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
+  for (const moduleExports of [loraPackage, ia3Package, promptTuningPackage, lohaPackage, lokrPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
+  for (const moduleExports of [adaloraPackage, lnTuningPackage, polyPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
   builtinsRegistered = true;
 }
 

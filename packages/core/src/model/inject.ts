@@ -4,7 +4,7 @@ import { AdapterStateError, InvalidConfigError, NoMatchingTargetError, Unsupport
 import { getArchitecture, getModelInfo, getRegisteredTargetDefaults } from '../registry/model-registry';
 import { isPeftContainer } from '../spec/peft-container';
 import type { TunerV1, ModelContext, TargetDefaults } from '../spec/tuner-v1';
-import { TunerLayer } from '../spec/tuner-layer';
+import { innermostLayer, TunerLayer } from '../spec/tuner-layer';
 import { checkTargetingFields, closestLayerNames, isTargeted, matchesModulesToSave, matchesTargetModules, type TargetingFields } from '../targeting/match-target';
 import { warn } from '../util/warn';
 import { isLinearLayerClass } from './linear-layers';
@@ -95,7 +95,7 @@ export function allLinearTargets(context: ModelContext, named: readonly NamedLay
 }
 
 function baseOf(layer: layers.Layer): layers.Layer {
-  return TunerLayer.isTunerLayer(layer) ? layer.baseLayer : layer;
+  return innermostLayer(layer);
 }
 
 function describeTargets(targetModules: string | readonly string[]): string {
@@ -112,7 +112,7 @@ export function injectAdapter<Config extends TargetingConfig>(
   tuner: TunerV1<Config>,
   rawConfig: Config,
   adapterName: string,
-  options: { modelType?: string; existing?: ReadonlyMap<string, Config> } = {},
+  options: { modelType?: string; existing?: ReadonlyMap<string, Config>; mixed?: boolean } = {},
 ): InjectResult<Config> {
   const named = namedLayers(model);
   const context = modelContext(model, options.modelType);
@@ -158,10 +158,12 @@ export function injectAdapter<Config extends TargetingConfig>(
       if (entry.isContainer) {
         throw new UnsupportedLayerError({ layerPath: entry.path, className: entry.layer.getClassName(), peftType: tuner.peftType, supported: tuner.supportedLayerClasses });
       }
-      if (TunerLayer.isTunerLayer(entry.layer)) {
-        if (entry.layer.peftType !== tuner.peftType) {
-          throw new AdapterStateError(`layer "${entry.path}" already holds a ${entry.layer.peftType} adapter; adapters of different PEFT types cannot be combined on one model`);
-        }
+      if (TunerLayer.isTunerLayer(entry.layer) && entry.layer.peftType !== tuner.peftType && !options.mixed) {
+        throw new AdapterStateError(
+          `layer "${entry.path}" already holds a ${entry.layer.peftType} adapter; adapters of different PEFT types cannot be combined on one model (create the model with getPeftModel(model, config, { mixed: true }))`,
+        );
+      }
+      if (TunerLayer.isTunerLayer(entry.layer) && entry.layer.peftType === tuner.peftType) {
         const layer = entry.layer;
         tuner.updateLayer(layer, layerContext);
         undo.push(() => layer.hasAdapter(adapterName) && layer.deleteAdapter(adapterName));
@@ -170,9 +172,12 @@ export function injectAdapter<Config extends TargetingConfig>(
       if (ModulesToSaveLayer.isModulesToSaveLayer(entry.layer)) {
         throw new AdapterStateError(`layer "${entry.path}" is in modules_to_save of another adapter and cannot also be a target`);
       }
-      const adaptable = tuner.canAdapt ? tuner.canAdapt(entry.layer) : tuner.supportedLayerClasses.includes(entry.layer.getClassName());
+      // In a mixed model the new layer wraps the other tuner's layer (the later one outside, as in
+      // PEFT); whether it can is decided by the plain layer at the bottom.
+      const plain = innermostLayer(entry.layer);
+      const adaptable = tuner.canAdapt ? tuner.canAdapt(plain) : tuner.supportedLayerClasses.includes(plain.getClassName());
       if (!adaptable) {
-        throw new UnsupportedLayerError({ layerPath: entry.path, className: entry.layer.getClassName(), peftType: tuner.peftType, supported: tuner.supportedLayerClasses });
+        throw new UnsupportedLayerError({ layerPath: entry.path, className: plain.getClassName(), peftType: tuner.peftType, supported: tuner.supportedLayerClasses });
       }
       const wrapper = tuner.createLayer(entry.layer, layerContext);
       undo.push(() => wrapper.adapterNames.forEach((name) => wrapper.deleteAdapter(name)));

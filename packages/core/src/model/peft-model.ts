@@ -3,9 +3,9 @@ import type { layers, LayersModel } from '@tensorflow/tfjs-layers';
 import type { PeftConfig } from '../config/config-schema';
 import { AdapterStateError, InvalidConfigError, NoSuchAdapterError } from '../errors';
 import { getModelInfo, setModelInfo } from '../registry/model-registry';
-import { getTuner } from '../registry/tuner-registry';
+import { getTuner, listTuners } from '../registry/tuner-registry';
 import type { ParamRef } from '../spec/param-ref';
-import { TunerLayer } from '../spec/tuner-layer';
+import { tunerLayerStack, TunerLayer } from '../spec/tuner-layer';
 import type { AdapterLayerEntry, AdapterStateDictFormat, TunerV1 } from '../spec/tuner-v1';
 import { formatThousands } from '../util/strings';
 import { warn } from '../util/warn';
@@ -14,7 +14,7 @@ import { injectAdapter, replaceAdapterLayers } from './inject';
 import { ModulesToSaveLayer } from './modules-to-save-layer';
 import { namedLayers } from './named-layers';
 import { namedParameters } from './named-parameters';
-import { applyLoadPlan, planStateDictLoad, selectStateDictParams, stateDictTensors, type StateDictSpec } from './state-dict';
+import { applyLoadPlan, planStateDictLoad, selectStateDictParams, stateDictTensors, unnestedName, type StateDictSpec } from './state-dict';
 
 export const DEFAULT_ADAPTER_NAME = 'default';
 
@@ -22,6 +22,12 @@ export interface GetPeftModelOptions {
   adapterName?: string;
   /** The model type (`llama`, `gpt2`, a registered custom one) for default targets. */
   modelType?: string;
+  /**
+   * Allow adapters of different PEFT types together (PEFT's PeftMixedModel): an adapter of another
+   * type on an adapted layer wraps that layer, and `setAdapter([a, b])` runs both. Only tuners that
+   * declare `mixedCompatible` can join.
+   */
+  mixed?: boolean;
 }
 
 /** One value, or 'irregular' when layers disagree (PEFT's TunerModelStatus). */
@@ -69,6 +75,8 @@ export class PeftModel {
   private current: LayersModel;
   private active: string[] = [];
   private readonly modelType: string | undefined;
+  /** Whether adapters of different PEFT types may be combined (PEFT's PeftMixedModel). */
+  readonly mixed: boolean;
 
   constructor(model: LayersModel, config: PeftConfig | Record<string, unknown>, options: GetPeftModelOptions = {}) {
     const adapterName = options.adapterName ?? DEFAULT_ADAPTER_NAME;
@@ -77,6 +85,7 @@ export class PeftModel {
     this.baseModel = model;
     this.current = model;
     this.modelType = options.modelType ?? getModelInfo(model).modelType;
+    this.mixed = options.mixed ?? false;
     this.injectNew(adapterName, config);
     this.setAdapter(adapterName);
   }
@@ -109,9 +118,10 @@ export class PeftModel {
 
   /** Module paths of every layer that holds adapters (PEFT's `targeted_module_names`). */
   get targetedModuleNames(): string[] {
-    return this.adapterLayers()
+    const paths = this.adapterLayers()
       .filter(({ layer }) => TunerLayer.isTunerLayer(layer))
       .map(({ path }) => path);
+    return [...new Set(paths)];
   }
 
   /** The model's adapter layers (tuner layers and modules_to_save copies) with their module paths. */
@@ -119,10 +129,15 @@ export class PeftModel {
     return this.adapterLayers();
   }
 
+  /** Every adapter layer with its path; a stack of nested tuner layers (mixed models) lists each of them, outermost first. */
   private adapterLayers(): Array<{ path: string; layer: AdapterLayer }> {
     return namedLayers(this.current)
       .filter((entry) => TunerLayer.isTunerLayer(entry.layer) || ModulesToSaveLayer.isModulesToSaveLayer(entry.layer))
-      .map((entry) => ({ path: entry.path, layer: entry.layer as AdapterLayer }));
+      .flatMap((entry) =>
+        TunerLayer.isTunerLayer(entry.layer)
+          ? tunerLayerStack(entry.layer).map((layer) => ({ path: entry.path, layer: layer as AdapterLayer }))
+          : [{ path: entry.path, layer: entry.layer as AdapterLayer }],
+      );
   }
 
   private injectNew(adapterName: string, rawConfig: PeftConfig | Record<string, unknown>): void {
@@ -130,14 +145,24 @@ export class PeftModel {
     if (typeof peftType !== 'string') throw new InvalidConfigError("config has no peft_type; build it with a method package's config factory or set peft_type");
     const tuner = getTuner(peftType);
     const existing = Object.keys(this.peftConfig);
-    if (existing.length > 0 && peftType !== this.peftType) {
-      throw new AdapterStateError(`cannot combine adapters with different PEFT types: the model holds ${this.peftType}, the new adapter is ${peftType}`);
+    if (this.mixed && !tuner.mixedCompatible) {
+      const compatible = listTuners()
+        .filter((candidate) => candidate.mixedCompatible)
+        .map((candidate) => candidate.peftType);
+      throw new InvalidConfigError(`${peftType} adapters cannot be used in a mixed model; the registered tuners that can: ${compatible.join(', ') || 'none'}`, { field: 'peft_type' });
+    }
+    if (!this.mixed && existing.length > 0 && peftType !== this.peftType) {
+      throw new AdapterStateError(
+        `cannot combine adapters with different PEFT types: the model holds ${this.peftType}, the new adapter is ${peftType} (create the model with getPeftModel(model, config, { mixed: true }) to mix them)`,
+      );
     }
     const config = tuner.parseConfig(rawConfig);
     if (config.baseModelNameOrPath === null) config.baseModelNameOrPath = getModelInfo(this.baseModel).nameOrPath ?? null;
+    const sameType = Object.entries(this.peftConfig).filter(([, other]) => other.peftType === peftType);
     const result = injectAdapter(this.current, tuner, config, adapterName, {
       modelType: this.modelType,
-      existing: new Map(Object.entries(this.peftConfig)),
+      existing: new Map(sameType),
+      mixed: this.mixed,
     });
     if (result.model !== this.current) {
       setModelInfo(result.model, getModelInfo(this.current));
@@ -253,7 +278,8 @@ export class PeftModel {
       if (merged) throw new AdapterStateError('cannot run a mixed-adapter batch while adapters are merged; unmerge first');
       context.adapterNames = options.adapterNames;
     }
-    return withForwardContext(context, () => this.current.predict(inputs) as tf.Tensor | tf.Tensor[]);
+    // One batch: predict() would otherwise cut it into chunks of 32 rows that no longer line up with the per-row context.
+    return withForwardContext(context, () => this.current.predict(inputs, { batchSize: Math.max(batch ?? 1, 1) }) as tf.Tensor | tf.Tensor[]);
   }
 
   // ---- merging ---------------------------------------------------------------------------
@@ -308,7 +334,7 @@ export class PeftModel {
     const wrappers = this.adapterLayers();
     const model = replaceAdapterLayers(this.current, (entry) => {
       const layer = entry.layer;
-      if (TunerLayer.isTunerLayer(layer)) return layer.baseLayer;
+      if (TunerLayer.isTunerLayer(layer)) return layer.innermostBaseLayer;
       if (ModulesToSaveLayer.isModulesToSaveLayer(layer)) {
         const active = layer.activeAdapters[0];
         const kept = active ? layer.module(active) : layer.originalModule;
@@ -466,7 +492,7 @@ export class PeftModel {
     const spec = this.stateDictSpec(adapterName);
     const params = this.namedParameters();
     const expectedSelection = selectStateDictParams(params, { ...spec, extraParameters: new Set() });
-    const expected = new Map([...expectedSelection.values()].map(({ source, param }) => [source, param] as const));
+    const expected = new Map([...expectedSelection.values()].map(({ source, param }) => [source.includes(spec.weightPrefix) ? unnestedName(source) : source, param] as const));
     applyLoadPlan(planStateDictLoad(tensors, params, expected, spec));
   }
 }

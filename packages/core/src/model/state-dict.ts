@@ -16,6 +16,15 @@ function dropSegment(name: string, segment: string): string {
     .join('.');
 }
 
+/**
+ * An adapter parameter's name without the `base_layer.` steps that nesting adds in a mixed model
+ * (`lin1.base_layer.lora_A.x.weight` → `lin1.lora_A.x.weight`), so each adapter saves and loads
+ * under the keys an ordinary PeftModel with that one adapter uses.
+ */
+export function unnestedName(name: string): string {
+  return dropSegment(name, 'base_layer');
+}
+
 export interface StateDictSpec {
   weightPrefix: string;
   adapterName: string;
@@ -39,7 +48,7 @@ export function selectStateDictParams(params: ReadonlyMap<string, ParamRef>, spe
     const ofAdapter = name.includes(weightPrefix) ? hasSegment(name, adapterName) : true;
     if (!ofAdapter) continue;
     if (name.includes('modules_to_save.')) continue;
-    selected.set(PEFT_KEY_PREFIX + (name.includes(weightPrefix) ? dropSegment(name, adapterName) : name), { source: name, param: params.get(name)! });
+    selected.set(PEFT_KEY_PREFIX + (name.includes(weightPrefix) ? unnestedName(dropSegment(name, adapterName)) : name), { source: name, param: params.get(name)! });
   }
   for (const path of spec.modulesToSavePaths) {
     const copyPrefix = `${path}.modules_to_save.${adapterName}.`;

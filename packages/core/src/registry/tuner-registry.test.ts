@@ -56,6 +56,16 @@ describe('tuner registry', () => {
     expect(() => registerTuner(nested)).toThrow(DuplicateTunerError);
   });
 
+  it('registers a tuner that shares another tuner\'s exact weightPrefix on purpose', () => {
+    registerTuner(outputScale);
+    const sharing: TunerV1<any> = { ...outputScale, peftType: 'SHARING', sharesWeightPrefix: true };
+    registerTuner(sharing);
+    expect(getTuner('SHARING')).toBe(sharing);
+    const nested: TunerV1<any> = { ...outputScale, peftType: 'NESTED', weightPrefix: `${outputScale.weightPrefix}x`, sharesWeightPrefix: true };
+    expect(() => registerTuner(nested)).toThrow(DuplicateTunerError);
+    unregisterTuner('SHARING');
+  });
+
   it('refuses unknown specification versions with a clear error', () => {
     const future = { ...outputScale, specificationVersion: 'v9' } as unknown as TunerV1<any>;
     expect(() => registerTuner(future)).toThrow(UnsupportedTunerVersionError);

@@ -37,6 +37,7 @@ export function registerTuner(tuner: AnyTuner, options: RegisterTunerOptions = {
   }
   for (const other of tuners.values()) {
     if (other.peftType === candidate.peftType) continue;
+    if (other.weightPrefix === candidate.weightPrefix && (candidate.sharesWeightPrefix || other.sharesWeightPrefix)) continue;
     if (other.weightPrefix.startsWith(candidate.weightPrefix) || candidate.weightPrefix.startsWith(other.weightPrefix)) {
       if (!options.override) {
         throw new DuplicateTunerError(

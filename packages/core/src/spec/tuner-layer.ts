@@ -64,6 +64,34 @@ export abstract class TunerLayer extends layers.Layer {
   /** Called after an adapter's variables were disposed, to drop any other per-adapter state. */
   protected onAdapterDeleted(_adapterName: string): void {}
 
+  // ---- nesting (mixed adapter types) ----------------------------------------------------------
+
+  /**
+   * The plain layer under this one. In a mixed model (PEFT's PeftMixedModel) a tuner layer can wrap
+   * another tuner's layer; `baseLayer` is then that tuner layer, and this is the layer at the bottom.
+   */
+  get innermostBaseLayer(): layers.Layer {
+    return innermostLayer(this.baseLayer);
+  }
+
+  /**
+   * This layer's output before the base layer's activation, with the active adapters (its own and
+   * those of the layers it wraps) applied. An outer tuner layer of a mixed model adds its own delta
+   * to this and applies the activation once. This default runs the layer, which is exact when the
+   * base layer has no activation (torch's Linear and Conv2d never have one); a method overrides it
+   * to support activations.
+   */
+  preActivationCall(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
+    const base = this.innermostBaseLayer;
+    const activation = (base as { activation?: { getClassName?(): string } | null }).activation;
+    if (activation && activation.getClassName?.() !== 'linear') {
+      throw new AdapterStateError(
+        `layer "${this.name}" (${this.getClassName()}) cannot be wrapped by another tuner's layer: its base layer has the activation "${activation.getClassName?.()}" and ${this.getClassName()} gives no output before it`,
+      );
+    }
+    return this.call(inputs, kwargs) as tf.Tensor;
+  }
+
   // ---- adapters -------------------------------------------------------------------------------
 
   get adapterNames(): string[] {
@@ -147,7 +175,9 @@ export abstract class TunerLayer extends layers.Layer {
   /** Every parameter under its PEFT in-memory name: `base_layer.weight`, `<prefix>A.default.weight`, ... */
   namedParameters(): Map<string, ParamRef> {
     const result = new Map<string, ParamRef>();
-    for (const [name, param] of layerParameters(this.baseLayer)) result.set(`base_layer.${name}`, param);
+    // A nested tuner layer (mixed models) keeps its own names one `base_layer.` deeper, as in PEFT.
+    const base = TunerLayer.isTunerLayer(this.baseLayer) ? this.baseLayer.namedParameters() : layerParameters(this.baseLayer);
+    for (const [name, param] of base) result.set(`base_layer.${name}`, param);
     for (const params of this.adapterParams.values()) for (const [name, param] of params) result.set(name, param);
     return result;
   }
@@ -274,6 +304,24 @@ export abstract class TunerLayer extends layers.Layer {
       throw new AdapterFormatError(`tensor "${key}" has shape [${value.shape.join(', ')}]; the model expects [${expected.join(', ')}]`, { tensorName: key });
     }
   }
+}
+
+/** The plain layer under any stack of tuner layers (the layer itself when it is not a tuner layer). */
+export function innermostLayer(layer: layers.Layer): layers.Layer {
+  let current = layer;
+  while (TunerLayer.isTunerLayer(current)) current = current.baseLayer;
+  return current;
+}
+
+/** The tuner layers of a stack, outermost first (empty when `layer` is not a tuner layer). */
+export function tunerLayerStack(layer: layers.Layer): TunerLayer[] {
+  const stack: TunerLayer[] = [];
+  let current = layer;
+  while (TunerLayer.isTunerLayer(current)) {
+    stack.push(current);
+    current = current.baseLayer;
+  }
+  return stack;
 }
 
 async function allFinite(values: readonly tf.Tensor[]): Promise<boolean> {

@@ -104,6 +104,11 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   readonly peftType: string;
   /** Marks this tuner's weights in PEFT's key names (`<method>_`); unique across tuners. */
   readonly weightPrefix: string;
+  /**
+   * Registers beside a tuner with the very same weightPrefix instead of being refused: for a
+   * method that PEFT saves under another method's prefix (adapters are told apart by peft_type).
+   */
+  readonly sharesWeightPrefix?: boolean;
   /** The npm package that provides the tuner, named in errors when it is missing. */
   readonly packageName?: string;
   /** Layer classes this tuner puts into models; core registers them for serialization. */
@@ -165,6 +170,13 @@ export interface TunerV1<Config extends PeftConfig = PeftConfig> {
   readonly training?: TunerTrainingHooks;
   /** How the tuner's adapters change autoregressive generation (optional; see GenerationPlan). */
   readonly generation?: TunerGenerationHooks;
+  /**
+   * Whether adapters of this tuner can share a model with other tuners' adapters (PEFT's
+   * PeftMixedModel, `getPeftModel(model, config, { mixed: true })`). Its layers must then accept
+   * another tuner's layer as their base layer, add their delta to that layer's output
+   * (TunerLayer.preActivationCall) and merge into the innermost base layer.
+   */
+  readonly mixedCompatible?: boolean;
 }
 
 /** Any tuner of any specification version: what the registry accepts and checks. */

@@ -9,6 +9,8 @@ export interface FromPretrainedOptions extends LoadAdapterOptions {
   adapterName?: string;
   /** The base model's type (`gpt2`, `llama`, …), when it is not registered with the model. */
   modelType?: string;
+  /** Make a mixed model (PEFT's PeftMixedModel.from_pretrained): adapters of other types can be loaded beside this one. */
+  mixed?: boolean;
 }
 
 /**
@@ -30,12 +32,12 @@ export function fromAdapterTensors(
   baseModel: LayersModel,
   config: Record<string, unknown>,
   tensors: Record<string, Tensor>,
-  options: { adapterName?: string; modelType?: string } = {},
+  options: { adapterName?: string; modelType?: string; mixed?: boolean } = {},
 ): PeftModel {
   const adapterName = options.adapterName ?? DEFAULT_ADAPTER_FOLDER_NAME;
   const trainable = baseModel.weights.map((weight) => weight.trainable);
   try {
-    const peftModel = new PeftModel(baseModel, config, { adapterName, modelType: options.modelType });
+    const peftModel = new PeftModel(baseModel, config, { adapterName, modelType: options.modelType, mixed: options.mixed });
     try {
       peftModel.loadStateDict(tensors, adapterName);
     } catch (error) {
