@@ -33,15 +33,19 @@ export function chunkedCrossEntropy(rows: tf.Tensor2D, labels: tf.Tensor1D, head
   // Like torch, all labels ignored gives 0 / 0 = NaN.
   const scored = tf.sum(valid);
 
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const save = args[1] as tf.GradSaveFunc;
-    const input = args[0] as tf.Tensor2D;
+  // Loss and row gradient are computed first with recording paused (nothing of the chunks goes on
+  // the tape), then attached to `rows` as one op whose gradient is the precomputed one.
+  const engineState = (tf.engine() as unknown as { state: { kernelDepth: number } }).state;
+  engineState.kernelDepth++;
+  let value: tf.Scalar;
+  let inputGradient: tf.Tensor | undefined;
+  try {
     let total: tf.Tensor = tf.scalar(0);
     const rowGradients: tf.Tensor[] = [];
     for (let start = 0; start < count; start += chunkRows) {
       const size = Math.min(chunkRows, count - start);
       const [lossSum, rowGradient] = tf.tidy((): [tf.Tensor, tf.Tensor | undefined] => {
-        const chunk = tf.slice(input, [start, 0], [size, -1]) as tf.Tensor2D;
+        const chunk = tf.slice(rows, [start, 0], [size, -1]) as tf.Tensor2D;
         const chunkValid = tf.slice(valid, [start], [size]);
         const safe = tf.where(tf.cast(chunkValid, 'bool'), tf.slice(ids, [start], [size]), tf.zerosLike(tf.slice(ids, [start], [size])));
         const logits = head.logits(chunk);
@@ -66,18 +70,24 @@ export function chunkedCrossEntropy(rows: tf.Tensor2D, labels: tf.Tensor1D, head
       total = next;
       if (rowGradient) rowGradients.push(rowGradient);
     }
-    const value = tf.div(total, scored) as tf.Scalar;
+    value = tf.div(total, scored) as tf.Scalar;
     total.dispose();
     if (recording) {
-      const inputGradient = rowGradients.length === 1 ? rowGradients[0]! : tf.concat(rowGradients, 0);
-      save([inputGradient]);
+      inputGradient = rowGradients.length === 1 ? rowGradients[0]! : tf.concat(rowGradients, 0);
+      if (rowGradients.length > 1) tf.dispose(rowGradients);
     }
-    tf.dispose(rowGradients);
+  } finally {
+    engineState.kernelDepth--;
+  }
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args[1] as tf.GradSaveFunc;
+    if (inputGradient) save([inputGradient]);
     return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0]!, dy) };
   });
   try {
     return op(rows) as tf.Scalar;
   } finally {
     tf.dispose([ids, valid, scored]);
+    inputGradient?.dispose();
   }
 }

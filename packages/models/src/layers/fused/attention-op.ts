@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * The attention core `softmax(q kᵀ / d₁ / d₂ … + bias) v` as one op with a lean backward pass
- * that keeps q, k, v and the probabilities only (op by op, the tape also keeps the raw, scaled and
- * biased scores: three more `[batch, heads, seq, keys]` tensors per layer).
+ * that keeps q, k, v and the mask only and recomputes the probabilities (op by op, the tape keeps
+ * the raw, scaled and biased scores and the probabilities: four `[batch, heads, seq, keys]` tensors).
  *
  * Shapes, grouped-query style: `q [batch, kvHeads, groups·seq, headDim]`, `k`, `v`
  * `[batch, kvHeads, keys, headDim]`, `bias [batch, 1, seq, keys]` (additive mask, no gradient).
@@ -18,15 +18,20 @@ export function attentionOp(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.T
   const scale = scoreDivisors.reduce((product, divisor) => product / divisor, 1);
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [query, key, value, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    let scores = tf.matMul(query, key, false, true);
-    // Divided in turn, as transformers does, so the forward values match op by op.
-    for (const divisor of scoreDivisors) scores = tf.div(scores, divisor);
-    scores = tf.add(tf.reshape(scores, [batch, numHeads, seq, keys]), bias);
-    const probabilities = tf.reshape(tf.softmax(scores, -1), [batch, kvHeads, rows, keys]);
-    save([query, key, value, probabilities]);
-    const output = tf.matMul(probabilities, value);
+    const probabilitiesOf = (a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor) => {
+      let scores = tf.matMul(a, b, false, true);
+      // Divided in turn, as transformers does, so the forward values match op by op.
+      for (const divisor of scoreDivisors) scores = tf.div(scores, divisor);
+      scores = tf.add(tf.reshape(scores, [batch, numHeads, seq, keys]), mask);
+      return tf.reshape(tf.softmax(scores, -1), [batch, kvHeads, rows, keys]);
+    };
+    // Only tensors that exist outside the op are saved (tfjs counts new ones as leaked); the
+    // probabilities are recomputed in the backward pass.
+    save([query, key, value, bias]);
+    const output = tf.matMul(probabilitiesOf(query, key, bias), value);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [savedQuery, savedKey, savedValue, p] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const [savedQuery, savedKey, savedValue, savedBias] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const p = probabilitiesOf(savedQuery, savedKey, savedBias);
       const dValue = tf.matMul(p, dy, true, false);
       const dProbabilities = tf.matMul(dy, savedValue, false, true);
       const dScores = tf.mul(tf.mul(p, tf.sub(dProbabilities, tf.sum(tf.mul(dProbabilities, p), -1, true))), scale);

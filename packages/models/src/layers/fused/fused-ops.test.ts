@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // Registers tfjs-core's gradients (the references below are differentiated op by op).
 import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import '@tensorflow/tfjs-backend-wasm';
+// wasm is covered by @peftjs/integration-tests (with runtime's fixes: stock wasm copies every saved tensor).
 import { geluTanhOp, swigluOp } from './gated-activation-op';
 import { attentionOp } from './attention-op';
 import { layerNormOp } from './layer-norm-op';
@@ -11,7 +11,7 @@ import { rmsNormOp } from './rms-norm-op';
 import { rotaryOp } from './rotary-op';
 
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  await tf.setBackend('cpu');
 });
 
 type Fn = (...inputs: tf.Tensor[]) => tf.Tensor;
@@ -33,7 +33,7 @@ async function expectSameValueAndGradients(fused: Fn, reference: Fn, inputs: tf.
   expect(tf.memory().numTensors).toBe(before);
 }
 
-describe.each(['cpu', 'wasm'])('fused ops on %s equal their composition, forward and gradient', (backend) => {
+describe.each(['cpu'])('fused ops on %s equal their composition, forward and gradient', (backend) => {
   beforeAll(async () => {
     await tf.setBackend(backend);
   });
@@ -85,7 +85,7 @@ describe.each(['cpu', 'wasm'])('fused ops on %s equal their composition, forward
   });
 });
 
-describe.each(['cpu', 'wasm'])('attentionOp on %s', (backend) => {
+describe.each(['cpu'])('attentionOp on %s', (backend) => {
   beforeAll(async () => {
     await tf.setBackend(backend);
   });

@@ -7,7 +7,7 @@ function sumToLast(x: tf.Tensor): tf.Tensor {
 
 /**
  * LayerNorm over the last axis, `(x − mean) · rsqrt(var + eps) · gamma + beta`, as one op with its
- * own gradient: the backward pass keeps only the normalised input and the inverse deviation
+ * own gradient: the backward pass keeps only the input (and gamma) and recomputes the statistics
  * (tfjs-layers' LayerNormalization tiles mean, variance, gamma and beta to the input's shape,
  * and tfjs-core's Tile gradient is a loop over the copies). `gamma` / `beta` may be null.
  */
@@ -23,9 +23,14 @@ export function layerNormOp(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tens
     const normalised = tf.mul(tf.sub(input, mean), inverse);
     let value = scale ? tf.mul(normalised, scale) : normalised;
     if (offset) value = tf.add(value, offset);
-    save(scale ? [normalised, inverse, scale] : [normalised, inverse]);
+    // Only tensors that exist outside the op are saved (tfjs counts new ones as leaked); the
+    // statistics are recomputed in the backward pass.
+    save(scale ? [input, scale] : [input]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [xHat, rstd, savedScale] = saved as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+      const [savedInput, savedScale] = saved as [tf.Tensor, tf.Tensor | undefined];
+      const moments = tf.moments(savedInput, -1, true);
+      const rstd = tf.rsqrt(tf.add(moments.variance, epsilon));
+      const xHat = tf.mul(tf.sub(savedInput, moments.mean), rstd);
       const dxHat = savedScale ? tf.mul(dy, savedScale) : dy;
       const meanDxHat = tf.mean(dxHat, -1, true);
       const meanDxHatXHat = tf.mean(tf.mul(dxHat, xHat), -1, true);
