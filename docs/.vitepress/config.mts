@@ -61,6 +61,7 @@ export default {
           { text: 'The Hub and its cache', link: '/guide/hub' },
           { text: 'Backends', link: '/guide/backends' },
           { text: 'Real-size models', link: '/guide/real-size-models' },
+          { text: 'Training memory (real-size models)', link: '/guide/training-memory' },
           { text: 'Training in the browser', link: '/guide/browser' },
           { text: 'Custom architectures', link: '/guide/custom-architectures' },
           { text: 'Writing a third-party tuner', link: '/guide/third-party-tuner' },

@@ -104,6 +104,12 @@ export { generate, type GenerateOptions } from './generation/generate';
 export { createRandom, sampleToken, type SamplingOptions } from './generation/sampling';
 export { saveModel, modelStateDict, type SaveModelOptions } from './weights/save-model';
 export { compileForLabels } from './loss/compile-for-labels';
+export { chunkedCrossEntropy, type ChunkedCrossEntropyOptions } from './loss/chunked-cross-entropy';
+export { weightProjection, layerProjection, type LmHeadProjection } from './loss/lm-head-projection';
+export { causalLmTrainingLoss, type CausalLmTrainingLossOptions } from './training/causal-lm-training-loss';
+export { runModelGraph, decoderLayerOf, type RunModelGraphOptions } from './training/run-model-graph';
+export { checkpointed } from './training/checkpoint';
+export { setGradientCheckpointing, isGradientCheckpointingEnabled } from './training/gradient-checkpointing';
 export {
   PretrainedTokenizer,
   AutoTokenizer,

@@ -28,3 +28,4 @@ export {
   NoBackendAvailableError,
   WasmFixesError,
 } from './errors/index';
+export { enableLeanBackprop, disableLeanBackprop, isLeanBackpropEnabled } from './gradients/lean-backprop';

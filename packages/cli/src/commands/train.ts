@@ -120,6 +120,7 @@ export function trainAdapterOptionsFrom(options: Record<string, any>, parts: { m
     batchSize: options.batchSize,
     lr: options.lr,
     maxGradNorm: options.maxGradNorm,
+    gradientCheckpointing: options.gradientCheckpointing === true,
     seed: options.seed,
     maxLength: options.maxLength,
     evalSplit: options.evalSplit,
@@ -141,6 +142,7 @@ export function trainCommand(io: CliIo): Command {
   option(command, '--config <file>', 'an adapter_config.json to start from (flags override its fields)');
   trainingOptions(command);
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
+  option(command, '--gradient-checkpointing', 'recompute each decoder layer in the backward pass: activation memory of one layer, about one more forward pass of time', false);
   option(command, '--no-progress', 'do not show the progress bar', undefined, { defaultText: 'shown' });
   option(command, '--json', 'print a JSON summary on stdout', false);
   const flags = methodFlags();

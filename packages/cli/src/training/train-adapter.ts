@@ -18,6 +18,7 @@ import {
 } from '@peftjs/trainer';
 import { nodeStorage } from '@peftjs/trainer/node';
 import type { DataRow } from '../data/read-rows';
+import { boundedMemoryLoss } from './bounded-memory-loss';
 import { tokenizeRows } from '../data/tokenize-rows';
 import { loadBase, readJsonFile, type LoadedBase } from '../util/load-model';
 import { assertTrainingFits, type StorageFlags } from '../util/storage-options';
@@ -68,6 +69,8 @@ export interface TrainAdapterOptions {
   /** learning_rate. */
   lr?: number;
   maxGradNorm?: number;
+  /** Recompute each decoder layer in the backward pass instead of keeping its activations. */
+  gradientCheckpointing?: boolean;
   seed?: number;
   maxLength?: number;
   /** Fraction (0–1) or number (≥ 1) of rows held out for evaluation. Default 0. */
@@ -269,6 +272,8 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
       trainDataset: trainSet,
       evalDataset: evalSet,
       padTokenId,
+      // The vocabulary scored in chunks (never the full logits), optionally checkpointed.
+      computeLoss: boundedMemoryLoss({ gradientCheckpointing: options.gradientCheckpointing }),
       storage: options.out ? nodeStorage : undefined,
       outputDir: options.out,
       callbacks: {

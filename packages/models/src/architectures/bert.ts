@@ -10,6 +10,7 @@ import { ScaledDotProductAttention } from '../layers/scaled-dot-product-attentio
 import type { BuildOptions } from './build-options';
 import { glue, join, makeInitializers } from './init';
 import { ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS } from './inputs';
+import { layerNorm as fusedLayerNorm } from '../layers/layer-norm';
 
 /** BERT's `problem_type`: how sequence-classification labels are scored. */
 export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
@@ -86,7 +87,7 @@ export function buildBert(config: BertConfig, options: BuildOptions & { head?: B
 
   const dense = (name: string, units: number) => linear({ name, units, useBias: true, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
   const layerNorm = (name: string) =>
-    tfl.layers.layerNormalization({ name, axis: -1, epsilon: config.layerNormEps, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
+    fusedLayerNorm({ name, axis: -1, epsilon: config.layerNormEps, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
   const embedding = (name: string, inputDim: number) =>
     tfl.layers.embedding({ name, inputDim, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
 

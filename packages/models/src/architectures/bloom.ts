@@ -11,6 +11,7 @@ import { TiedLMHead } from '../layers/tied-lm-head';
 import type { BuildOptions } from './build-options';
 import { glue, join, makeInitializers } from './init';
 import { causalInputs } from './inputs';
+import { layerNorm as fusedLayerNorm } from '../layers/layer-norm';
 
 /** The fields of transformers' BloomConfig that the architecture uses. */
 export interface BloomConfig {
@@ -87,7 +88,7 @@ export function buildBloom(config: BloomConfig, options: BuildOptions & { head?:
 
   const dense = (name: string, units: number) => linear({ name, units, useBias: true, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
   const layerNorm = (name: string) =>
-    tfl.layers.layerNormalization({ name, axis: -1, epsilon: config.layerNormEpsilon, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
+    fusedLayerNorm({ name, axis: -1, epsilon: config.layerNormEpsilon, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
 
   const wordEmbeddings = embedding({ name: join(prefix, 'word_embeddings'), inputDim: config.vocabSize, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
   let hidden = wordEmbeddings.apply(inputIds) as SymbolicTensor;

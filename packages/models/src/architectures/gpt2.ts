@@ -13,6 +13,7 @@ import { TiedLMHead } from '../layers/tied-lm-head';
 import type { BuildOptions } from './build-options';
 import { glue, join, makeInitializers } from './init';
 import { causalInputs } from './inputs';
+import { layerNorm as fusedLayerNorm } from '../layers/layer-norm';
 
 /** The fields of transformers' GPT2Config that the architecture uses. */
 export interface GPT2Config {
@@ -72,7 +73,7 @@ export function buildGPT2(config: GPT2Config, options: BuildOptions & { head?: '
   const dense = (name: string, units: number) =>
     gpt2Conv1D({ name, units, useBias: true, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
   const layerNorm = (name: string) =>
-    tfl.layers.layerNormalization({ name, axis: -1, epsilon: config.layerNormEpsilon, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
+    fusedLayerNorm({ name, axis: -1, epsilon: config.layerNormEpsilon, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
 
   const wte = embedding({ name: join(prefix, 'wte'), inputDim: config.vocabSize, outputDim: config.nEmbd, embeddingsInitializer: init.normal() });
   const tokens = wte.apply(inputIds) as SymbolicTensor;

@@ -12,6 +12,7 @@ import { TiedLMHead } from '../layers/tied-lm-head';
 import type { BuildOptions } from './build-options';
 import { glue, makeInitializers } from './init';
 import { causalInputs } from './inputs';
+import { layerNorm as fusedLayerNorm } from '../layers/layer-norm';
 
 /** The fields of transformers' OPTConfig that the architecture uses. */
 export interface OPTConfig {
@@ -88,7 +89,7 @@ export function buildOPT(config: OPTConfig, options: BuildOptions & { head?: 'ca
   const dense = (name: string, units: number, useBias = config.enableBias) =>
     linear({ name, units, useBias, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
   const layerNorm = (name: string) =>
-    tfl.layers.layerNormalization({ name, axis: -1, epsilon: 1e-5, center: affine, scale: affine, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
+    fusedLayerNorm({ name, axis: -1, epsilon: 1e-5, center: affine, scale: affine, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
 
   const embedTokens = embedding({ name: `${prefix}.embed_tokens`, inputDim: config.vocabSize, outputDim: config.wordEmbedProjDim, embeddingsInitializer: init.normal() });
   let tokens = embedTokens.apply(inputIds) as SymbolicTensor;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers } from '@tensorflow/tfjs-layers';
+import { geluTanhOp, swigluOp } from './fused/gated-activation-op';
 import { shapeList, single, singleShape, tensorList, type Kwargs, type Shape } from './layer-utils';
 
 /** transformers' ACT2FN names supported here. */
@@ -21,8 +22,8 @@ export function applyActivation(name: ActivationName, x: tf.Tensor): tf.Tensor {
         return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
       case 'gelu_new':
       case 'gelu_pytorch_tanh':
-        // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³)))
-        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
+        // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), one op with its own gradient.
+        return geluTanhOp(x);
       case 'gelu_fast':
         return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(tf.mul(x, 0.7978845608), tf.add(1, tf.mul(tf.mul(x, x), 0.044715))))));
       case 'quick_gelu':
@@ -82,6 +83,7 @@ export class GatedActivation extends layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const [gate, up] = tensorList(inputs);
+      if (this.activation === 'silu' || this.activation === 'swish') return swigluOp(gate!, up!);
       return tf.mul(applyActivation(this.activation, gate!), up!);
     });
   }

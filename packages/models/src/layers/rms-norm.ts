@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers, initializers, type LayerVariable } from '@tensorflow/tfjs-layers';
 import { registerLayerFormat } from '@peftjs/core';
+import { rmsNormOp } from './fused/rms-norm-op';
 import { single, singleShape, type Kwargs, type Shape } from './layer-utils';
 
 export interface RMSNormArgs {
@@ -38,12 +39,7 @@ export class LlamaRMSNorm extends layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const x = single(inputs);
-      const variance = tf.mean(tf.square(x), -1, true);
-      const normed = tf.mul(x, tf.rsqrt(tf.add(variance, this.epsilon)));
-      return tf.mul(this.weightVariable!.read(), normed);
-    });
+    return rmsNormOp(single(inputs), this.weightVariable!.read(), this.epsilon);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers } from '@tensorflow/tfjs-layers';
 import { KEY_VALUE_CACHE_LAYER, type KeyValueCacheLayer } from '@peftjs/core';
+import { attentionOp } from './fused/attention-op';
+import { rotaryOp } from './fused/rotary-op';
 import { shapeList, tensorList, type Kwargs, type Shape } from './layer-utils';
 
 export interface ScaledDotProductAttentionArgs {
@@ -27,12 +29,6 @@ export interface ScaledDotProductAttentionArgs {
    * every key that is not masked.
    */
   alibiSlopes?: readonly number[] | null;
-}
-
-function rotateHalf(x: tf.Tensor): tf.Tensor {
-  const half = x.shape[x.rank - 1]! / 2;
-  const [first, second] = tf.split(x, [half, half], -1);
-  return tf.concat([tf.neg(second!), first!], -1);
 }
 
 /**
@@ -133,8 +129,8 @@ export class ScaledDotProductAttention extends layers.Layer implements KeyValueC
       if (this.rotary) {
         const cos = tf.expandDims(list[index++]!, 1);
         const sin = tf.expandDims(list[index++]!, 1);
-        q = tf.add(tf.mul(q, cos), tf.mul(rotateHalf(q), sin));
-        k = tf.add(tf.mul(k, cos), tf.mul(rotateHalf(k), sin));
+        q = rotaryOp(q, cos, sin);
+        k = rotaryOp(k, cos, sin);
       }
       if (withPast) {
         k = tf.concat([list[index++]!, k], 2);
@@ -144,6 +140,11 @@ export class ScaledDotProductAttention extends layers.Layer implements KeyValueC
       const groups = this.numHeads / this.numKeyValueHeads;
       // [batch, kvHeads, groups * seq, headDim]: query heads h*groups .. h*groups+groups-1 share kv head h.
       const grouped = tf.reshape(q, [batch, this.numKeyValueHeads, groups * seq, this.headDim]);
+      if (!withPast && !this.alibiSlopes) {
+        // Training and full-sequence passes: one op with a lean backward pass.
+        const context = tf.reshape(attentionOp(grouped, k, v, bias, this.numHeads, this.scoreDivisors), [batch, this.numHeads, seq, this.headDim]);
+        return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, seq, this.numHeads * this.headDim]);
+      }
       // A few queries against many keys (a decoding step): K·Qᵀ, then transpose the small result.
       // Same dot products; q·Kᵀ with a transposed many-row operand is several times slower on wasm.
       let scores =

@@ -10,6 +10,7 @@ import { identityKernelFix } from './identity-kernel';
 import type { Restore } from './kernel-override';
 import { nativeFusedMatMulKernelFix, nativeMatMulKernelFix } from './native-mat-mul-kernel';
 import { storeGatherKernelFix, storeMatMulKernelFix } from './store-kernels';
+import { tileGradFix } from './tile-grad';
 import { unsortedSegmentSumKernelFix } from './unsorted-segment-sum-kernel';
 import type { WasmFixUnit } from './wasm-fix-unit';
 import type { WasmFixName } from './wasm-fix-names';
@@ -31,6 +32,7 @@ const units: readonly WasmFixUnit[] = [
   fusedAdamKernelFix,
   storeMatMulKernelFix,
   storeGatherKernelFix,
+  tileGradFix,
 ];
 
 /**

@@ -22,6 +22,8 @@ export const WasmFix = {
   storeMatMul: 'store-mat-mul',
   /** `PeftjsStoreGather`: embedding rows from the frozen-weight store (only when the addon loaded). */
   storeGather: 'store-gather',
+  /** `Tile` gradient as one sum per tiled axis (tfjs-core's adds one slice per repetition). */
+  tileGrad: 'tile-grad',
 } as const;
 
 export type WasmFixName = (typeof WasmFix)[keyof typeof WasmFix];

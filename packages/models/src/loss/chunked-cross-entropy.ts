@@ -1,0 +1,93 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { IGNORE_INDEX } from './losses';
+import type { LmHeadProjection } from './lm-head-projection';
+
+export interface ChunkedCrossEntropyOptions {
+  /**
+   * Rows scored at once. Default: as many as keep one chunk's logits near 16 M values (64 MB),
+   * so the full `[rows, vocab]` logits and their gradient never exist at once.
+   */
+  chunkRows?: number;
+}
+
+const DEFAULT_CHUNK_VALUES = 1 << 24;
+
+/**
+ * Mean cross-entropy of `head(rows)` against `labels`, skipping IGNORE_INDEX, computed chunk by
+ * chunk: each chunk's logits are made, scored and turned into their gradient right away (softmax
+ * minus one-hot, over the count of scored labels), then projected back to the rows, so only
+ * `[rows, hidden]` is kept for the backward pass. Same value and gradient as `logSoftmax` over
+ * full logits (Liger-Kernel's and Cut Cross-Entropy's approach). The head's weights get no
+ * gradient: use it for frozen heads.
+ *
+ * The gradient is computed in the forward pass only while a gradient is being recorded.
+ */
+export function chunkedCrossEntropy(rows: tf.Tensor2D, labels: tf.Tensor1D, head: LmHeadProjection, options: ChunkedCrossEntropyOptions = {}): tf.Scalar {
+  const [count] = rows.shape;
+  if (labels.shape[0] !== count) throw new Error(`chunkedCrossEntropy: ${count} rows but ${labels.shape[0]} labels`);
+  const vocab = head.vocabSize;
+  const chunkRows = Math.max(1, Math.floor(options.chunkRows ?? DEFAULT_CHUNK_VALUES / vocab));
+  const recording = (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+  const ids = tf.tidy(() => tf.cast(labels, 'int32'));
+  const valid = tf.tidy(() => tf.cast(tf.notEqual(ids, tf.scalar(IGNORE_INDEX, 'int32')), 'float32'));
+  // Like torch, all labels ignored gives 0 / 0 = NaN.
+  const scored = tf.sum(valid);
+
+  // Loss and row gradient are computed first with recording paused (nothing of the chunks goes on
+  // the tape), then attached to `rows` as one op whose gradient is the precomputed one.
+  const engineState = (tf.engine() as unknown as { state: { kernelDepth: number } }).state;
+  engineState.kernelDepth++;
+  let value: tf.Scalar;
+  let inputGradient: tf.Tensor | undefined;
+  try {
+    let total: tf.Tensor = tf.scalar(0);
+    const rowGradients: tf.Tensor[] = [];
+    for (let start = 0; start < count; start += chunkRows) {
+      const size = Math.min(chunkRows, count - start);
+      const [lossSum, rowGradient] = tf.tidy((): [tf.Tensor, tf.Tensor | undefined] => {
+        const chunk = tf.slice(rows, [start, 0], [size, -1]) as tf.Tensor2D;
+        const chunkValid = tf.slice(valid, [start], [size]);
+        const safe = tf.where(tf.cast(chunkValid, 'bool'), tf.slice(ids, [start], [size]), tf.zerosLike(tf.slice(ids, [start], [size])));
+        const logits = head.logits(chunk);
+        const maximum = tf.max(logits, -1, true);
+        const shifted = tf.sub(logits, maximum);
+        const exponentials = tf.exp(shifted);
+        const sums = tf.sum(exponentials, -1, true);
+        // logsumexp − the label's logit, both measured from the row's maximum.
+        const flatIndex = tf.add(tf.mul(tf.range(0, size, 1, 'int32'), tf.scalar(vocab, 'int32')), safe);
+        const picked = tf.gather(tf.reshape(shifted, [-1]), flatIndex);
+        const perRow = tf.sub(tf.reshape(tf.log(sums), [-1]), picked);
+        const lossSum = tf.sum(tf.mul(perRow, chunkValid));
+        if (!recording) return [lossSum, undefined];
+        const weights = tf.reshape(tf.div(chunkValid, scored), [size, 1]);
+        const probabilities = tf.div(exponentials, sums);
+        const oneHot = tf.cast(tf.oneHot(safe, vocab), 'float32');
+        const dLogits = tf.mul(tf.sub(probabilities, oneHot), weights) as tf.Tensor2D;
+        return [lossSum, head.inputGradient(dLogits)];
+      });
+      const next = tf.add(total, lossSum);
+      tf.dispose([total, lossSum]);
+      total = next;
+      if (rowGradient) rowGradients.push(rowGradient);
+    }
+    value = tf.div(total, scored) as tf.Scalar;
+    total.dispose();
+    if (recording) {
+      inputGradient = rowGradients.length === 1 ? rowGradients[0]! : tf.concat(rowGradients, 0);
+      if (rowGradients.length > 1) tf.dispose(rowGradients);
+    }
+  } finally {
+    engineState.kernelDepth--;
+  }
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args[1] as tf.GradSaveFunc;
+    if (inputGradient) save([inputGradient]);
+    return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0]!, dy) };
+  });
+  try {
+    return op(rows) as tf.Scalar;
+  } finally {
+    tf.dispose([ids, valid, scored]);
+    inputGradient?.dispose();
+  }
+}
