@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 
 const TARGETS = ['lin0', 'lin1'];
-// In the order they are added: each later adapter's layer wraps the earlier ones (LoRA innermost, AdaLoRA outermost).
+// Each adapter added later wraps the layers of those added before it.
 const ADAPTERS = [
   ['adp_lora', { peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: TARGETS, init_lora_weights: false }],
   ['adp_loha', { peft_type: 'LOHA', r: 2, alpha: 3, target_modules: TARGETS, init_weights: false }],
@@ -96,44 +96,47 @@ async function oftRotation(oftR: tf.Tensor, out: number): Promise<tf.Tensor2D> {
 }
 
 interface LayerReference {
-  /** Additive ΔW of the adapters inside OFT (LoRA + LoHa + LoKr), tfjs layout `[in, out]`. */
-  inner: Record<string, tf.Tensor2D>;
+  /** Each additive adapter's ΔW, tfjs layout `[in, out]`. */
+  deltas: Record<string, tf.Tensor2D>;
   rotation: tf.Tensor2D;
-  adalora: tf.Tensor2D;
 }
 
 /** Each adapter's ΔW (or R) from its own saved parameters with PEFT 0.11.1's formulas, torch `[out, in]` turned to `[in, out]`. */
 async function layerReference(states: Record<string, Record<string, tf.Tensor>>, layer: string, out: number): Promise<LayerReference> {
   const get = (adapter: string, name: string) => pick(states[adapter]!, layer, name);
   const lokrFactor = (index: 1 | 2): tf.Tensor2D => get('adp_lokr', `lokr_w${index}`) ?? tf.matMul(get('adp_lokr', `lokr_w${index}_a`)!, get('adp_lokr', `lokr_w${index}_b`)!);
-  const inner = tf.tidy(() => ({
+  const deltas = tf.tidy(() => ({
     adp_lora: tf.transpose(tf.mul(tf.matMul(get('adp_lora', 'lora_B')!, get('adp_lora', 'lora_A')!), 4 / 2)) as tf.Tensor2D,
     adp_loha: tf.transpose(
       tf.mul(tf.mul(tf.matMul(get('adp_loha', 'hada_w1_a')!, get('adp_loha', 'hada_w1_b')!), tf.matMul(get('adp_loha', 'hada_w2_a')!, get('adp_loha', 'hada_w2_b')!)), 3 / 2),
     ) as tf.Tensor2D,
     adp_lokr: tf.transpose(tf.mul(kron(lokrFactor(1), lokrFactor(2)), 2 / 2)) as tf.Tensor2D,
+    adp_adalora: tf.transpose(
+      tf.mul(tf.matMul(get('adp_adalora', 'lora_B')!, tf.mul(get('adp_adalora', 'lora_A')!, get('adp_adalora', 'lora_E')!)), 5 / (3 + 1e-5)),
+    ) as tf.Tensor2D,
   }));
-  const adalora = tf.tidy(() => tf.transpose(tf.mul(tf.matMul(get('adp_adalora', 'lora_B')!, tf.mul(get('adp_adalora', 'lora_A')!, get('adp_adalora', 'lora_E')!)), 5 / (3 + 1e-5))) as tf.Tensor2D);
-  return { inner, rotation: await oftRotation(get('adp_oft', 'oft_r')!, out), adalora };
+  return { deltas, rotation: await oftRotation(get('adp_oft', 'oft_r')!, out) };
 }
 
 /**
  * The expected output with the given adapters active, from the base weights and the references:
- * pre-activation = (x·(W + Σ inner ΔW))·R + b + x·ΔW_adalora (OFT rotates what the layers it wraps
- * give, around the bias; AdaLoRA wraps OFT and adds its delta), then the layer's activation.
+ * pre-activation = (x·(W + Σ ΔW added before OFT))·R + b + x·Σ ΔW added after OFT (OFT rotates what
+ * the layers it wraps give, around the bias; the layers wrapping it add their deltas), then the activation.
  */
-function expectedOutput(base: tfl.LayersModel, references: Record<string, LayerReference>, active: readonly string[], x: tf.Tensor2D): tf.Tensor {
+function expectedOutput(base: tfl.LayersModel, references: Record<string, LayerReference>, order: readonly string[], active: readonly string[], x: tf.Tensor2D): tf.Tensor {
+  const oftAt = order.indexOf('adp_oft');
   return tf.tidy(() => {
     let hidden: tf.Tensor2D = x;
     for (const layer of TARGETS) {
       const [kernel, bias] = getLayerByPath(base, layer)!.getWeights() as [tf.Tensor2D, tf.Tensor1D];
       const reference = references[layer]!;
-      let weight: tf.Tensor2D = kernel;
-      for (const [name, delta] of Object.entries(reference.inner)) if (active.includes(name)) weight = tf.add(weight, delta);
-      let output: tf.Tensor2D = tf.matMul(hidden, weight);
+      const delta = (inside: boolean) =>
+        Object.entries(reference.deltas)
+          .filter(([name]) => active.includes(name) && order.indexOf(name) < oftAt === inside)
+          .reduce<tf.Tensor2D>((sum, [, value]) => tf.add(sum, value), tf.zerosLike(kernel));
+      let output: tf.Tensor2D = tf.matMul(hidden, tf.add(kernel, delta(true)));
       if (active.includes('adp_oft')) output = tf.matMul(output, reference.rotation);
-      output = tf.add(output, bias);
-      if (active.includes('adp_adalora')) output = tf.add(output, tf.matMul(hidden, reference.adalora));
+      output = tf.add(tf.add(output, bias), tf.matMul(hidden, delta(false)));
       hidden = layer === 'lin0' ? tf.relu(output) : output;
     }
     return hidden;
@@ -145,7 +148,10 @@ function configOf(name: string): Record<string, unknown> {
 }
 
 describe('mixed model with LoRA, LoHa, LoKr, OFT and AdaLoRA on the same layers', () => {
-  it('all active equals the reference; each alone equals its own model; disabled, merged, unloaded, saved and reloaded', async () => {
+  it.each([
+    ['LoRA innermost, OFT inside AdaLoRA', NAMES],
+    ['AdaLoRA innermost, OFT inside LoKr, LoHa and LoRA', [...NAMES].reverse()],
+  ])('%s: all active equals the reference; each alone equals its own model; disabled, merged, unloaded, saved and reloaded', async (_, order) => {
     const before = tf.memory().numTensors;
     const x = tf.randomNormal([5, 6], 0, 1, 'float32', 3) as tf.Tensor2D;
     const base = baseModel();
@@ -160,19 +166,19 @@ describe('mixed model with LoRA, LoHa, LoKr, OFT and AdaLoRA on the same layers'
     };
     const kept: tf.Tensor[] = [baseOutput];
 
-    const [[firstName, firstConfig], ...rest] = ADAPTERS;
-    const peftModel: PeftModel = getPeftModel(baseModel(), firstConfig, { mixed: true, adapterName: firstName });
-    for (const [name, config] of rest) peftModel.addAdapter(name, config);
+    const [firstName, ...rest] = order as [string, ...string[]];
+    const peftModel: PeftModel = getPeftModel(baseModel(), configOf(firstName), { mixed: true, adapterName: firstName });
+    for (const name of rest) peftModel.addAdapter(name, configOf(name));
     peftModel.setAdapter(NAMES);
     const stack: string[] = [];
     for (let layer: unknown = getLayerByPath(peftModel.model, 'lin0'); TunerLayer.isTunerLayer(layer); layer = layer.baseLayer) stack.push(layer.peftType);
-    expect(stack).toEqual(['ADALORA', 'OFT', 'LOKR', 'LOHA', 'LORA']);
+    expect(stack).toEqual([...order].reverse().map((name) => configOf(name).peft_type));
 
     const states = Object.fromEntries(NAMES.map((name) => [name, peftModel.getStateDict(name)]));
     const references = { lin0: await layerReference(states, 'lin0', 8), lin1: await layerReference(states, 'lin1', 4) };
     const predict = () => peftModel.model.predict(x) as tf.Tensor;
 
-    const expectedAll = expectedOutput(base, references, NAMES, x);
+    const expectedAll = expectedOutput(base, references, order, NAMES, x);
     kept.push(expectedAll);
     expect(await maxAbsDifference(expectedAll, baseOutput)).toBeGreaterThan(1e-2);
     await check('all five active', predict(), expectedAll);
@@ -182,7 +188,7 @@ describe('mixed model with LoRA, LoHa, LoKr, OFT and AdaLoRA on the same layers'
     for (const name of NAMES) {
       peftModel.setAdapter(name);
       const alone = predict();
-      await check(`${name} alone against the reference`, alone.clone(), expectedOutput(base, references, [name], x));
+      await check(`${name} alone against the reference`, alone.clone(), expectedOutput(base, references, order, [name], x));
       const single = getPeftModel(baseModel(), configOf(name), { adapterName: name });
       single.loadStateDict(states[name]!, name);
       await check(`${name} alone against its single-adapter model`, alone, single.model.predict(x) as tf.Tensor);
@@ -200,7 +206,7 @@ describe('mixed model with LoRA, LoHa, LoKr, OFT and AdaLoRA on the same layers'
     try {
       await savePretrained(peftModel, dir);
       const reloaded = await fromPretrained(baseModel(), join(dir, firstName), { mixed: true, adapterName: firstName });
-      for (const name of NAMES.slice(1)) await loadAdapter(reloaded, join(dir, name), name);
+      for (const name of rest) await loadAdapter(reloaded, join(dir, name), name);
       reloaded.setAdapter(NAMES);
       await check('saved and reloaded', reloaded.model.predict(x) as tf.Tensor, expectedAll);
       const unloaded = reloaded.unload();
@@ -216,7 +222,7 @@ describe('mixed model with LoRA, LoHa, LoKr, OFT and AdaLoRA on the same layers'
 
     for (const weight of [...merged.weights, ...base.weights]) weight.dispose();
     for (const state of Object.values(states)) tf.dispose(Object.values(state));
-    for (const reference of Object.values(references)) tf.dispose([...Object.values(reference.inner), reference.rotation, reference.adalora]);
+    for (const reference of Object.values(references)) tf.dispose([...Object.values(reference.deltas), reference.rotation]);
     tf.dispose([x, baseOutput, expectedAll]);
     expect(tf.memory().numTensors).toBe(before);
   });
