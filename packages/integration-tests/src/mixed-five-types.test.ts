@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { getLayerByPath, getPeftModel, registerTuner, setWarningHandler, TunerLayer, type PeftModel } from '@peftjs/core';
 import { maxAbsDifference, maxCloseViolation } from '@peftjs/core/testing';
 import { fromPretrained, loadAdapter, savePretrained } from '@peftjs/hub';
-import { adalora } from '@peftjs/adalora';
+import { adalora, adaloraLayers } from '@peftjs/adalora';
 import { loha } from '@peftjs/loha';
 import { lokr } from '@peftjs/lokr';
 import { lora } from '@peftjs/lora';
@@ -172,6 +172,8 @@ describe('mixed model with LoRA, LoHa, LoKr, OFT and AdaLoRA on the same layers'
     peftModel.setAdapter(NAMES);
     const stack: string[] = [];
     for (let layer: unknown = getLayerByPath(peftModel.model, 'lin0'); TunerLayer.isTunerLayer(layer); layer = layer.baseLayer) stack.push(layer.peftType);
+    // The rank allocator and the orthogonal regularisation find AdaLoRA's layers wherever they sit in the stack.
+    expect(adaloraLayers(peftModel, 'adp_adalora').map((entry) => entry.path)).toEqual(TARGETS);
     expect(stack).toEqual([...order].reverse().map((name) => configOf(name).peft_type));
 
     const states = Object.fromEntries(NAMES.map((name) => [name, peftModel.getStateDict(name)]));
