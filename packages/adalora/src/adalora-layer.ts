@@ -77,9 +77,11 @@ export class AdaLoraDense extends TunerLayer {
   /** The base kernel, tfjs layout `[in, out]`. */
   get kernel(): LayerVariable {
     if (!this.kernelVariable) {
-      const kernel = findWeight(this.baseLayer, 'kernel') ?? this.baseLayer.weights.find((weight) => weight.shape.length === 2);
+      // In a mixed model the base layer may be another tuner's layer; the weights are the innermost layer's.
+      const weights = this.innermostBaseLayer;
+      const kernel = findWeight(weights, 'kernel') ?? weights.weights.find((weight) => weight.shape.length === 2);
       if (kernel?.shape.length !== 2) {
-        throw new AdapterStateError(`layer "${this.baseLayer.name}" (${this.baseLayer.getClassName()}) has no rank-2 kernel; build the layer before adapting it`);
+        throw new AdapterStateError(`layer "${weights.name}" (${weights.getClassName()}) has no rank-2 kernel; build the layer before adapting it`);
       }
       this.kernelVariable = kernel;
     }
@@ -206,12 +208,24 @@ export class AdaLoraDense extends TunerLayer {
 
   /** The base output before any activation (Dense layers may carry one; the delta goes inside it). */
   private baseOutput(inputs: tf.Tensor, kwargs: Kwargs): { output: tf.Tensor; activate: (value: tf.Tensor) => tf.Tensor } {
-    const activation = (this.baseLayer as unknown as { activation?: { apply(value: tf.Tensor): tf.Tensor; getClassName?(): string } | null }).activation;
-    if (!activation || activation.getClassName?.() === 'linear') return { output: this.baseLayer.call(inputs, kwargs) as tf.Tensor, activate: (value) => value };
-    const bias = findWeight(this.baseLayer, 'bias');
+    const weights = this.innermostBaseLayer;
+    const activation = (weights as unknown as { activation?: { apply(value: tf.Tensor): tf.Tensor; getClassName?(): string } | null }).activation;
+    const activate = !activation || activation.getClassName?.() === 'linear' ? (value: tf.Tensor) => value : (value: tf.Tensor) => activation.apply(value);
+    // In a mixed model the wrapped tuner layer gives its output (its adapters applied) before the activation.
+    if (TunerLayer.isTunerLayer(this.baseLayer)) return { output: this.baseLayer.preActivationCall(inputs, kwargs), activate };
+    if (!activation || activation.getClassName?.() === 'linear') return { output: this.baseLayer.call(inputs, kwargs) as tf.Tensor, activate };
+    const bias = findWeight(weights, 'bias');
     let output = matMulLastAxis(inputs, this.kernel.read());
     if (bias && bias.shape.length === 1) output = tf.add(output, bias.read());
-    return { output, activate: (value) => activation.apply(value) };
+    return { output, activate };
+  }
+
+  /** Output before the innermost layer's activation, so an outer tuner layer of a mixed model can add to it. */
+  override preActivationCall(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      if (this.disabled || this.merged || this.activeAdapterNames.length === 0) return this.baseOutput(inputs, kwargs).output;
+      return this.adaptedPreActivation(inputs, kwargs);
+    });
   }
 
   /** ((x·(A ⊙ E)ᵀ)·Bᵀ) · scaling, over the last axis. */
@@ -224,18 +238,22 @@ export class AdaLoraDense extends TunerLayer {
   }
 
   protected adaptedCall(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
+    return this.baseOutput(inputs, kwargs).activate(this.adaptedPreActivation(inputs, kwargs));
+  }
+
+  /** The base output before the activation plus each active adapter's delta. */
+  private adaptedPreActivation(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
     if (currentForwardContext()?.adapterNames) {
       throw new AdapterStateError(`AdaLoRA layer "${this.name}" cannot run a mixed-adapter batch (adapterNames): PEFT 0.11.1 supports that for LoRA only`);
     }
     const training = kwargs.training === true;
-    const { output, activate } = this.baseOutput(inputs, kwargs);
-    let result = output;
+    let result = this.baseOutput(inputs, kwargs).output;
     for (const name of this.activeAdapterNames) {
       const { loraDropout } = this.options(name);
       const dropped = training && loraDropout > 0 ? tf.dropout(inputs, loraDropout) : inputs;
       result = tf.add(result, this.delta(dropped, name));
     }
-    return activate(result);
+    return result;
   }
 
   /** ΔW in the kernel's tfjs layout `[in, out]`: ((B·(A ⊙ E))ᵀ) · scaling. The caller disposes it. */

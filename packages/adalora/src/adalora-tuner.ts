@@ -1,6 +1,7 @@
 import type { layers } from '@tensorflow/tfjs-layers';
 import {
   getLayerFormat,
+  innermostLayer,
   InvalidConfigError,
   isLinearLayerClass,
   warn,
@@ -65,6 +66,8 @@ export function createAdalora(settings: AdaLoraSettings = {}): TunerV1<AdaLoraCo
     layers: [AdaLoraDense],
     supportedLayerClasses: ['Dense', 'and every class registered with registerLinearLayerClass (GPT-2 Conv1D)'],
     defaultTargets,
+    // An AdaLoRA layer may wrap another tuner's layer (PEFT's PeftMixedModel): it adds its delta to that layer's output.
+    mixedCompatible: true,
     canAdapt: (layer) => isLinearLayerClass(layer.getClassName()),
     parseConfig: (raw) => adaloraConfigSchema.parse(raw),
     serializeConfig: (config) => adaloraConfigSchema.serialize(config),
@@ -92,13 +95,13 @@ export function createAdalora(settings: AdaLoraSettings = {}): TunerV1<AdaLoraCo
       }
     },
     createLayer(baseLayer, context) {
-      correctFanInFanOut(baseLayer, context);
+      correctFanInFanOut(innermostLayer(baseLayer), context);
       const layer = new AdaLoraDense({ baseLayer });
       layer.addAdapter(context.adapterName, adaloraAdapterOptions(context.config, context.path, context.adapterName));
       return layer;
     },
     updateLayer(layer, context) {
-      correctFanInFanOut(layer.baseLayer, context);
+      correctFanInFanOut(innermostLayer(layer), context);
       layer.addAdapter(context.adapterName, adaloraAdapterOptions(context.config, context.path, context.adapterName));
     },
     training: {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { AdapterStateError, namedLayers, type PeftModel } from '@peftjs/core';
+import { AdapterStateError, type PeftModel } from '@peftjs/core';
 import { ADALORA_PEFT_TYPE, type AdaLoraConfig } from './adalora-config';
 import { AdaLoraDense } from './adalora-layer';
 import { RankAllocator, type AdaLoraLayerEntry } from './rank-allocator';
@@ -21,9 +21,10 @@ export function trainableAdaloraAdapter(peftModel: PeftModel): { adapterName: st
   return { adapterName, config: config as AdaLoraConfig };
 }
 
-/** The AdaLoRA layers that hold an adapter, with their module paths. */
+/** The AdaLoRA layers that hold an adapter, with their module paths (in a mixed model, also those wrapped by another tuner's layer). */
 export function adaloraLayers(peftModel: PeftModel, adapterName: string): AdaLoraLayerEntry[] {
-  return namedLayers(peftModel.model)
+  return peftModel
+    .adapterLayerEntries()
     .filter((entry) => entry.layer instanceof AdaLoraDense && entry.layer.hasAdapter(adapterName))
     .map((entry) => ({ path: entry.path, layer: entry.layer as AdaLoraDense }));
 }

@@ -79,9 +79,6 @@ export abstract class OftLayer extends TunerLayer {
     if (!Number.isInteger(options.r) || options.r <= 0) {
       throw new InvalidConfigError(`\`r\` should be a positive integer value but the value passed is ${options.r} (layer "${this.name}")`, { field: 'r' });
     }
-    if (this.baseLayer !== this.weightLayer && layerActivation(this.weightLayer)) {
-      throw new InvalidConfigError(`layer "${this.name}" applies an activation inside a wrapped adapter layer; OFT cannot rotate its output before the activation there`, { field: 'target_modules' });
-    }
     const n = this.blockSize(options.r);
     const shape = [options.blockShare ? 1 : options.r, n, n];
     // torch's kaiming_uniform_(a=√5) on [b, n, n]: fan-in n·n, bound 1/n.
@@ -168,33 +165,45 @@ export abstract class OftLayer extends TunerLayer {
     return inverse;
   }
 
-  /** The base layer's output before any activation. */
+  /** The base output before any activation; in a mixed model, that of the tuner layer this one wraps (its adapters applied). */
   private baseOutput(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
-    const activation = layerActivation(this.baseLayer);
-    if (!activation) return this.baseLayer.call(inputs, kwargs) as tf.Tensor;
+    if (TunerLayer.isTunerLayer(this.baseLayer)) return this.baseLayer.preActivationCall(inputs, kwargs);
+    if (!layerActivation(this.baseLayer)) return this.baseLayer.call(inputs, kwargs) as tf.Tensor;
     return this.preActivation(inputs);
   }
 
   /** The plain base computation with its bias and without its activation (for a base with an activation). */
   protected abstract preActivation(inputs: tf.Tensor): tf.Tensor;
 
+  /** Output before the innermost layer's activation, so an outer tuner layer of a mixed model can add to it. */
+  override preActivationCall(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      if (this.disabled || this.merged || this.activeAdapterNames.length === 0) return this.baseOutput(inputs, kwargs);
+      return this.rotatedPreActivation(inputs, kwargs);
+    });
+  }
+
   protected adaptedCall(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
+    const result = this.rotatedPreActivation(inputs, kwargs);
+    const activation = layerActivation(this.weightLayer);
+    return activation ? activation(result) : result;
+  }
+
+  private rotatedPreActivation(inputs: tf.Tensor, kwargs: Kwargs): tf.Tensor {
     if (currentForwardContext()?.adapterNames) {
       throw new AdapterStateError(`OFT layer "${this.name}" cannot run a mixed-adapter batch (adapterNames); PEFT 0.11.1 supports those for LoRA only`);
     }
     const training = kwargs.training === true;
     const bias = findBias(this.weightLayer);
     let result = this.baseOutput(inputs, kwargs);
-    // The bias is added after the rotation.
+    // The bias (the innermost layer's) is added after the rotation.
     if (bias) result = tf.sub(result, bias.read());
     for (const name of this.activeAdapterNames) {
       const { moduleDropout } = this.getAdapterOptions<OftAdapterOptions>(name);
       if (training && !(Math.random() > moduleDropout)) continue;
       result = matMulLastAxis(result, this.forwardRotation(name, training));
     }
-    if (bias) result = tf.add(result, bias.read());
-    const activation = layerActivation(this.baseLayer);
-    return activation ? activation(result) : result;
+    return bias ? tf.add(result, bias.read()) : result;
   }
 
   /** The kernel times a matrix along its output axis (torch: Mᵀ·W on the `[out, fan-in]` view). */

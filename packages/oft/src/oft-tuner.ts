@@ -49,6 +49,8 @@ export function createOft(settings: OftSettings = {}): TunerV1<OftConfig> {
     packageName: '@peftjs/oft',
     layers: [OftDense, OftConv2D],
     supportedLayerClasses: SUPPORTED,
+    // An OFT layer may wrap another tuner's layer (PEFT's PeftMixedModel): it rotates that layer's output.
+    mixedCompatible: true,
     ...(settings.defaultTargets ? { defaultTargets: settings.defaultTargets } : {}),
     canAdapt: (layer) => torchModuleKind(innermostLayer(layer)) !== undefined,
     parseConfig: (raw) => oftConfigSchema.parse(raw),

@@ -288,9 +288,9 @@ export class PeftModel {
   async mergeAdapter(adapterNames?: readonly string[], options: { safeMerge?: boolean } = {}): Promise<void> {
     const names = adapterNames ? [...adapterNames] : this.active;
     for (const name of names) if (!(name in this.peftConfig)) throw new NoSuchAdapterError({ adapterName: name, available: this.adapterNames });
-    const tunerLayers = this.adapterLayers()
-      .map(({ layer }) => layer)
-      .filter((layer): layer is TunerLayer => TunerLayer.isTunerLayer(layer));
+    // Innermost first: an outer layer of a mixed model acts on the inner layers' output, so it merges
+    // into weights that already hold theirs (this matters for a multiplicative method); unmerge runs outermost first.
+    const tunerLayers = namedLayers(this.current).flatMap((entry) => tunerLayerStack(entry.layer).reverse());
     if (tunerLayers.every((layer) => names.filter((name) => layer.hasAdapter(name)).every((name) => layer.mergedAdapters.includes(name)))) {
       warn('All adapters are already merged, nothing to do.');
       return;
@@ -304,7 +304,7 @@ export class PeftModel {
       }
     } catch (error) {
       // All or nothing: a safe merge that fails in one layer leaves no layer merged by this call.
-      for (const layer of done) layer.unmerge();
+      for (const layer of done.reverse()) layer.unmerge();
       throw error;
     }
   }
