@@ -18,7 +18,7 @@ function dropSegment(name: string, segment: string): string {
 
 /**
  * An adapter parameter's name without the `base_layer.` steps that nesting adds in a mixed model
- * (`lin1.base_layer.lora_A.x.weight` → `lin1.lora_A.x.weight`), so each adapter saves and loads
+ * (`lin1.base_layer.<prefix>A.x.weight` → `lin1.<prefix>A.x.weight`), so each adapter saves and loads
  * under the keys an ordinary PeftModel with that one adapter uses.
  */
 export function unnestedName(name: string): string {
