@@ -1,3 +1,4 @@
+import { biasOptionHooks } from '@peftjs/lora';
 import type { layers } from '@tensorflow/tfjs-layers';
 import {
   getLayerFormat,
@@ -61,6 +62,8 @@ export function createAdalora(settings: AdaLoraSettings = {}): TunerV1<AdaLoraCo
     specificationVersion: 'v1',
     peftType: ADALORA_PEFT_TYPE,
     weightPrefix: ADALORA_WEIGHT_PREFIX,
+    // PEFT's `bias` option ('none' | 'all' | '<method>_only'), as LoRA implements it.
+    ...biasOptionHooks(ADALORA_WEIGHT_PREFIX),
     sharesWeightPrefix: true,
     packageName: '@peftjs/adalora',
     layers: [AdaLoraDense],
