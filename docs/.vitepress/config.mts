@@ -36,6 +36,7 @@ export default {
       {
         text: 'Methods',
         items: [
+          { text: 'Which method supports what', link: '/methods/support-matrix' },
           { text: 'LoRA', link: '/methods/lora' },
           { text: 'IA³', link: '/methods/ia3' },
           { text: 'LoHa', link: '/methods/loha' },
@@ -47,7 +48,6 @@ export default {
           { text: 'OFT', link: '/methods/oft' },
           { text: 'BOFT', link: '/methods/boft' },
           { text: 'VeRA', link: '/methods/vera' },
-          { text: 'Prompt tuning, P-tuning, prefix tuning', link: '/methods/prompt-methods' },
           { text: 'Prompt tuning, P-tuning, prefix tuning, multitask', link: '/methods/prompt-methods' },
           { text: 'Adaption prompt (LLaMA-Adapter)', link: '/methods/adaption-prompt' },
         ],

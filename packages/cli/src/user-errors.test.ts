@@ -72,6 +72,19 @@ describe('a user mistake reads as one line, exit 2, never "internal error"', () 
     await expectOneLine(['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(work, 'never'), '--eval-split', '2.5'], /--eval-split must be a fraction below 1 or a whole number of rows, got "2.5"/);
   });
 
+  it('a row whose values have the wrong types names the value, not missing keys', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['{"text": 42}', /row 1: "text" must be a string, got number/],
+      ['{"prompt": "q", "completion": ["a"]}', /row 1: "completion" must be a string, got an array/],
+      ['{"input_ids": "1 2 3"}', /row 1: "input_ids" must be an array of token ids, got string/],
+    ];
+    for (const [row, message] of cases) {
+      const data = join(work, 'typed.jsonl');
+      await writeFile(data, `${row}\n`);
+      await expectOneLine(['train', '--base', fixture('gpt2-lora', 'base'), '--data', data, '--out', join(work, 'never')], message);
+    }
+  });
+
   it('inspect validates the config', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ peft_type: 'FOOBAR' }, /no tuner is registered for peft_type "FOOBAR"; registered: .*LORA.*--plugin/],

@@ -145,13 +145,25 @@ export function trainCommand(io: CliIo): Command {
   option(command, '--gradient-checkpointing', 'recompute each decoder layer in the backward pass: activation memory of one layer, about one more forward pass of time', false);
   option(command, '--no-progress', 'do not show the progress bar', undefined, { defaultText: 'shown' });
   option(command, '--json', 'print a JSON summary on stdout', false);
-  const flags = methodFlags();
-  for (const flag of flags) {
-    const defaults = flag.defaults.map((entry) => `${entry.method}: ${formatDefault(entry.value)}`).join('; ');
-    option(command, `--${flagOf(flag.key)} ${flag.boolean ? '[bool]' : '<value>'}`, flag.help ? `${flag.key}: ${flag.help}` : `method config field ${flag.key}`, undefined, { defaultText: defaults });
-  }
   storageOptions(command);
   commonOptions(command);
+  // The methods' config fields come after the common options, under headings: the fields most
+  // methods share, then each group of methods' own (LoRA's with AdaLoRA's, which extends it).
+  const flags = methodFlags();
+  const heading = (flag: (typeof flags)[number]) => {
+    const owners = flag.defaults.map((entry) => entry.method);
+    return owners.length > 3 ? 'Method options shared by several methods:' : `${owners.join(', ')} options:`;
+  };
+  const grouped = [...flags].sort((a, b) => {
+    const [groupA, groupB] = [heading(a), heading(b)];
+    const sharedA = groupA.startsWith('Method') ? 0 : 1;
+    const sharedB = groupB.startsWith('Method') ? 0 : 1;
+    return sharedA - sharedB || (sharedA === 0 ? 0 : groupA.localeCompare(groupB));
+  });
+  for (const flag of grouped) {
+    const defaults = flag.defaults.map((entry) => `${entry.method}: ${formatDefault(entry.value)}`).join('; ');
+    option(command, `--${flagOf(flag.key)} ${flag.boolean ? '[bool]' : '<value>'}`, flag.help ? `${flag.key}: ${flag.help}` : `method config field ${flag.key}`, undefined, { defaultText: defaults, group: heading(flag) });
+  }
   command.action(async (options: Record<string, any>) => {
     await checkOutputFolder(options.out);
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);

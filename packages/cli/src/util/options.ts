@@ -6,8 +6,9 @@ import { UsageError } from './usage-error';
  * Adds an option whose help line always states its default: the value when there is one,
  * "none" when it is optional and unset, "required" when it must be given.
  */
-export function option(command: Command, flags: string, description: string, defaultValue?: unknown, extra: { required?: boolean; choices?: string[]; parse?: (value: string, previous: any) => unknown; defaultText?: string } = {}): Command {
+export function option(command: Command, flags: string, description: string, defaultValue?: unknown, extra: { required?: boolean; choices?: string[]; parse?: (value: string, previous: any) => unknown; defaultText?: string; group?: string } = {}): Command {
   const entry = new Option(flags, description);
+  if (extra.group) entry.helpGroup(extra.group);
   if (extra.choices) entry.choices(extra.choices);
   if (extra.parse) entry.argParser(extra.parse);
   if (extra.required) {

@@ -45,6 +45,15 @@ export function rowKind(row: DataRow, where: string, error: (message: string) =>
   if (Array.isArray(row.input_ids)) return 'input-ids';
   if (typeof row.prompt === 'string' && typeof row.completion === 'string') return 'prompt-completion';
   if (typeof row.text === 'string') return 'text';
+  // The keys are there but their values are not what each shape needs: say which value is wrong.
+  const describe = (value: unknown) => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value);
+  if ('input_ids' in row) throw error(`${where}: "input_ids" must be an array of token ids, got ${describe(row.input_ids)}`);
+  if ('prompt' in row || 'completion' in row) {
+    for (const key of ['prompt', 'completion'] as const) {
+      if (key in row && typeof row[key] !== 'string') throw error(`${where}: "${key}" must be a string, got ${describe(row[key])}`);
+    }
+  }
+  if ('text' in row) throw error(`${where}: "text" must be a string, got ${describe(row.text)}`);
   throw error(`${where}: a row needs "text", "prompt" + "completion", or "input_ids"; it has ${Object.keys(row).map((key) => `"${key}"`).join(', ') || 'no fields'}`);
 }
 
