@@ -1,11 +1,11 @@
 import { TunerLayer, type AdapterParameterContext, type PeftConfig, type TunerV1 } from '@peftjs/core';
 
-/** A config with PEFT's `bias` option: 'none', 'all', or '<method>_only' (LoRA's 'lora_only'). */
+/** A config with PEFT's `bias` option: 'none', 'all', or `'<method>_only'` (LoRA's 'lora_only'). */
 type WithBias = PeftConfig & { bias?: string };
 
 /**
  * PEFT's `bias` option, as mark_only_lora_as_trainable: 'all' trains every bias of the model (not
- * the modules_to_save originals); '<method>_only' the biases of the layers the method wraps.
+ * the modules_to_save originals); `'<method>_only'` the biases of the layers the method wraps.
  */
 export function trainableBiases(config: WithBias, context: AdapterParameterContext): string[] {
   const bias = config.bias ?? 'none';
@@ -19,7 +19,7 @@ export function trainableBiases(config: WithBias, context: AdapterParameterConte
 
 /**
  * The biases PEFT's get_peft_model_state_dict saves beside the adapter weights: with 'all' every
- * parameter named like a bias, with '<method>_only' the bias of each layer holding the method's weights.
+ * parameter named like a bias, with `'<method>_only'` the bias of each layer holding the method's weights.
  */
 export function savedBiases(config: WithBias, context: AdapterParameterContext, weightPrefix: string): string[] {
   const bias = config.bias ?? 'none';

@@ -119,7 +119,7 @@ export const loraConfigSchema = defineConfigSchema({
     bias: "'all' or 'lora_only' also train biases",
     use_rslora: 'scaling = α/√r',
     modules_to_save: 'layers trained in full and saved with the adapter (e.g. a classifier head)',
-    init_lora_weights: "true, false (random B too), 'gaussian', 'pissa', 'pissa_niter_<n>'",
+    init_lora_weights: "true, false (random B too), 'gaussian', 'pissa', 'pissa_niter_N' (N subspace iterations)",
     layers_to_transform: 'only these layer indices',
     layers_pattern: 'the path segment before the layer index',
     rank_pattern: 'per-module ranks, { "q_proj": 16 }',
