@@ -72,6 +72,7 @@ export function createAdalora(settings: AdaLoraSettings = {}): TunerV1<AdaLoraCo
     // An AdaLoRA layer may wrap another tuner's layer (PEFT's PeftMixedModel): it adds its delta to that layer's output.
     mixedCompatible: true,
     canAdapt: (layer) => isLinearLayerClass(layer.getClassName()),
+    configFields: adaloraConfigSchema.fields,
     parseConfig: (raw) => adaloraConfigSchema.parse(raw),
     serializeConfig: (config) => adaloraConfigSchema.serialize(config),
     defaultTargetsForArchitecture(architecture: ArchitectureConfig): TargetDefaults | undefined {

@@ -75,6 +75,7 @@ export function createAdaptionPrompt(): TunerV1<AdaptionPromptConfig> {
     canAdapt: () => true,
     defaultTargets: ADAPTION_PROMPT_DEFAULT_TARGETS,
     stateDictFormat: adaptionPromptStateDictFormat,
+    configFields: adaptionPromptConfigSchema.fields,
     parseConfig: (raw) => adaptionPromptConfigSchema.parse(raw),
     serializeConfig: (config) => adaptionPromptConfigSchema.serialize(config),
 

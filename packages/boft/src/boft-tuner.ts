@@ -64,6 +64,7 @@ export function createBoft(settings: BoftSettings = {}): TunerV1<BoftConfig> {
     supportedLayerClasses: SUPPORTED,
     defaultTargets,
     canAdapt: (layer) => !TunerLayer.isTunerLayer(layer) && torchModuleKind(layer) !== undefined,
+    configFields: boftConfigSchema.fields,
     parseConfig: (raw) => boftConfigSchema.parse(raw),
     serializeConfig: (config) => boftConfigSchema.serialize(config),
     defaultTargetsForArchitecture(architecture: ArchitectureConfig): TargetDefaults | undefined {

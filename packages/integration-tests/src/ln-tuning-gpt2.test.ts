@@ -24,7 +24,8 @@ describe('LN tuning on GPT-2 LayerNorms (default targets ln_1, ln_2, ln_f)', () 
     expect(shapes['base_model.model.transformer.h.0.ln_1.ln_tuning_layers.weight']).toEqual([32]);
     expect(shapes['base_model.model.transformer.h.0.ln_1.ln_tuning_layers.bias']).toEqual([32]);
     expect(Object.keys(shapes)).toHaveLength(10);
-    expect(await maxCloseViolation(peftModel.model.predict(inputs) as tf.Tensor, baseOutput, 0, 0)).toBe(0);
+    // The copies run the same math as the originals; the fused LayerNorm may round its last bit differently.
+    expect(await maxCloseViolation(peftModel.model.predict(inputs) as tf.Tensor, baseOutput, 1e-6, 0)).toBe(0);
     await perturbAdapter(peftModel, 'default', 0.2);
     const adapted = peftModel.model.predict(inputs) as tf.Tensor;
     expect(await maxAbsDifference(adapted, baseOutput)).toBeGreaterThan(1e-3);

@@ -24,6 +24,7 @@ export function createLnTuning(settings: LNTuningSettings = {}): TunerV1<LNTunin
     supportedLayerClasses: ['LlamaRMSNorm', 'LayerNormalization', 'T5LayerNorm', 'and every other serializable layer with weights'],
     defaultTargets: { ...LN_TUNING_DEFAULT_TARGETS, ...(settings.defaultTargets ?? {}) },
     canAdapt: (layer) => isCopyableLayer(layer),
+    configFields: lnTuningConfigSchema.fields,
     parseConfig: (raw) => lnTuningConfigSchema.parse(raw),
     serializeConfig: (config) => lnTuningConfigSchema.serialize(config),
     createLayer(baseLayer, context) {

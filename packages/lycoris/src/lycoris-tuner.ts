@@ -82,6 +82,7 @@ export function createLycorisTuner<Config extends PeftConfig & LycorisConfigBase
     ...(settings.defaultTargets ? { defaultTargets: settings.defaultTargets } : {}),
     mixedCompatible: true,
     canAdapt: isAdaptable,
+    configFields: method.schema.fields,
     parseConfig: (raw) => method.schema.parse(raw),
     serializeConfig: (config) => method.schema.serialize(config),
     createLayer(baseLayer, context: LayerContext<Config>): TunerLayer {

@@ -53,6 +53,7 @@ export function createOft(settings: OftSettings = {}): TunerV1<OftConfig> {
     mixedCompatible: true,
     ...(settings.defaultTargets ? { defaultTargets: settings.defaultTargets } : {}),
     canAdapt: (layer) => torchModuleKind(innermostLayer(layer)) !== undefined,
+    configFields: oftConfigSchema.fields,
     parseConfig: (raw) => oftConfigSchema.parse(raw),
     serializeConfig: (config) => oftConfigSchema.serialize(config),
     createLayer(baseLayer, context) {

@@ -40,6 +40,7 @@ export function createPoly(settings: PolySettings = {}): TunerV1<PolyConfig> {
     // PEFT 0.11.1's PolyModel reads the LoRA table.
     defaultTargets: { ...LORA_DEFAULT_TARGETS, ...(settings.defaultTargets ?? {}) },
     canAdapt: isTorchLinear,
+    configFields: polyConfigSchema.fields,
     parseConfig: (raw) => polyConfigSchema.parse(raw),
     serializeConfig: (config) => polyConfigSchema.serialize(config),
     defaultTargetsForArchitecture(architecture: ArchitectureConfig): TargetDefaults | undefined {

@@ -18,6 +18,7 @@ const promptLearning = createPromptLearningTuner<MultitaskPromptTuningConfig>({
   weightPrefix: MULTITASK_WEIGHT_PREFIX,
   kind: 'input',
   parseConfig: parseMultitaskPromptTuningConfig,
+  configFields: multitaskPromptTuningConfigSchema.fields,
   serializeConfig: (config) => multitaskPromptTuningConfigSchema.serialize(config),
   embeddingLayer: MultitaskPromptEmbedding,
   embeddingOptions(config, context, baseLayer): MultitaskPromptEmbeddingOptions {

@@ -91,6 +91,7 @@ export function createVera(settings: VeraSettings = {}): TunerV1<VeraConfig> {
     supportedLayerClasses: SUPPORTED,
     defaultTargets,
     canAdapt: (layer) => isLinearLayerClass(layer.getClassName()),
+    configFields: veraConfigSchema.fields,
     parseConfig: (raw) => veraConfigSchema.parse(raw),
     serializeConfig: (config) => veraConfigSchema.serialize(config),
     defaultTargetsForArchitecture(architecture: ArchitectureConfig): TargetDefaults | undefined {
