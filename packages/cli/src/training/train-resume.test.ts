@@ -70,11 +70,15 @@ describe('resume', () => {
     const out = join(work, 'killed');
     const child = spawn(`${REPO_ROOT}node_modules/.bin/tsx`, ['--tsconfig', `${REPO_ROOT}tsconfig.json`, `${REPO_ROOT}packages/cli/src/bin.ts`, 'train', ...longRun(steps), '--save-total-limit', '3', '--out', out], { cwd: REPO_ROOT, stdio: 'ignore', detached: true });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    // Wait for the first checkpoint, then kill at a random moment of the run.
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(join(out, 'checkpoint-1')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * 4000));
+    // Kill at a random moment in the first half of the run: once checkpoint k (random) exists, after
+    // a random few milliseconds. (A fixed delay after the first checkpoint could outlast the run.)
+    const target = 1 + Math.floor(Math.random() * (steps / 2));
+    const reached = async () => (await readdir(out).catch(() => [] as string[])).some((name) => /^checkpoint-\d+$/.test(name) && Number(name.slice(11)) >= target);
+    const deadline = Date.now() + 90_000;
+    while (!(await reached()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 50));
     // The whole process group: tsx runs the CLI in a child process of its own.
+    expect(child.exitCode, 'the run ended before it could be killed').toBeNull();
     process.kill(-child.pid!, 'SIGKILL');
     await exited;
     const left = (await readdir(out)).filter((name) => /^checkpoint-\d+$/.test(name));
