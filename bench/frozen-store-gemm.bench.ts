@@ -14,7 +14,14 @@ const ROWS = 512;
 const REPETITIONS = Number(process.env.BENCH_STEPS ?? 3);
 const storages = ['float32', 'bfloat16', 'float16', 'int8', 'nf4', 'fp4'] as const;
 const models: Array<{ name: string; shapes: Array<[string, number, number]> }> = [
-  { name: 'SmolLM-135M', shapes: [['q_proj', 576, 576], ['up_proj', 576, 1536], ['down_proj', 1536, 576]] },
+  {
+    name: 'SmolLM-135M',
+    shapes: [
+      ['q_proj', 576, 576],
+      ['up_proj', 576, 1536],
+      ['down_proj', 1536, 576],
+    ],
+  },
   { name: 'Qwen2-0.5B', shapes: [['up_proj', 896, 4864]] },
   { name: 'TinyLlama-1.1B', shapes: [['q_proj', 2048, 2048]] },
 ];
@@ -36,7 +43,10 @@ await runMain(async () => {
     return;
   }
   const addon: NativeAddon = status.addon;
-  const bench = new Bench('frozen-store-gemm', 'frozen-weight store GEMM (x·Wᵀ, dequantised in the packing) per storage on LLaMA shapes, 512 rows, 1 and 2 threads, vs the measured FMA peak');
+  const bench = new Bench(
+    'frozen-store-gemm',
+    'frozen-weight store GEMM (x·Wᵀ, dequantised in the packing) per storage on LLaMA shapes, 512 rows, 1 and 2 threads, vs the measured FMA peak',
+  );
   let peak = 0;
   const measure = () => {
     peak = Math.max(peak, addon.measurePeak(150));

@@ -136,7 +136,9 @@ if (child) {
     const bench = new Bench('frozen-store-load', 'a ~1.1B checkpoint (TinyLlama shape, bf16 on disk) loaded through the frozen-weight store per storage, each in a fresh process');
     const writeStart = performance.now();
     const { parameters, bytes } = writeCheckpoint();
-    console.log(`checkpoint: ${FOLDER} (${(parameters / 1e9).toFixed(2)}B parameters, ${(bytes / 1e9).toFixed(2)} GB; ready in ${((performance.now() - writeStart) / 1000).toFixed(1)} s)`);
+    console.log(
+      `checkpoint: ${FOLDER} (${(parameters / 1e9).toFixed(2)}B parameters, ${(bytes / 1e9).toFixed(2)} GB; ready in ${((performance.now() - writeStart) / 1000).toFixed(1)} s)`,
+    );
     const self = fileURLToPath(import.meta.url);
     const root = join(dirname(self), '..');
     const rows: Array<Record<string, unknown>> = [];
@@ -149,8 +151,14 @@ if (child) {
     ] as const) {
       // BENCH_STORAGES=nf4,int8 runs only those
       if (process.env.BENCH_STORAGES && !process.env.BENCH_STORAGES.split(',').some((wanted) => name.startsWith(wanted))) continue;
-      const run = spawnSync(join(root, 'node_modules/.bin/tsx'), ['--tsconfig', join(root, 'tsconfig.json'), self, '--child', JSON.stringify(storage)], { encoding: 'utf8', timeout: 600_000 });
-      const line = run.stdout.trim().split('\n').find((text) => text.startsWith('{'));
+      const run = spawnSync(join(root, 'node_modules/.bin/tsx'), ['--tsconfig', join(root, 'tsconfig.json'), self, '--child', JSON.stringify(storage)], {
+        encoding: 'utf8',
+        timeout: 600_000,
+      });
+      const line = run.stdout
+        .trim()
+        .split('\n')
+        .find((text) => text.startsWith('{'));
       if (run.status !== 0 || !line) {
         console.log(`${name}: failed (${run.status}): ${(run.stderr || run.stdout).trim().split('\n').slice(-3).join(' | ')}`);
         rows.push({ storage: name, failed: (run.stderr || run.stdout).trim().split('\n').slice(-1)[0] });

@@ -36,7 +36,10 @@ function mlp(seed: number): tfl.LayersModel {
 await runMain(async () => {
   setWarningHandler(() => {});
   registerTuner(lora);
-  const bench = new Bench('lora-vs-full', `${LAYERS} × Dense ${WIDTH}→${WIDTH} (ReLU), batch ${BATCH}, MSE + Adam: full vs LoRA r=${RANK} training step; inference base vs unmerged vs merged`);
+  const bench = new Bench(
+    'lora-vs-full',
+    `${LAYERS} × Dense ${WIDTH}→${WIDTH} (ReLU), batch ${BATCH}, MSE + Adam: full vs LoRA r=${RANK} training step; inference base vs unmerged vs merged`,
+  );
   const extra: Record<string, unknown> = { width: WIDTH, layers: LAYERS, batch: BATCH, rank: RANK };
 
   for (const backend of ['wasm', 'cpu'] as const) {

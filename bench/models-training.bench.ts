@@ -51,7 +51,7 @@ await runMain(async () => {
   const full = AutoModelForCausalLM.fromConfig(config, { seed: 1 });
   const base = AutoModelForCausalLM.fromConfig(config, { seed: 1 });
   const peft = getPeftModel(base, createLoraConfig({ r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj'] }));
-  const [, ] = await bench.interleaved([
+  const [,] = await bench.interleaved([
     { name: 'full fine-tuning step', run: stepper(full), note: `${full.countParams()} trainable parameters`, repetitions: 10 },
     { name: 'LoRA step (r=8, q_proj + v_proj)', run: stepper(peft.model), note: peft.trainableParametersReport(), repetitions: 10 },
   ]);

@@ -65,8 +65,7 @@ function mlp(seed: number): tfl.LayersModel {
 }
 
 const targets = Array.from({ length: LAYERS }, (_, index) => `dense${index}`);
-const loraMlp = (seed: number, initLoraWeights = true) =>
-  getPeftModel(mlp(seed), createLoraConfig({ r: RANK, loraAlpha: 2 * RANK, targetModules: targets, initLoraWeights }));
+const loraMlp = (seed: number, initLoraWeights = true) => getPeftModel(mlp(seed), createLoraConfig({ r: RANK, loraAlpha: 2 * RANK, targetModules: targets, initLoraWeights }));
 
 /** The PyTorch anchor as a server: one timed run of a case per request (timed in Python). */
 class TorchAnchor {
@@ -278,7 +277,9 @@ await runMain(async () => {
   if (typeof anchor === 'string') {
     console.log(`PyTorch anchor skipped: ${anchor}`);
   } else {
-    console.log(`PyTorch ${anchor.version}, ${anchor.threads} thread, OPENBLAS_NUM_THREADS=1 (PyTorch times are measured in Python; the harness's rows for them add the pipe round trip)`);
+    console.log(
+      `PyTorch ${anchor.version}, ${anchor.threads} thread, OPENBLAS_NUM_THREADS=1 (PyTorch times are measured in Python; the harness's rows for them add the pipe round trip)`,
+    );
   }
   const anchorInfo = typeof anchor === 'string' ? { skipped: anchor } : { torch: anchor.version, threads: anchor.threads, medians: torchMedians, samples: anchor.samples };
   bench.finish({ runtime: report, openblasEnv: openblas, anchor: anchorInfo, table: rows, summary });

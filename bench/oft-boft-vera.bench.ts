@@ -65,12 +65,15 @@ await runMain(async () => {
     await output.data();
     output.dispose();
   };
-  await bench.interleaved(models.map(({ name, peft }) => ({ name: `training step, ${name}`, run: step(peft.model), warmup: 3, repetitions: 20, note: peft.trainableParametersReport() })));
+  await bench.interleaved(
+    models.map(({ name, peft }) => ({ name: `training step, ${name}`, run: step(peft.model), warmup: 3, repetitions: 20, note: peft.trainableParametersReport() })),
+  );
   await bench.interleaved(models.map(({ name, peft }) => ({ name: `inference, ${name}`, run: infer(peft.model), warmup: 3, repetitions: 30 })));
   const extra: Record<string, unknown> = { width: WIDTH, layers: LAYERS, batch: BATCH };
   for (const { name } of models.slice(1)) {
     // baseline = the method, candidate = LoRA: the "speedup" is the method's time over LoRA's.
-    extra[`${name}: step time over LoRA`] = Math.round(bench.compare(`training, ${name} time over LoRA`, `training step, ${name}`, `training step, ${METHODS[0]!.name}`).speedup * 100) / 100;
+    extra[`${name}: step time over LoRA`] =
+      Math.round(bench.compare(`training, ${name} time over LoRA`, `training step, ${name}`, `training step, ${METHODS[0]!.name}`).speedup * 100) / 100;
   }
   bench.finish(extra);
 });

@@ -35,7 +35,10 @@ await runMain(async () => {
   await initBackend({ backend: 'wasm' });
   setWarningHandler(() => {});
   for (const tuner of [lora, ia3, promptTuning, pTuning, prefixTuning]) registerTuner(tuner);
-  const bench = new Bench('prompt-methods', `LLaMA hidden 256 × 4 layers, batch ${BATCH} × ${SEQ}: training step and trainable parameters per method (${VIRTUAL} virtual tokens), next to LoRA`);
+  const bench = new Bench(
+    'prompt-methods',
+    `LLaMA hidden 256 × 4 layers, batch ${BATCH} × ${SEQ}: training step and trainable parameters per method (${VIRTUAL} virtual tokens), next to LoRA`,
+  );
   const ids = tf.tensor2d(
     Array.from({ length: BATCH }, (_, row) => Array.from({ length: SEQ }, (_, index) => (row * 131 + index * 37 + 11) % config.vocab_size)),
     [BATCH, SEQ],
@@ -72,7 +75,12 @@ await runMain(async () => {
   const cases = methods.map(([name, peftConfig]) => {
     const peftModel = getPeftModel(AutoModelForCausalLM.fromConfig(config, { seed: 1 }), peftConfig);
     trainable[name] = peftModel.getNbTrainableParameters()[0];
-    return { name: `${name} step`, run: stepper(peftModel, !['LORA', 'IA3'].includes(peftConfig.peft_type as string)), note: peftModel.trainableParametersReport(), repetitions: 8 };
+    return {
+      name: `${name} step`,
+      run: stepper(peftModel, !['LORA', 'IA3'].includes(peftConfig.peft_type as string)),
+      note: peftModel.trainableParametersReport(),
+      repetitions: 8,
+    };
   });
   await bench.interleaved(cases);
   for (const [name] of methods.slice(1)) bench.compare(`${name} step time / LoRA step time (inverse)`, 'LoRA (r=8, q_proj + v_proj) step', `${name} step`);

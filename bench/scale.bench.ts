@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SHAPES, parameterCount, type ModelShape } from './scale/model-shapes';
+import { SHAPES, parameterCount } from './scale/model-shapes';
 import { writeRandomCheckpoint } from './scale/write-random-checkpoint';
 
 const benchDirectory = dirname(fileURLToPath(import.meta.url));
@@ -82,7 +82,19 @@ for (const shape of shapes) {
   let anchor: Row | undefined;
   if (runTorch) {
     for (const checkpointing of checkpointingModes) {
-      const result = runChild(torchPython, [join(benchDirectory, 'anchors', 'scale_lora.py'), folder, '--targets', shape.targets.join(','), '--steps', steps, '--batch', batch, '--seq', seq, ...(checkpointing ? ['--checkpointing'] : [])]);
+      const result = runChild(torchPython, [
+        join(benchDirectory, 'anchors', 'scale_lora.py'),
+        folder,
+        '--targets',
+        shape.targets.join(','),
+        '--steps',
+        steps,
+        '--batch',
+        batch,
+        '--seq',
+        seq,
+        ...(checkpointing ? ['--checkpointing'] : []),
+      ]);
       const row: Row = { ...result, shape: shape.name, runtime: 'pytorch', storage: 'float32', checkpointing, ok: result.ok === true };
       rows.push(row);
       if (!checkpointing) anchor = row;
@@ -91,7 +103,23 @@ for (const shape of shapes) {
   }
   for (const storage of storages) {
     for (const checkpointing of checkpointingModes) {
-      const result = runChild(tsx, ['--tsconfig', join(root, 'tsconfig.json'), join(benchDirectory, 'scale', 'scale-worker.ts'), folder, '--targets', shape.targets.join(','), '--storage', storage, '--steps', steps, '--batch', batch, '--seq', seq, ...(checkpointing ? ['--checkpointing'] : [])]);
+      const result = runChild(tsx, [
+        '--tsconfig',
+        join(root, 'tsconfig.json'),
+        join(benchDirectory, 'scale', 'scale-worker.ts'),
+        folder,
+        '--targets',
+        shape.targets.join(','),
+        '--storage',
+        storage,
+        '--steps',
+        steps,
+        '--batch',
+        batch,
+        '--seq',
+        seq,
+        ...(checkpointing ? ['--checkpointing'] : []),
+      ]);
       const row: Row = { ...result, shape: shape.name, runtime: 'peftjs', storage, checkpointing, ok: result.ok === true };
       rows.push(row);
       print(row, anchor);

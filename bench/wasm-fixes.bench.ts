@@ -32,10 +32,12 @@ const allFixes = () => {
 const noFixes = () => {
   unregisterWasmFixes();
 };
-const only = (...fixes: WasmFixName[]) => () => {
-  unregisterWasmFixes();
-  registerWasmFixes({ fixes });
-};
+const only =
+  (...fixes: WasmFixName[]) =>
+  () => {
+    unregisterWasmFixes();
+    registerWasmFixes({ fixes });
+  };
 const allBut = (fix: WasmFixName) => () => {
   registerWasmFixes();
   unregisterWasmFixes({ fixes: [fix] });
@@ -49,9 +51,7 @@ function batchData() {
 /** A training step of the tfjs-core MLP (its own variables and Adam state). */
 function coreMlpStep(): () => void {
   const { x, y } = batchData();
-  const weights = Array.from({ length: depth }, (_, layer) =>
-    tf.variable(tf.randomNormal([width, width], 0, Math.sqrt(2 / width), 'float32', 10 + layer)),
-  );
+  const weights = Array.from({ length: depth }, (_, layer) => tf.variable(tf.randomNormal([width, width], 0, Math.sqrt(2 / width), 'float32', 10 + layer)));
   const biases = Array.from({ length: depth }, () => tf.variable(tf.zeros([width])));
   const optimizer = tf.train.adam(1e-3);
   return () => {
@@ -96,17 +96,21 @@ function loraMlpStep(rank = 8): () => void {
   const scale = tf.scalar(16 / rank);
   const optimizer = tf.train.adam(1e-3);
   return () => {
-    const loss = optimizer.minimize(() => {
-      let h: tf.Tensor = x;
-      for (let layer = 0; layer < depth; layer++) {
-        const adapter = tf.mul(tf.matMul(tf.matMul(h, loraA[layer]), loraB[layer]), scale);
-        h = tf.add(tf.fused.matMul({ a: h as tf.Tensor2D, b: base[layer] as tf.Tensor2D, bias: biases[layer] }), adapter);
-        if (layer < depth - 1) {
-          h = tf.relu(h);
+    const loss = optimizer.minimize(
+      () => {
+        let h: tf.Tensor = x;
+        for (let layer = 0; layer < depth; layer++) {
+          const adapter = tf.mul(tf.matMul(tf.matMul(h, loraA[layer]), loraB[layer]), scale);
+          h = tf.add(tf.fused.matMul({ a: h as tf.Tensor2D, b: base[layer] as tf.Tensor2D, bias: biases[layer] }), adapter);
+          if (layer < depth - 1) {
+            h = tf.relu(h);
+          }
         }
-      }
-      return tf.losses.meanSquaredError(y, h) as tf.Scalar;
-    }, true, [...loraA, ...loraB]);
+        return tf.losses.meanSquaredError(y, h) as tf.Scalar;
+      },
+      true,
+      [...loraA, ...loraB],
+    );
     loss?.dataSync();
     loss?.dispose();
   };

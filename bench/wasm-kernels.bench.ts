@@ -85,8 +85,14 @@ await runMain(async () => {
   const largeIds = tf.cast(tf.floor(tf.randomUniform([8192], 0, 32000, 'float32', 2)), 'int32') as tf.Tensor1D;
   const largeTable = tf.randomNormal([32000, 256], 0, 1, 'float32', 1);
   const largeUpdates = tf.randomNormal([8192, 256], 0, 1, 'float32', 11);
-  await bench.case('gather 8192 ids from 32000×256 (forward), wasm', timed(() => tf.gather(largeTable, largeIds)));
-  await bench.case('unsortedSegmentSum 8192×256 → 32000 rows, wasm fixed', timed(() => tf.unsortedSegmentSum(largeUpdates, largeIds, 32000)));
+  await bench.case(
+    'gather 8192 ids from 32000×256 (forward), wasm',
+    timed(() => tf.gather(largeTable, largeIds)),
+  );
+  await bench.case(
+    'unsortedSegmentSum 8192×256 → 32000 rows, wasm fixed',
+    timed(() => tf.unsortedSegmentSum(largeUpdates, largeIds, 32000)),
+  );
   await bench.case('embedding gradient 32000×256, 8192 ids, wasm fixed', timed(largeGradient));
   await bench.case('embedding gradient 200×32, 256 ids, wasm fixed', timed(embeddingGradient(200, 32, 256)));
 
@@ -113,10 +119,18 @@ await runMain(async () => {
   await bench.case('conv2d filter gradient [2,16,16,16] 3×3×16×16, cpu', timed(convFilterGradient(2, 16, 16)), { warmup: 1, repetitions: 3 });
   const aCpu = tf.randomNormal([64, 512], 0, 1, 'float32', 7);
   const bCpu = tf.randomNormal([512, 512], 0, 1, 'float32', 8);
-  await bench.case('matMul a·bᵀ, cpu', timed(() => tf.matMul(aCpu, bCpu, false, true)), { warmup: 1, repetitions: 3 });
+  await bench.case(
+    'matMul a·bᵀ, cpu',
+    timed(() => tf.matMul(aCpu, bCpu, false, true)),
+    { warmup: 1, repetitions: 3 },
+  );
   bench.compare('matMul a·bᵀ: wasm fixed vs cpu', 'matMul a·bᵀ, cpu', 'matMul a·bᵀ, wasm fixed');
   bench.compare('embedding gradient (small): wasm fixed vs cpu', 'embedding gradient 200×32, 256 ids, cpu', 'embedding gradient 200×32, 256 ids, wasm fixed');
-  bench.compare('conv2d filter gradient (small): wasm fixed vs cpu', 'conv2d filter gradient [2,16,16,16] 3×3×16×16, cpu', 'conv2d filter gradient [2,16,16,16] 3×3×16×16, wasm fixed');
+  bench.compare(
+    'conv2d filter gradient (small): wasm fixed vs cpu',
+    'conv2d filter gradient [2,16,16,16] 3×3×16×16, cpu',
+    'conv2d filter gradient [2,16,16,16] 3×3×16×16, wasm fixed',
+  );
 
   await tf.setBackend('wasm');
   bench.finish({ runtime: report });

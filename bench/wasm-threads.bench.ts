@@ -82,7 +82,12 @@ await runMain(async () => {
   }
   const rows = results[1].map((one) => {
     const two = results[2].find((entry) => entry.name === one.name)!;
-    return { case: one.name, '1 thread ms': Math.round(one.medianMs * 100) / 100, '2 threads ms': Math.round(two.medianMs * 100) / 100, speedup: `${(one.medianMs / two.medianMs).toFixed(2)}x` };
+    return {
+      case: one.name,
+      '1 thread ms': Math.round(one.medianMs * 100) / 100,
+      '2 threads ms': Math.round(two.medianMs * 100) / 100,
+      speedup: `${(one.medianMs / two.medianMs).toFixed(2)}x`,
+    };
   });
   console.log('\n# wasm-threads: 1 vs 2 XNNPACK threads (separate processes, run one after the other)\n');
   console.table(rows);

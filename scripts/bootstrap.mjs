@@ -45,9 +45,7 @@ function summarize(reportPath, status = 0) {
   const passed = report.numPassedTests ?? 0;
   // A test file that fails before running any test (an import error) counts as one failure;
   // vitest's numFailedTestSuites also counts every describe block around a failed test.
-  const brokenFiles = (report.testResults ?? []).filter(
-    (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed'),
-  ).length;
+  const brokenFiles = (report.testResults ?? []).filter((file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed')).length;
   let failed = (report.numFailedTests ?? 0) + brokenFiles;
   // A crashed worker (an unhandled error) fails the run without failing a test: count the tests
   // that never reported, and at least one.

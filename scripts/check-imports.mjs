@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCE = /\.(ts|mts|cts|tsx|js|mjs|cjs)$/;
 const SKIP = new Set(['node_modules', 'dist', '.vitepress', 'coverage', 'build']);
-const IMPORT = /(?:^|[^\w.$])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|(?:^|;)\s*import\s*['"]([^'"]+)['"]|(?:^|[^\w.$])import\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|[^\w.$])require\s*\(\s*['"]([^'"]+)['"]\s*\)/gm;
+const IMPORT =
+  /(?:^|[^\w.$])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|(?:^|;)\s*import\s*['"]([^'"]+)['"]|(?:^|[^\w.$])import\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|[^\w.$])require\s*\(\s*['"]([^'"]+)['"]\s*\)/gm;
 const builtins = new Set(builtinModules);
 const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const rootTooling = Object.keys(rootManifest.devDependencies ?? {}).filter((name) => !name.startsWith('@peftjs/'));

@@ -56,7 +56,14 @@ try {
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'peftjs-scratch', private: true, type: 'module' }, null, 2));
   const install = run(
     'npm',
-    ['install', '--no-audit', '--no-fund', '--loglevel=error', ...packed, ...['core', 'layers', 'backend-wasm', 'backend-cpu'].map((name) => `@tensorflow/tfjs-${name}@${TFJS_VERSION}`)],
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      ...packed,
+      ...['core', 'layers', 'backend-wasm', 'backend-cpu'].map((name) => `@tensorflow/tfjs-${name}@${TFJS_VERSION}`),
+    ],
     { cwd: project },
   );
   if (check('npm install the tarballs into a scratch project', install)) {
@@ -89,8 +96,10 @@ if (!existsSync('my-adapter/adapter_model.safetensors')) throw new Error('no ada
 console.log('backend', tf.getBackend(), 'saved my-adapter');
 `,
     );
-    check('README snippet (core + lora + runtime backend + hub)', run(process.execPath, ['snippet.mjs'], { cwd: project }), (output) =>
-      output.includes('trainable params: 2,560 || all params: 21,770') && output.includes('saved my-adapter'),
+    check(
+      'README snippet (core + lora + runtime backend + hub)',
+      run(process.execPath, ['snippet.mjs'], { cwd: project }),
+      (output) => output.includes('trainable params: 2,560 || all params: 21,770') && output.includes('saved my-adapter'),
     );
     check('npx peftjs --help', run('npx', ['--no-install', 'peftjs', '--help'], { cwd: project }), (output) => output.includes('train'));
   }

@@ -26,7 +26,12 @@ const SERVED = /^(config\.json|generation_config\.json|model\.safetensors|tokeni
 export function findDemoBase(): DemoBase {
   for (const candidate of CANDIDATES) {
     if (existsSync(`${candidate.dir}config.json`) && existsSync(`${candidate.dir}model.safetensors`)) {
-      return { ...candidate, files: readdirSync(candidate.dir).filter((file) => SERVED.test(file)).sort() };
+      return {
+        ...candidate,
+        files: readdirSync(candidate.dir)
+          .filter((file) => SERVED.test(file))
+          .sort(),
+      };
     }
   }
   throw new Error(`no demo base model: looked in ${CANDIDATES.map((candidate) => candidate.dir).join(' and ')}`);

@@ -46,7 +46,8 @@ for (const level of ['warn', 'warnOnce'] as const) {
   const original = logger[level].bind(logger);
   logger[level] = (message, options) => {
     if (!message.includes('externalized for browser compatibility')) return original(message, options);
-    if (!told) original('Node modules imported lazily by @peftjs/hub and @peftjs/models are stubbed in the browser build (their file-system paths are not used by the page).', options);
+    if (!told)
+      original('Node modules imported lazily by @peftjs/hub and @peftjs/models are stubbed in the browser build (their file-system paths are not used by the page).', options);
     told = true;
   };
 }

@@ -32,7 +32,10 @@ export class LossPlot {
   private readonly height = 240;
   private readonly margin = { left: 56, right: 14, top: 12, bottom: 40 };
 
-  constructor(private readonly svg: SVGSVGElement, private totalSteps = 0) {
+  constructor(
+    private readonly svg: SVGSVGElement,
+    private totalSteps = 0,
+  ) {
     svg.setAttribute('viewBox', `0 0 ${this.width} ${this.height}`);
     svg.setAttribute('role', 'img');
     this.draw();
@@ -58,7 +61,10 @@ export class LossPlot {
     svg.replaceChildren();
     svg.dataset.losses = JSON.stringify(this.losses);
     svg.dataset.steps = String(this.losses.length);
-    svg.setAttribute('aria-label', this.losses.length === 0 ? 'loss plot: no steps yet' : `loss plot: ${this.losses.length} steps, from ${this.losses[0]!.toFixed(3)} to ${this.losses.at(-1)!.toFixed(3)}`);
+    svg.setAttribute(
+      'aria-label',
+      this.losses.length === 0 ? 'loss plot: no steps yet' : `loss plot: ${this.losses.length} steps, from ${this.losses[0]!.toFixed(3)} to ${this.losses.at(-1)!.toFixed(3)}`,
+    );
     const plotWidth = width - margin.left - margin.right;
     const plotHeight = height - margin.top - margin.bottom;
     const axes = element('g', { class: 'axes' }, svg);
@@ -86,7 +92,11 @@ export class LossPlot {
     }
     const stepLabel = element('text', { x: margin.left + plotWidth / 2, y: height - 4, 'text-anchor': 'middle', class: 'axis-label' }, axes);
     stepLabel.textContent = 'step';
-    const lossLabel = element('text', { x: 14, y: margin.top + plotHeight / 2, 'text-anchor': 'middle', class: 'axis-label', transform: `rotate(-90 14 ${margin.top + plotHeight / 2})` }, axes);
+    const lossLabel = element(
+      'text',
+      { x: 14, y: margin.top + plotHeight / 2, 'text-anchor': 'middle', class: 'axis-label', transform: `rotate(-90 14 ${margin.top + plotHeight / 2})` },
+      axes,
+    );
     lossLabel.textContent = 'loss';
     const points = (values: readonly number[]) => values.map((value, index) => `${x(index + 1).toFixed(1)},${y(value).toFixed(1)}`).join(' ');
     element('polyline', { points: points(this.losses), class: 'raw' }, svg);

@@ -30,7 +30,10 @@ const plot = new LossPlot(document.getElementById('loss-plot') as unknown as SVG
 
 /** An error the worker reported; `user` when it is about the input (shown as is). */
 class WorkerError extends Error {
-  constructor(message: string, readonly user: boolean) {
+  constructor(
+    message: string,
+    readonly user: boolean,
+  ) {
     super(message);
   }
 }
@@ -265,7 +268,9 @@ function settings(): TrainSettings {
     seed: number('seed'),
     r: number('lora-r'),
     loraAlpha: number('lora-alpha'),
-    targetModules: input('target-modules').value.split(/[\s,]+/).filter((name) => name !== ''),
+    targetModules: input('target-modules')
+      .value.split(/[\s,]+/)
+      .filter((name) => name !== ''),
     numVirtualTokens: number('virtual-tokens'),
     promptInitText: input('prompt-init-text').value,
   };

@@ -67,7 +67,11 @@ async function openWeightFiles(files: ModelFiles): Promise<WeightSource> {
   }
   const owner = new Map<string, SafetensorsReader>();
   for (const reader of readers.values()) for (const name of reader.names) owner.set(name, reader);
-  const get = (name: string) => owner.get(name) ?? (() => { throw new UserError(`no tensor "${name}" in the checkpoint`); })();
+  const get = (name: string) =>
+    owner.get(name) ??
+    (() => {
+      throw new UserError(`no tensor "${name}" in the checkpoint`);
+    })();
   return {
     label: [...readers.keys()].join(', '),
     names: [...owner.keys()],

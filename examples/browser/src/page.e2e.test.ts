@@ -109,7 +109,12 @@ describe.skipIf(!hasChromium)(`the page in Chromium (${CHROMIUM})`, () => {
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'peftjs-browser-e2e-'));
     const { build, createLogger } = await import('vite');
-    await build({ root: exampleDir, configFile: join(exampleDir, 'vite.config.ts'), customLogger: createLogger('error'), build: { outDir: join(workDir, 'dist'), emptyOutDir: true } });
+    await build({
+      root: exampleDir,
+      configFile: join(exampleDir, 'vite.config.ts'),
+      customLogger: createLogger('error'),
+      build: { outDir: join(workDir, 'dist'), emptyOutDir: true },
+    });
     server = await serve(join(workDir, 'dist'));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     const { chromium } = await import('playwright-core');
@@ -165,7 +170,10 @@ describe.skipIf(!hasChromium)(`the page in Chromium (${CHROMIUM})`, () => {
 
     const adapterDir = join(workDir, 'downloaded');
     await mkdir(adapterDir);
-    for (const [link, file] of [['#download-config', 'adapter_config.json'], ['#download-weights', 'adapter_model.safetensors']] as const) {
+    for (const [link, file] of [
+      ['#download-config', 'adapter_config.json'],
+      ['#download-weights', 'adapter_model.safetensors'],
+    ] as const) {
       const [download] = await Promise.all([page.waitForEvent('download'), page.click(link)]);
       expect(download.suggestedFilename()).toBe(file);
       await download.saveAs(join(adapterDir, file));

@@ -112,7 +112,10 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
     const before = await session.generate(prompt, 4);
     const good = await session.adapterFiles();
     const refuse = async (promise: Promise<unknown>, pattern: RegExp) => {
-      const error = await promise.then(() => undefined, (caught: unknown) => caught);
+      const error = await promise.then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
       expect(error).toBeInstanceOf(UserError);
       expect((error as Error).message).toMatch(pattern);
     };
@@ -122,13 +125,22 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
     await refuse(session.train('{"text": "a"}\n{not json', settings({})), /JSONL line 2 is not JSON/);
     await refuse(session.train(data, settings({ learningRate: -1 })), /learning rate/);
     await refuse(session.train(data, settings({ targetModules: ['q_prj'] })), /settings do not fit this model: .*q_prj/);
-    await refuse(session.loadAdapter({ 'adapter_config.json': '{"peft_type":', 'adapter_model.safetensors': good['adapter_model.safetensors'] }, 'broken/'), /broken\/ is not a valid adapter: .*not valid JSON/);
-    await refuse(session.loadAdapter({ 'adapter_config.json': good['adapter_config.json'], 'adapter_model.safetensors': new Uint8Array([9, 9, 9]) }, 'broken/'), /broken\/ is not a valid adapter/);
+    await refuse(
+      session.loadAdapter({ 'adapter_config.json': '{"peft_type":', 'adapter_model.safetensors': good['adapter_model.safetensors'] }, 'broken/'),
+      /broken\/ is not a valid adapter: .*not valid JSON/,
+    );
+    await refuse(
+      session.loadAdapter({ 'adapter_config.json': good['adapter_config.json'], 'adapter_model.safetensors': new Uint8Array([9, 9, 9]) }, 'broken/'),
+      /broken\/ is not a valid adapter/,
+    );
     await refuse(session.loadAdapter({ 'adapter_config.json': good['adapter_config.json'] }, 'half/'), /half\/ lacks adapter_model\.safetensors/);
     // An adapter made with Python PEFT for GPT-2: its targets are not in a LLaMA.
     const gpt2 = join(import.meta.dirname, '../../../test-fixtures/peft/gpt2-lora/adapter');
     await refuse(
-      session.loadAdapter({ 'adapter_config.json': await readFile(join(gpt2, 'adapter_config.json'), 'utf8'), 'adapter_model.safetensors': await readFile(join(gpt2, 'adapter_model.safetensors')) }, 'gpt2-lora/'),
+      session.loadAdapter(
+        { 'adapter_config.json': await readFile(join(gpt2, 'adapter_config.json'), 'utf8'), 'adapter_model.safetensors': await readFile(join(gpt2, 'adapter_model.safetensors')) },
+        'gpt2-lora/',
+      ),
       /does not fit the loaded model .*c_attn/,
     );
     // A LoRA made with Python PEFT for a smaller LLaMA (unless that LLaMA is the demo base): same names, other shapes.
@@ -136,7 +148,13 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
       const llama = join(import.meta.dirname, '../../../test-fixtures/peft/llama-lora/adapter');
       const llamaConfig = JSON.parse(await readFile(join(llama, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
       await refuse(
-        session.loadAdapter({ 'adapter_config.json': JSON.stringify({ ...llamaConfig, base_model_name_or_path: 'tiny/llama' }), 'adapter_model.safetensors': await readFile(join(llama, 'adapter_model.safetensors')) }, 'llama-lora/'),
+        session.loadAdapter(
+          {
+            'adapter_config.json': JSON.stringify({ ...llamaConfig, base_model_name_or_path: 'tiny/llama' }),
+            'adapter_model.safetensors': await readFile(join(llama, 'adapter_model.safetensors')),
+          },
+          'llama-lora/',
+        ),
         /does not fit the loaded model \(.+\): tensor "base_model\.model\.model\.layers\.0\.self_attn\.k_proj\.lora_A\.weight" has shape \[4, 32\]; the model expects \[4, 128\]\. It was made for "tiny\/llama"\.$/,
       );
     }

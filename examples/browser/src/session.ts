@@ -250,7 +250,10 @@ export class Session {
       if (ids.length === 0) throw new UserError('The prompt is empty: type some text to continue.');
       return ids;
     }
-    const parts = prompt.trim().split(/[\s,]+/).filter((part) => part !== '');
+    const parts = prompt
+      .trim()
+      .split(/[\s,]+/)
+      .filter((part) => part !== '');
     const vocab = typeof config.vocab_size === 'number' ? config.vocab_size : Infinity;
     if (parts.length === 0 || !parts.every((part) => /^\d+$/.test(part) && Number(part) < vocab)) {
       throw new UserError(`This model has no tokenizer.json: type the prompt as token ids below ${vocab}, like "1 5 7".`);
@@ -270,7 +273,15 @@ export class Session {
       case 'prompt-tuning': {
         const text = settings.promptInitText.trim();
         if (text !== '' && tokenizer) {
-          return { ...common, peft_type: 'PROMPT_TUNING', num_virtual_tokens: settings.numVirtualTokens, prompt_tuning_init: 'TEXT', prompt_tuning_init_text: text, tokenizer_name_or_path: name, tokenizer };
+          return {
+            ...common,
+            peft_type: 'PROMPT_TUNING',
+            num_virtual_tokens: settings.numVirtualTokens,
+            prompt_tuning_init: 'TEXT',
+            prompt_tuning_init_text: text,
+            tokenizer_name_or_path: name,
+            tokenizer,
+          };
         }
         return { ...common, peft_type: 'PROMPT_TUNING', num_virtual_tokens: settings.numVirtualTokens };
       }
@@ -298,7 +309,10 @@ export class Session {
   examples(dataText: string, maxLength: number): Example[] {
     const { tokenizer, config } = this.requireModel();
     const { rows } = parseTrainingText(dataText);
-    const dataTokenizer = tokenizer && { encode: (text: string, options?: { addSpecialTokens?: boolean }) => tokenizer.encode(text, options).inputIds, eosTokenId: tokenizer.eosTokenId };
+    const dataTokenizer = tokenizer && {
+      encode: (text: string, options?: { addSpecialTokens?: boolean }) => tokenizer.encode(text, options).inputIds,
+      eosTokenId: tokenizer.eosTokenId,
+    };
     return tokenizeRows(rows, { tokenizer: dataTokenizer, maxLength, vocabSize: typeof config.vocab_size === 'number' ? config.vocab_size : undefined });
   }
 
@@ -333,7 +347,11 @@ export class Session {
    * polled between steps: a stopped run keeps the adapter as trained so far. The previous adapter is replaced only once the new one
    * is built, so bad settings or data leave it in place.
    */
-  async train(dataText: string, settings: TrainSettings, options: { onStep?: (report: StepReport) => void; shouldStop?: () => boolean; yieldEveryStep?: () => Promise<void> } = {}): Promise<TrainReport> {
+  async train(
+    dataText: string,
+    settings: TrainSettings,
+    options: { onStep?: (report: StepReport) => void; shouldStop?: () => boolean; yieldEveryStep?: () => Promise<void> } = {},
+  ): Promise<TrainReport> {
     const { model: base } = this.requireModel();
     this.checkSettings(settings);
     const examples = this.examples(dataText, settings.maxLength);
@@ -359,7 +377,15 @@ export class Session {
     try {
       const trainer = new Trainer({
         peftModel,
-        args: { learningRate: settings.learningRate, maxSteps: settings.steps, perDeviceTrainBatchSize: settings.batchSize, lrSchedulerType: 'linear', maxGradNorm: 1, seed: settings.seed, shuffle: true },
+        args: {
+          learningRate: settings.learningRate,
+          maxSteps: settings.steps,
+          perDeviceTrainBatchSize: settings.batchSize,
+          lrSchedulerType: 'linear',
+          maxGradNorm: 1,
+          seed: settings.seed,
+          shuffle: true,
+        },
         trainDataset: examples,
         padTokenId: this.padTokenId(),
         callbacks: {
@@ -384,7 +410,8 @@ export class Session {
       });
       result = await trainer.train();
     } catch (error) {
-      if (error instanceof Error && /^the loss became/.test(error.message)) throw new UserError(`The loss became non-finite at step ${step + 1}: lower the learning rate and train again.`);
+      if (error instanceof Error && /^the loss became/.test(error.message))
+        throw new UserError(`The loss became non-finite at step ${step + 1}: lower the learning rate and train again.`);
       throw error;
     }
     const stopped = result.stopped;
@@ -441,7 +468,9 @@ export class Session {
       if (AdapterFolderError.isInstance(error) || SafetensorsFormatError.isInstance(error)) throw new UserError(`${label} is not a valid adapter: ${text}`);
       let trainedOn = '';
       try {
-        const config = JSON.parse(typeof files['adapter_config.json'] === 'string' ? files['adapter_config.json'] : await new Blob([files['adapter_config.json'] as BlobPart]).text()) as Record<string, unknown>;
+        const config = JSON.parse(
+          typeof files['adapter_config.json'] === 'string' ? files['adapter_config.json'] : await new Blob([files['adapter_config.json'] as BlobPart]).text(),
+        ) as Record<string, unknown>;
         if (typeof config.base_model_name_or_path === 'string' && config.base_model_name_or_path !== '') trainedOn = ` It was made for "${config.base_model_name_or_path}".`;
       } catch {
         // the config was read fine above, or the error already says so

@@ -54,7 +54,10 @@ export function parseTrainingText(text: string): ParsedData {
     });
     return { format: 'jsonl', rows };
   }
-  const paragraphs = trimmed.split(/\r?\n\s*\r?\n/).map((paragraph) => paragraph.trim()).filter((paragraph) => paragraph !== '');
+  const paragraphs = trimmed
+    .split(/\r?\n\s*\r?\n/)
+    .map((paragraph) => paragraph.trim())
+    .filter((paragraph) => paragraph !== '');
   return { format: 'text', rows: paragraphs.map((paragraph) => ({ text: paragraph })) };
 }
 

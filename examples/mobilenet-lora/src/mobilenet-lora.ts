@@ -79,7 +79,9 @@ async function scalar(tensor: tf.Tensor): Promise<number> {
  * Adapts the pretrained MobileNetV2 to the stripes task with LoRA: the classifier's 5 outputs are
  * read as 2 classes (outputs 0 and 1, renormalised), and only the LoRA factors train.
  */
-export async function runMobileNetLora(options: { trainImages?: number; epochs?: number; lr?: number; out?: string; log?: (line: string) => void } = {}): Promise<MobileNetLoraReport> {
+export async function runMobileNetLora(
+  options: { trainImages?: number; epochs?: number; lr?: number; out?: string; log?: (line: string) => void } = {},
+): Promise<MobileNetLoraReport> {
   const log = options.log ?? (() => {});
   registerTuner(lora);
   const base = await loadNsfwMobileNetV2();
@@ -94,10 +96,11 @@ export async function runMobileNetLora(options: { trainImages?: number; epochs?:
   const test = makeStripes(8, 2);
 
   // Two classes from the first two of the model's five softmax outputs.
-  const twoClass = (probabilities: tf.Tensor) => tf.tidy(() => {
-    const pair = tf.slice(probabilities, [0, 0], [-1, 2]);
-    return tf.div(pair, tf.sum(pair, -1, true));
-  });
+  const twoClass = (probabilities: tf.Tensor) =>
+    tf.tidy(() => {
+      const pair = tf.slice(probabilities, [0, 0], [-1, 2]);
+      return tf.div(pair, tf.sum(pair, -1, true));
+    });
   const lossOn = (xs: tf.Tensor, ys: tf.Tensor, training: boolean) =>
     tf.tidy(() => tf.mean(tfl.metrics.categoricalCrossentropy(ys, twoClass(model.apply(xs, { training }) as tf.Tensor))) as tf.Scalar);
   const accuracyOn = (xs: tf.Tensor, labels: number[]) =>

@@ -7,7 +7,7 @@ beforeAll(async () => {
   await initBackend({ backend: 'wasm' });
 });
 
-it('a Python PEFT adapter folder gives Python\'s logits (on, disabled, merged) and greedy ids, shown side by side', async () => {
+it("a Python PEFT adapter folder gives Python's logits (on, disabled, merged) and greedy ids, shown side by side", async () => {
   const lines: string[] = [];
   const before = tf.memory().numTensors;
   const report = await runPythonAdapter((line) => lines.push(line));

@@ -39,7 +39,12 @@ async function maxDifference(a: tf.Tensor, b: tf.Tensor): Promise<number> {
 export function formatComparisons(comparisons: readonly Comparison[]): string[] {
   const rows = [['', 'peftjs vs Python PEFT 0.11.1', ''], ...comparisons.map((row) => [row.what, row.detail, row.equal ? 'equal' : 'DIFFERENT'])];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('   ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('   ')
+      .trimEnd(),
+  );
 }
 
 /**

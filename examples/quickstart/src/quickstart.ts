@@ -90,7 +90,11 @@ export async function runQuickstart(options: { log?: (line: string) => void; epo
     await savePretrained(peftModel, folder);
     const adapterFiles: Record<string, number> = {};
     for (const name of await readdir(folder)) adapterFiles[name] = (await stat(join(folder, name))).size;
-    log(`saved ${Object.entries(adapterFiles).map(([name, size]) => `${name} (${size} bytes)`).join(', ')}`);
+    log(
+      `saved ${Object.entries(adapterFiles)
+        .map(([name, size]) => `${name} (${size} bytes)`)
+        .join(', ')}`,
+    );
 
     const freshBase = baseModel();
     freshBase.setWeights(baseWeights);

@@ -53,10 +53,7 @@ export class OutputScaleDense extends TunerLayer {
     return this.baseVariables().map((variable) => ({ variable, value: tf.div(variable.read(), scale) }));
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    _cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(_cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
     return TunerLayer.fromTunerConfig((args) => new OutputScaleDense(args), config) as unknown as T;
   }
 }

@@ -30,7 +30,7 @@ function describedMlp(): tfl.LayersModel {
 }
 
 describeTunerConformance(outputScale, [
-  { name: 'MLP, default targets from the tuner\'s own table', makeModel: describedMlp, makeInputs: () => tf.randomNormal([4, 6], 0, 1, 'float32', 5), config: {} },
+  { name: "MLP, default targets from the tuner's own table", makeModel: describedMlp, makeInputs: () => tf.randomNormal([4, 6], 0, 1, 'float32', 5), config: {} },
   { name: 'MLP, two targets', makeModel: mlp, makeInputs: () => tf.randomNormal([4, 6], 0, 1, 'float32', 3), config: { target_modules: ['lin0', 'lin1'] } },
   {
     name: 'MLP, regex target + modules_to_save',

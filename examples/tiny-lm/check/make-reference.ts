@@ -33,7 +33,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   await initBackend();
   const { inputIds, attentionMask, logits } = await referenceOutputs();
   const tokenizer = await loadTokenizer(base);
-  await saveSafetensors(`${here}reference.safetensors`, { input_ids: tf.tensor2d(inputIds, undefined, 'int32'), attention_mask: tf.tensor2d(attentionMask, undefined, 'int32'), logits }, { metadata: { format: 'pt' } });
+  await saveSafetensors(
+    `${here}reference.safetensors`,
+    { input_ids: tf.tensor2d(inputIds, undefined, 'int32'), attention_mask: tf.tensor2d(attentionMask, undefined, 'int32'), logits },
+    { metadata: { format: 'pt' } },
+  );
   await writeFile(`${here}reference.json`, `${JSON.stringify({ prompts: PROMPTS, input_ids: PROMPTS.map((text) => tokenizer.encode(text)) }, null, 2)}\n`);
   console.log(`wrote ${here}reference.safetensors (logits [${logits.shape.join(', ')}]) and reference.json`);
 }

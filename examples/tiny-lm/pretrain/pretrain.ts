@@ -109,7 +109,9 @@ async function main(): Promise<void> {
     average = step === 0 ? value : 0.98 * average + 0.02 * value;
     if (step % 50 === 0 || step === STEPS - 1) {
       const seconds = (performance.now() - started) / 1000;
-      console.log(`step ${step + 1}/${STEPS}  loss ${value.toFixed(3)} (avg ${average.toFixed(3)})  lr ${lr.toExponential(2)}  ${(((step + 1) * BATCH * SEQ) / seconds).toFixed(0)} tok/s  ${seconds.toFixed(0)} s`);
+      console.log(
+        `step ${step + 1}/${STEPS}  loss ${value.toFixed(3)} (avg ${average.toFixed(3)})  lr ${lr.toExponential(2)}  ${(((step + 1) * BATCH * SEQ) / seconds).toFixed(0)} tok/s  ${seconds.toFixed(0)} s`,
+      );
     }
   }
 

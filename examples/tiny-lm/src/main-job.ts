@@ -81,7 +81,12 @@ async function generations(model: LayersModel, base: LoadedBase, prompts: readon
 
 /** How many rows the model completes exactly (greedy, up to the first EOS). */
 async function exactMatches(model: LayersModel, base: LoadedBase, rows: readonly DataRow[]): Promise<number> {
-  const answers = await generations(model, base, rows.map((row) => row.prompt as string), 12);
+  const answers = await generations(
+    model,
+    base,
+    rows.map((row) => row.prompt as string),
+    12,
+  );
   return answers.filter((answer, index) => answer === (rows[index]!.completion as string).trim()).length;
 }
 
@@ -113,7 +118,9 @@ export async function runMainJob(options: MainJobOptions = {}): Promise<MainJobR
 
   const base = await loadBase(BASE_DIR);
   const config = base.config as { hidden_size: number; num_hidden_layers: number; vocab_size: number };
-  log(`base model: ${BASE_DIR} (LlamaForCausalLM, hidden ${config.hidden_size}, ${config.num_hidden_layers} layers, vocab ${config.vocab_size}, ${base.model.countParams().toLocaleString('en-US')} parameters)`);
+  log(
+    `base model: ${BASE_DIR} (LlamaForCausalLM, hidden ${config.hidden_size}, ${config.num_hidden_layers} layers, vocab ${config.vocab_size}, ${base.model.countParams().toLocaleString('en-US')} parameters)`,
+  );
   const trainRows = await readRows(join(DATA_DIR, 'qa-train.jsonl'));
   const heldOutRows = await readRows(join(DATA_DIR, 'qa-eval.jsonl'));
   log(`data: ${trainRows.length} question/answer rows to tune on, ${heldOutRows.length} about held-out animals`);
@@ -157,7 +164,11 @@ export async function runMainJob(options: MainJobOptions = {}): Promise<MainJobR
   const adapterFiles: Record<string, number> = {};
   // The engine's checkpoint-<step>/ (what a resume reads) sits beside the adapter's files.
   for (const name of await readdir(adapterDir)) if (!name.startsWith('checkpoint-')) adapterFiles[name] = (await stat(join(adapterDir, name))).size;
-  log(`saved ${adapterDir}: ${Object.entries(adapterFiles).map(([name, size]) => `${name} (${size.toLocaleString('en-US')} bytes)`).join(', ')}`);
+  log(
+    `saved ${adapterDir}: ${Object.entries(adapterFiles)
+      .map(([name, size]) => `${name} (${size.toLocaleString('en-US')} bytes)`)
+      .join(', ')}`,
+  );
 
   // Reload on a fresh copy of the base: same logits, same answers.
   const probe = settings.prompts.map((prompt) => base.tokenizer!.encode(prompt).slice(0, 10));
@@ -184,7 +195,9 @@ export async function runMainJob(options: MainJobOptions = {}): Promise<MainJobR
   const mergedGenerations = await generations(mergedModel, base, settings.prompts, settings.maxNewTokens);
   const mergedGenerationsEqual = mergedGenerations.every((text, index) => text === generationsAfter[index]);
   const mergedFiles = (await readdir(mergedDir)).sort();
-  log(`merged into ${mergedDir} (${mergedFiles.join(', ')}): max |logit difference| ${mergeMaxDifference.toExponential(2)}, answers ${mergedGenerationsEqual ? 'equal' : 'DIFFER'}`);
+  log(
+    `merged into ${mergedDir} (${mergedFiles.join(', ')}): max |logit difference| ${mergeMaxDifference.toExponential(2)}, answers ${mergedGenerationsEqual ? 'equal' : 'DIFFER'}`,
+  );
   tf.dispose([adaptedLogits, reloadedLogits, mergedLogits]);
 
   return {

@@ -20,5 +20,7 @@ const checks: Array<[string, boolean]> = [
   ['the merged model gives the same logits', report.mergeMaxDifference < 1e-4 && report.mergedGenerationsEqual],
 ];
 for (const [name, ok] of checks) console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}`);
-console.log(`main job: ${checks.every(([, ok]) => ok) ? 'all checks passed' : 'a check failed'} in ${((performance.now() - started) / 1000).toFixed(0)} s (training ${report.trainSeconds.toFixed(0)} s, ${report.tokensPerSecond.toFixed(0)} tok/s)`);
+console.log(
+  `main job: ${checks.every(([, ok]) => ok) ? 'all checks passed' : 'a check failed'} in ${((performance.now() - started) / 1000).toFixed(0)} s (training ${report.trainSeconds.toFixed(0)} s, ${report.tokensPerSecond.toFixed(0)} tok/s)`,
+);
 process.exit(checks.every(([, ok]) => ok) ? 0 : 1);

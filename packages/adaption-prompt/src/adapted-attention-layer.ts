@@ -1,15 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayerVariable, type layers } from '@tensorflow/tfjs-layers';
-import {
-  AdapterStateError,
-  currentForwardContext,
-  MergeError,
-  permutedParam,
-  TunerLayer,
-  type ParamRef,
-  type TunerLayerArgs,
-  type VariableUpdate,
-} from '@peftjs/core';
+import { AdapterStateError, currentForwardContext, MergeError, permutedParam, TunerLayer, type ParamRef, type TunerLayerArgs, type VariableUpdate } from '@peftjs/core';
 import { ADAPTION_PROMPT_PEFT_TYPE } from './adaption-prompt-config';
 import { isAttentionCore, KEY_VALUE_CACHE_LAYER, type RotaryAttentionCore } from './attention-conventions';
 
@@ -80,7 +71,9 @@ export class AdaptedAttention extends TunerLayer {
   constructor(args: TunerLayerArgs & { projections?: AttentionProjections }) {
     super(args);
     if (!isAttentionCore(args.baseLayer)) {
-      throw new AdapterStateError(`adaption prompts need an attention core that takes q/k/v and rotary tables; "${args.baseLayer.name}" (${args.baseLayer.getClassName()}) is not one`);
+      throw new AdapterStateError(
+        `adaption prompts need an attention core that takes q/k/v and rotary tables; "${args.baseLayer.name}" (${args.baseLayer.getClassName()}) is not one`,
+      );
     }
     this.projections = args.projections;
   }
@@ -169,7 +162,9 @@ export class AdaptedAttention extends TunerLayer {
   private adapterOutput(adapterName: string, q: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
     const projections = this.projections;
     if (!projections) {
-      throw new AdapterStateError(`adapted attention "${this.name}" has no k/v/o projections (a layer rebuilt from JSON cannot find them); load the adapter onto the model with fromPretrained instead`);
+      throw new AdapterStateError(
+        `adapted attention "${this.name}" has no k/v/o projections (a layer rebuilt from JSON cannot find them); load the adapter onto the model with fromPretrained instead`,
+      );
     }
     const { numHeads, headDim } = this.core;
     const options = this.getAdapterOptions<AdaptedAttentionOptions>(adapterName);
@@ -182,7 +177,9 @@ export class AdaptedAttention extends TunerLayer {
     const factor = Math.floor(options.hiddenSize / key.shape[2]!);
     const promptHeads = Math.floor(numHeads / factor);
     if (factor < 1 || promptHeads * factor !== numHeads || promptHeads * headDim !== key.shape[2]) {
-      throw new AdapterStateError(`adapted attention "${this.name}": k_proj gives ${key.shape[2]} features, which PEFT 0.11.1 cannot view as ${numHeads} / ${factor} heads of ${headDim}`);
+      throw new AdapterStateError(
+        `adapted attention "${this.name}": k_proj gives ${key.shape[2]} features, which PEFT 0.11.1 cannot view as ${numHeads} / ${factor} heads of ${headDim}`,
+      );
     }
     const heads = (projected: tf.Tensor) => {
       const split = tf.transpose(tf.reshape(projected, [1, length, promptHeads, headDim]), [0, 2, 1, 3]);

@@ -52,7 +52,10 @@ export const adaptionPromptStateDictFormat: AdapterStateDictFormat = {
     }
     const unexpected = Object.keys(tensors).filter((key) => !expected.has(key));
     if (unexpected.length > 0) warn(`adapter "${adapterName}" has ${unexpected.length} tensor(s) the model does not use: ${unexpected.slice(0, 8).join(', ')}`);
-    const values = [...expected].map(([key, param]) => ({ param, value: tf.tidy(() => param.fromTorch(tensors[key]!.dtype === 'float32' ? tensors[key]! : tf.cast(tensors[key]!, 'float32'))) }));
+    const values = [...expected].map(([key, param]) => ({
+      param,
+      value: tf.tidy(() => param.fromTorch(tensors[key]!.dtype === 'float32' ? tensors[key]! : tf.cast(tensors[key]!, 'float32'))),
+    }));
     try {
       for (const { param, value } of values) param.variable.write(value);
     } finally {

@@ -116,7 +116,12 @@ export function createAdaptionPrompt(): TunerV1<AdaptionPromptConfig> {
         const projections = { kProj: find(entry.kProjLayer), vProj: find(entry.vProjLayer), oProj: find(entry.oProjLayer) };
         const attention = unwrapped(core.layer) as unknown as { rotary?: boolean; fusedQkv?: boolean };
         if (!attention.rotary || attention.fusedQkv) {
-          throw new UnsupportedLayerError({ layerPath: core.path, className: core.layer.getClassName(), peftType: ADAPTION_PROMPT_PEFT_TYPE, supported: ['ScaledDotProductAttention (rotary, separate q/k/v)'] });
+          throw new UnsupportedLayerError({
+            layerPath: core.path,
+            className: core.layer.getClassName(),
+            peftType: ADAPTION_PROMPT_PEFT_TYPE,
+            supported: ['ScaledDotProductAttention (rotary, separate q/k/v)'],
+          });
         }
         const configured = typeof modelConfig?.hidden_size === 'number' ? modelConfig.hidden_size : undefined;
         const hiddenSize = configured ?? context.architecture?.hiddenSize ?? inputSize(projections.kProj);

@@ -56,7 +56,10 @@ describe('llama-adaption-prompt parity with Python PEFT 0.11.1', () => {
     const expectedLoss = (await io.expected_loss!.data())[0]!;
     expect(Math.abs((await loss.data())[0]! - expectedLoss)).toBeLessThanOrEqual(atol + rtol * Math.abs(expectedLoss));
     loss.dispose();
-    const rows = readFileSync(peftFixturePath(CASE, 'data.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).input_ids as number[]);
+    const rows = readFileSync(peftFixturePath(CASE, 'data.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).input_ids as number[]);
     let weighted = 0;
     let tokens = 0;
     for (const row of rows) {

@@ -30,7 +30,11 @@ it('a short training run on the tiny LM example lowers the loss and moves only t
     .map((line) => JSON.parse(line) as { prompt: string; completion: string })
     .map((row) => tokenizer.encode(row.prompt + row.completion).inputIds);
   const length = Math.min(...rows.map((row) => row.length));
-  const ids = tf.tensor2d(rows.map((row) => row.slice(0, length)), [rows.length, length], 'int32');
+  const ids = tf.tensor2d(
+    rows.map((row) => row.slice(0, length)),
+    [rows.length, length],
+    'int32',
+  );
   const peftModel = getPeftModel(base, { peft_type: 'ADAPTION_PROMPT', adapter_len: 8, adapter_layers: 2, task_type: 'CAUSAL_LM' });
   expect(peftModel.trainableParametersReport()).toMatch(/^trainable params: 2,050 \|\|/);
   const frozen = peftModel.model.weights.filter((weight) => !weight.trainable).map((weight) => [weight, weight.read().clone()] as const);

@@ -28,10 +28,27 @@ const wideInputs = () => tf.randomNormal([4, 8], 0, 1, 'float32', 31);
 
 describeTunerConformance(boft, [
   { name: 'Dense, block size 2', makeModel: mlp, makeInputs: mlpInputs, config: { boft_block_size: 2, target_modules: ['lin0', 'lin1'] } },
-  { name: 'Dense, block number 2 + dropout + boft_only bias', makeModel: mlp, makeInputs: mlpInputs, config: { boft_block_size: 0, boft_block_num: 2, boft_dropout: 0.5, bias: 'boft_only', target_modules: 'lin[12]' } },
-  { name: 'Dense, butterfly factor 2 and 3', makeModel: wideMlp, makeInputs: wideInputs, config: { boft_block_size: 2, boft_n_butterfly_factor: 2, target_modules: ['lin0', 'lin1'] }, otherConfig: { boft_block_size: 2, boft_n_butterfly_factor: 3, target_modules: ['lin0', 'lin1'] } },
+  {
+    name: 'Dense, block number 2 + dropout + boft_only bias',
+    makeModel: mlp,
+    makeInputs: mlpInputs,
+    config: { boft_block_size: 0, boft_block_num: 2, boft_dropout: 0.5, bias: 'boft_only', target_modules: 'lin[12]' },
+  },
+  {
+    name: 'Dense, butterfly factor 2 and 3',
+    makeModel: wideMlp,
+    makeInputs: wideInputs,
+    config: { boft_block_size: 2, boft_n_butterfly_factor: 2, target_modules: ['lin0', 'lin1'] },
+    otherConfig: { boft_block_size: 2, boft_n_butterfly_factor: 3, target_modules: ['lin0', 'lin1'] },
+  },
   { name: 'Dense with fused activation, rank-3 inputs', makeModel: sequenceMlp, makeInputs: sequenceInputs, config: { boft_block_size: 4, target_modules: ['proj', 'out'] } },
-  { name: 'Conv2D (stride 2, same, relu) + Conv2D + Dense', makeModel: convNet, makeInputs: convInputs, config: { boft_block_size: 3, target_modules: ['conv', 'conv1'] }, otherConfig: { boft_block_size: 0, boft_block_num: 4, target_modules: ['conv1', 'head'] } },
+  {
+    name: 'Conv2D (stride 2, same, relu) + Conv2D + Dense',
+    makeModel: convNet,
+    makeInputs: convInputs,
+    config: { boft_block_size: 3, target_modules: ['conv', 'conv1'] },
+    otherConfig: { boft_block_size: 0, boft_block_num: 4, target_modules: ['conv1', 'head'] },
+  },
 ]);
 
 describe('BOFT config and blocks', () => {
@@ -49,7 +66,9 @@ describe('BOFT config and blocks', () => {
 
   it('refuses fan-ins the blocks do not divide, naming the layer, and leaves the model as it was', () => {
     const model = mlp();
-    expect(() => getPeftModel(model, { peft_type: 'BOFT', boft_block_size: 4, target_modules: ['lin0'] })).toThrow(/in_features \(6\) must be divisible by boft_block_size \(4\).*lin0/);
+    expect(() => getPeftModel(model, { peft_type: 'BOFT', boft_block_size: 4, target_modules: ['lin0'] })).toThrow(
+      /in_features \(6\) must be divisible by boft_block_size \(4\).*lin0/,
+    );
     expect(model.getLayer('lin0').getClassName()).toBe('Dense');
     const conv = tfl.sequential({ layers: [tfl.layers.conv2d({ inputShape: [5, 5, 2], filters: 2, kernelSize: [3, 1], name: 'c' })] });
     expect(() => getPeftModel(conv, { peft_type: 'BOFT', boft_block_size: 2, target_modules: ['c'] })).toThrow(UnsupportedLayerError);
@@ -75,7 +94,11 @@ describe('BOFT parity with Python PEFT (mlp-boft)', () => {
     peftModel.loadStateDict(saved);
     expect(tf.memory().numTensors).toBe(before);
     await assertClose(peftModel.model.predict(inputs) as tf.Tensor, io.expected_adapted!, { atol, rtol, message: 'adapted' });
-    await assertClose(peftModel.disableAdapter(() => peftModel.model.predict(inputs) as tf.Tensor), io.expected_disabled!, { atol, rtol, message: 'disabled' });
+    await assertClose(
+      peftModel.disableAdapter(() => peftModel.model.predict(inputs) as tf.Tensor),
+      io.expected_disabled!,
+      { atol, rtol, message: 'disabled' },
+    );
     const state = peftModel.getStateDict();
     for (const key of Object.keys(saved)) await assertClose(state[key]!, saved[key]!, { atol: 0, rtol: 0, message: key });
     const merged = await peftModel.mergeAndUnload();

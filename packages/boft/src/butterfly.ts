@@ -47,7 +47,8 @@ export interface BoftBlocks {
 /** PEFT 0.11.1's BOFT update_layer checks and block layout, with the messages it raises. */
 export function boftBlocks(features: number, options: { blockSize: number; blockNum: number; factor: number }, layerName: string): BoftBlocks {
   const extra = options.factor - 1;
-  if (extra < 0) throw new InvalidConfigError(`You can only specify boft_n_butterfly_factor ${options.factor} to be a positive integer number.`, { field: 'boft_n_butterfly_factor' });
+  if (extra < 0)
+    throw new InvalidConfigError(`You can only specify boft_n_butterfly_factor ${options.factor} to be a positive integer number.`, { field: 'boft_n_butterfly_factor' });
   let { blockSize, blockNum } = options;
   const fail = (message: string, field: string): never => {
     throw new InvalidConfigError(`${message} (layer "${layerName}")`, { field });
@@ -55,8 +56,10 @@ export function boftBlocks(features: number, options: { blockSize: number; block
   if (blockSize === 0 && blockNum !== 0) {
     if (features % blockNum !== 0) fail(`in_features (${features}) must be divisible by boft_block_num (${blockNum})!`, 'boft_block_num');
     if (extra !== 0) {
-      if (extra > Math.trunc(Math.log2(blockNum))) fail(`Invalid combination of boft_n_butterfly_factor (${extra + 1}) and boft_block_num (${blockNum})!`, 'boft_n_butterfly_factor');
-      if (blockNum % 2 ** extra !== 0) fail(`boft_block_num (${blockNum}) must be a multiple of 2 raised to the power of boft_n_butterfly_factor (${extra + 1})!`, 'boft_block_num');
+      if (extra > Math.trunc(Math.log2(blockNum)))
+        fail(`Invalid combination of boft_n_butterfly_factor (${extra + 1}) and boft_block_num (${blockNum})!`, 'boft_n_butterfly_factor');
+      if (blockNum % 2 ** extra !== 0)
+        fail(`boft_block_num (${blockNum}) must be a multiple of 2 raised to the power of boft_n_butterfly_factor (${extra + 1})!`, 'boft_block_num');
     }
     blockSize = Math.trunc(features / blockNum);
   } else if (blockSize !== 0 && blockNum === 0) {

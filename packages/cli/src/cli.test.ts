@@ -43,7 +43,22 @@ describe('help', () => {
       }
     }
     const train = program.commands.find((command) => command.name() === 'train')!.helpInformation();
-    for (const flag of ['--r ', '--lora-alpha', '--lora-dropout', '--target-modules', '--use-dora', '--use-rslora', '--epochs', '--batch-size', '--lr', '--max-length', '--seed', '--eval-split', '--out', '--backend']) {
+    for (const flag of [
+      '--r ',
+      '--lora-alpha',
+      '--lora-dropout',
+      '--target-modules',
+      '--use-dora',
+      '--use-rslora',
+      '--epochs',
+      '--batch-size',
+      '--lr',
+      '--max-length',
+      '--seed',
+      '--eval-split',
+      '--out',
+      '--backend',
+    ]) {
       expect(train).toContain(flag);
     }
     // The flag's help is the config schema's description of the field.
@@ -64,14 +79,34 @@ describe('user errors exit 2 with one line', () => {
     ['unknown flag', ['inspect', fixture('gpt2-lora', 'adapter'), '--colour'], /unknown option '--colour'/],
     ['missing required flag', ['train', '--data', 'x.jsonl', '--out', 'o'], /required option '--base <dir\|repo>' not specified/],
     ['unknown backend', ['eval', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--backend', 'tpu'], /backend.*"tpu".*wasm/i],
-    ['missing data file', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', '/nonexistent/data.jsonl', '--out', join(tmpdir(), 'peftjs-never')], /data file \/nonexistent\/data.jsonl does not exist/],
-    ['unknown method', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--method', 'loar'], /unknown method "loar"; registered methods: .*lora/],
+    [
+      'missing data file',
+      ['train', '--base', fixture('gpt2-lora', 'base'), '--data', '/nonexistent/data.jsonl', '--out', join(tmpdir(), 'peftjs-never')],
+      /data file \/nonexistent\/data.jsonl does not exist/,
+    ],
+    [
+      'unknown method',
+      ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--method', 'loar'],
+      /unknown method "loar"; registered methods: .*lora/,
+    ],
     ['bad number', ['train', '--base', 'b', '--data', 'd.jsonl', '--out', 'o', '--lr', 'fast'], /--lr must be a positive number, got "fast"/],
-    ['flag of another method', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--method', 'ia3', '--use-dora'], /--use-dora is not a ia3 option \(it belongs to lora[,)]/],
-    ['target that matches nothing', ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--target-modules', 'q_prj'], /matched no layer/],
+    [
+      'flag of another method',
+      ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--method', 'ia3', '--use-dora'],
+      /--use-dora is not a ia3 option \(it belongs to lora[,)]/,
+    ],
+    [
+      'target that matches nothing',
+      ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(tmpdir(), 'peftjs-never'), '--target-modules', 'q_prj'],
+      /matched no layer/,
+    ],
     ['not an adapter folder', ['inspect', fixture('gpt2-lora', 'base')], /no adapter_config.json/],
     ['bad input ids', ['generate', '--base', fixture('gpt2-lora', 'base'), '--input-ids', '[[1,2],[3]]'], /--input-ids: every row must have the same length/],
-    ['token outside the vocabulary', ['generate', '--base', fixture('gpt2-lora', 'base'), '--input-ids', '[[1,2,500]]'], /token id 500 is outside the model's vocabulary \(vocab_size 100\)/],
+    [
+      'token outside the vocabulary',
+      ['generate', '--base', fixture('gpt2-lora', 'base'), '--input-ids', '[[1,2,500]]'],
+      /token id 500 is outside the model's vocabulary \(vocab_size 100\)/,
+    ],
     ['text without a tokenizer', ['generate', '--base', fixture('gpt2-lora', 'base'), '--prompt', 'hello'], /has no tokenizer.json; use --input-ids/],
   ];
   it.each(cases)('%s', async (_, argv, message) => {
@@ -101,7 +136,28 @@ describe('user errors exit 2 with one line', () => {
 
 describe('train', () => {
   it('trains a LoRA adapter: PEFT files, training log, loss curve; same seed → same adapter', async () => {
-    const args = ['--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--epochs', '3', '--batch-size', '3', '--lr', '0.01', '--eval-split', '2', '--r', '4', '--lora-alpha', '8', '--lora-dropout', '0.1', '--seed', '7'];
+    const args = [
+      '--base',
+      fixture('gpt2-lora', 'base'),
+      '--data',
+      fixture('gpt2-lora', 'data.jsonl'),
+      '--epochs',
+      '3',
+      '--batch-size',
+      '3',
+      '--lr',
+      '0.01',
+      '--eval-split',
+      '2',
+      '--r',
+      '4',
+      '--lora-alpha',
+      '8',
+      '--lora-dropout',
+      '0.1',
+      '--seed',
+      '7',
+    ];
     const first = await cli('train', ...args, '--out', join(work, 'a'), '--json');
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/trainable params: 1,024 \|\| all params: 30,720 \|\| trainable%: 3\.3333/);
@@ -133,7 +189,21 @@ describe('train', () => {
     await writeFile(data, 'input_ids\n"[1, 2, 3, 4, 5]"\n"[6, 7, 8, 9]"\n"[10, 11, 12, 13, 14, 15]"\n');
     const configFile = join(work, 'ia3.json');
     await writeFile(configFile, JSON.stringify({ peft_type: 'IA3', target_modules: ['c_attn', 'mlp.c_proj'], feedforward_modules: ['mlp.c_proj'] }));
-    const result = await cli('train', '--base', fixture('gpt2-lora', 'base'), '--data', data, '--config', configFile, '--out', join(work, 'ia3'), '--epochs', '1', '--eval-split', '0');
+    const result = await cli(
+      'train',
+      '--base',
+      fixture('gpt2-lora', 'base'),
+      '--data',
+      data,
+      '--config',
+      configFile,
+      '--out',
+      join(work, 'ia3'),
+      '--epochs',
+      '1',
+      '--eval-split',
+      '0',
+    );
     expect(result.code, result.stderr).toBe(0);
     const inspected = await cli('inspect', join(work, 'ia3'), '--json');
     const info = JSON.parse(inspected.stdout);
@@ -145,13 +215,40 @@ describe('train', () => {
 describe('prompt methods (registered by @peftjs/prompt-tuning)', () => {
   it('trains prompt tuning and generates with a Python prompt-tuning adapter', async () => {
     const out = join(work, 'prompt-tuning');
-    const trained = await cli('train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--method', 'prompt-tuning', '--num-virtual-tokens', '4', '--epochs', '1', '--out', out);
+    const trained = await cli(
+      'train',
+      '--base',
+      fixture('gpt2-lora', 'base'),
+      '--data',
+      fixture('gpt2-lora', 'data.jsonl'),
+      '--method',
+      'prompt-tuning',
+      '--num-virtual-tokens',
+      '4',
+      '--epochs',
+      '1',
+      '--out',
+      out,
+    );
     expect(trained.code, trained.stderr).toBe(0);
     const info = JSON.parse((await cli('inspect', out, '--json')).stdout);
     expect(info.peft_type).toBe('PROMPT_TUNING');
     expect(info.tensors).toEqual([{ name: 'prompt_embeddings', dtype: 'F32', shape: [4, 32], parameters: 128 }]);
     const io = await loadSafetensors(fixture('gpt2-prompt-tuning', 'io.safetensors'), { names: ['input_ids', 'expected_greedy_adapted'] });
-    const generated = await cli('generate', '--base', fixture('gpt2-prompt-tuning', 'base'), '--adapter', fixture('gpt2-prompt-tuning', 'adapter'), '--input-ids', JSON.stringify(await io.input_ids!.array()), '--max-new-tokens', '6', '--pad-token-id', '0', '--json');
+    const generated = await cli(
+      'generate',
+      '--base',
+      fixture('gpt2-prompt-tuning', 'base'),
+      '--adapter',
+      fixture('gpt2-prompt-tuning', 'adapter'),
+      '--input-ids',
+      JSON.stringify(await io.input_ids!.array()),
+      '--max-new-tokens',
+      '6',
+      '--pad-token-id',
+      '0',
+      '--json',
+    );
     expect(generated.code, generated.stderr).toBe(0);
     expect(JSON.parse(generated.stdout).sequences).toEqual(await io.expected_greedy_adapted!.array());
     tf.dispose(Object.values(io));
@@ -170,7 +267,16 @@ describe('with the Python PEFT fixtures', () => {
     const adapted = await cli('eval', '--base', fixture('gpt2-lora', 'base'), '--adapter', fixture('gpt2-lora', 'adapter'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--json');
     expect(JSON.parse(adapted.stdout).loss).toBeCloseTo(expected.adapted, 4);
     const llama = JSON.parse(await readFile(fixture('llama-lora', 'case.json'), 'utf8')).expected_loss;
-    const llamaAdapted = await cli('eval', '--base', fixture('llama-lora', 'base'), '--adapter', fixture('llama-lora', 'adapter'), '--data', fixture('llama-lora', 'data.jsonl'), '--json');
+    const llamaAdapted = await cli(
+      'eval',
+      '--base',
+      fixture('llama-lora', 'base'),
+      '--adapter',
+      fixture('llama-lora', 'adapter'),
+      '--data',
+      fixture('llama-lora', 'data.jsonl'),
+      '--json',
+    );
     expect(JSON.parse(llamaAdapted.stdout).loss).toBeCloseTo(llama.adapted, 4);
   });
 
@@ -179,7 +285,19 @@ describe('with the Python PEFT fixtures', () => {
     const ids = JSON.stringify(await io.input_ids!.array());
     const mask = JSON.stringify(await io.attention_mask!.array());
     const output = join(work, 'logits.safetensors');
-    const result = await cli('predict', '--base', fixture('gpt2-lora', 'base'), '--adapter', fixture('gpt2-lora', 'adapter'), '--input-ids', ids, '--attention-mask', mask, '--output', output);
+    const result = await cli(
+      'predict',
+      '--base',
+      fixture('gpt2-lora', 'base'),
+      '--adapter',
+      fixture('gpt2-lora', 'adapter'),
+      '--input-ids',
+      ids,
+      '--attention-mask',
+      mask,
+      '--output',
+      output,
+    );
     expect(result.code, result.stderr).toBe(0);
     const { logits } = await loadSafetensors(output);
     expect(logits!.shape).toEqual([2, 8, 100]);
@@ -194,7 +312,22 @@ describe('with the Python PEFT fixtures', () => {
     const io = await loadSafetensors(fixture('bert-seqcls-lora', 'io.safetensors'));
     const json = async (name: string) => JSON.stringify(await io[name]!.array());
     const output = join(work, 'bert-logits.safetensors');
-    const result = await cli('predict', '--base', fixture('bert-seqcls-lora', 'base'), '--adapter', fixture('bert-seqcls-lora', 'adapter'), '--input-ids', await json('input_ids'), '--attention-mask', await json('attention_mask'), '--token-type-ids', await json('token_type_ids'), '--output', output, '--json');
+    const result = await cli(
+      'predict',
+      '--base',
+      fixture('bert-seqcls-lora', 'base'),
+      '--adapter',
+      fixture('bert-seqcls-lora', 'adapter'),
+      '--input-ids',
+      await json('input_ids'),
+      '--attention-mask',
+      await json('attention_mask'),
+      '--token-type-ids',
+      await json('token_type_ids'),
+      '--output',
+      output,
+      '--json',
+    );
     expect(result.code, result.stderr).toBe(0);
     const { logits } = await loadSafetensors(output);
     expect(logits!.shape).toEqual([2, 2]);
@@ -213,7 +346,20 @@ describe('with the Python PEFT fixtures', () => {
     for (const name of ['gpt2-lora', 'llama-lora']) {
       const io = await loadSafetensors(fixture(name, 'io.safetensors'));
       const ids = JSON.stringify(await io.input_ids!.array());
-      const adapted = await cli('generate', '--base', fixture(name, 'base'), '--adapter', fixture(name, 'adapter'), '--input-ids', ids, '--max-new-tokens', '6', '--pad-token-id', '0', '--json');
+      const adapted = await cli(
+        'generate',
+        '--base',
+        fixture(name, 'base'),
+        '--adapter',
+        fixture(name, 'adapter'),
+        '--input-ids',
+        ids,
+        '--max-new-tokens',
+        '6',
+        '--pad-token-id',
+        '0',
+        '--json',
+      );
       expect(adapted.code, adapted.stderr).toBe(0);
       expect(JSON.parse(adapted.stdout)).toEqual({ sequences: await io.expected_greedy_adapted!.array(), texts: null });
       const base = await cli('generate', '--base', fixture(name, 'base'), '--input-ids', ids, '--max-new-tokens', '6', '--pad-token-id', '0', '--json', '--greedy');
@@ -223,7 +369,20 @@ describe('with the Python PEFT fixtures', () => {
   });
 
   it('generate samples repeatably with a seed, and refuses --greedy with sampling flags', async () => {
-    const args = ['generate', '--base', fixture('gpt2-lora', 'base'), '--input-ids', '[[17, 64, 25, 10]]', '--max-new-tokens', '8', '--temperature', '1.5', '--top-k', '20', '--json'];
+    const args = [
+      'generate',
+      '--base',
+      fixture('gpt2-lora', 'base'),
+      '--input-ids',
+      '[[17, 64, 25, 10]]',
+      '--max-new-tokens',
+      '8',
+      '--temperature',
+      '1.5',
+      '--top-k',
+      '20',
+      '--json',
+    ];
     const first = await cli(...args, '--seed', '3');
     const again = await cli(...args, '--seed', '3');
     expect(first.code, first.stderr).toBe(0);

@@ -15,7 +15,6 @@ import { loadPlugin, registerBuiltinTuners } from './util/methods';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, isUserError } from './util/usage-error';
 import { asMemoryError } from './util/storage-options';
 
-
 /** The values of every `--plugin X` / `--plugin=X` in argv (loaded before the commands are built, so their flags exist). */
 function pluginArguments(argv: readonly string[]): string[] {
   const plugins: string[] = [];
@@ -27,10 +26,7 @@ function pluginArguments(argv: readonly string[]): string[] {
 }
 
 export function buildProgram(io: CliIo): Command {
-  const program = new Command('peftjs')
-    .description(PROGRAM_DESCRIPTION)
-    .version(CLI_VERSION, '-V, --version', 'print the version')
-    .showSuggestionAfterError(true);
+  const program = new Command('peftjs').description(PROGRAM_DESCRIPTION).version(CLI_VERSION, '-V, --version', 'print the version').showSuggestionAfterError(true);
   for (const make of [trainCommand, generateCommand, predictCommand, evalCommand, mergeCommand, inspectCommand, pushCommand, pullCommand]) {
     program.addCommand(make(io));
   }

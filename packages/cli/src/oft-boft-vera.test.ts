@@ -30,7 +30,19 @@ describe('a Python PEFT VeRA adapter through the CLI (llama-vera)', () => {
   it('predict writes the adapted logits PEFT computed', async () => {
     const io = await loadSafetensors(fixture('llama-vera', 'io.safetensors'));
     const output = join(work, 'vera-logits.safetensors');
-    const result = await cli('predict', '--base', base, '--adapter', adapter, '--input-ids', JSON.stringify(await io.input_ids!.array()), '--attention-mask', JSON.stringify(await io.attention_mask!.array()), '--output', output);
+    const result = await cli(
+      'predict',
+      '--base',
+      base,
+      '--adapter',
+      adapter,
+      '--input-ids',
+      JSON.stringify(await io.input_ids!.array()),
+      '--attention-mask',
+      JSON.stringify(await io.attention_mask!.array()),
+      '--output',
+      output,
+    );
     expect(result.code, result.stderr).toBe(0);
     const { logits } = await loadSafetensors(output);
     expect(logits!.shape).toEqual([2, 8, 64]);
@@ -42,7 +54,20 @@ describe('a Python PEFT VeRA adapter through the CLI (llama-vera)', () => {
 
   it('generate reproduces the greedy ids, eval the data loss', async () => {
     const io = await loadSafetensors(fixture('llama-vera', 'io.safetensors'), { names: ['input_ids', 'expected_greedy_adapted'] });
-    const generated = await cli('generate', '--base', base, '--adapter', adapter, '--input-ids', JSON.stringify(await io.input_ids!.array()), '--max-new-tokens', '6', '--pad-token-id', '0', '--json');
+    const generated = await cli(
+      'generate',
+      '--base',
+      base,
+      '--adapter',
+      adapter,
+      '--input-ids',
+      JSON.stringify(await io.input_ids!.array()),
+      '--max-new-tokens',
+      '6',
+      '--pad-token-id',
+      '0',
+      '--json',
+    );
     expect(generated.code, generated.stderr).toBe(0);
     expect(JSON.parse(generated.stdout).sequences).toEqual(await io.expected_greedy_adapted!.array());
     const expected = JSON.parse(await readFile(fixture('llama-vera', 'case.json'), 'utf8')).expected_loss;
@@ -68,7 +93,17 @@ describe('train --method oft | boft | vera', () => {
   it('lists the methods and their config fields as flags', async () => {
     const help = await cli('train', '--help');
     expect(help.code).toBe(0);
-    for (const flag of ['--coft', '--block-share', '--module-dropout', '--boft-block-size', '--boft-n-butterfly-factor', '--projection-prng-key', '--save-projection', '--d-initial']) expect(help.stdout).toContain(flag);
+    for (const flag of [
+      '--coft',
+      '--block-share',
+      '--module-dropout',
+      '--boft-block-size',
+      '--boft-n-butterfly-factor',
+      '--projection-prng-key',
+      '--save-projection',
+      '--d-initial',
+    ])
+      expect(help.stdout).toContain(flag);
   });
 
   // The tiny LM example (examples/tiny-lm/base): a pretrained LLaMA, hidden 128, 4 layers.
@@ -82,7 +117,28 @@ describe('train --method oft | boft | vera', () => {
   for (const [method, flags, tensor] of cases) {
     it(`${method} on the tiny LM: held-out loss falls; the folder loads back in predict`, async () => {
       const out = join(work, `tiny-${method}`);
-      const trained = await cli('train', '--base', tinyBase, '--data', tinyData, '--method', method, ...flags, '--epochs', '2', '--batch-size', '8', '--eval-split', '16', '--seed', '3', '--no-progress', '--out', out, '--json');
+      const trained = await cli(
+        'train',
+        '--base',
+        tinyBase,
+        '--data',
+        tinyData,
+        '--method',
+        method,
+        ...flags,
+        '--epochs',
+        '2',
+        '--batch-size',
+        '8',
+        '--eval-split',
+        '16',
+        '--seed',
+        '3',
+        '--no-progress',
+        '--out',
+        out,
+        '--json',
+      );
       expect(trained.code, trained.stderr).toBe(0);
       const log = JSON.parse(await readFile(join(out, 'training_log.json'), 'utf8'));
       expect(log.evals.at(-1).loss).toBeLessThan(log.evals[0].loss);

@@ -29,7 +29,17 @@ describe('encoder-decoders (mT5)', () => {
   it('predict --decoder-input-ids writes the adapted decoder logits [batch, decoder_len, vocab]; without them it says what is missing', async () => {
     const io = await loadSafetensors(fixture('mt5-lora-seq2seq', 'io.safetensors'));
     const output = join(work, 'mt5-logits.safetensors');
-    const args = ['predict', '--base', fixture('mt5-lora-seq2seq', 'base'), '--adapter', fixture('mt5-lora-seq2seq', 'adapter'), '--input-ids', await json(io.input_ids!), '--attention-mask', await json(io.attention_mask!)];
+    const args = [
+      'predict',
+      '--base',
+      fixture('mt5-lora-seq2seq', 'base'),
+      '--adapter',
+      fixture('mt5-lora-seq2seq', 'adapter'),
+      '--input-ids',
+      await json(io.input_ids!),
+      '--attention-mask',
+      await json(io.attention_mask!),
+    ];
     const result = await cli(...args, '--decoder-input-ids', await json(io.decoder_input_ids!), '--output', output);
     expect(result.code, result.stderr).toBe(0);
     const { logits } = await loadSafetensors(output);
@@ -58,7 +68,18 @@ describe('encoder-decoders (mT5)', () => {
   it('eval scores {"input_ids","labels"} rows: the loss averaged over label tokens', async () => {
     const expected = JSON.parse(await readFile(fixture('mt5-lora-seq2seq', 'case.json'), 'utf8')).expected_loss;
     const data = fixture('mt5-lora-seq2seq', 'data.jsonl');
-    const adapted = await cli('eval', '--base', fixture('mt5-lora-seq2seq', 'base'), '--adapter', fixture('mt5-lora-seq2seq', 'adapter'), '--data', data, '--json', '--batch-size', '3');
+    const adapted = await cli(
+      'eval',
+      '--base',
+      fixture('mt5-lora-seq2seq', 'base'),
+      '--adapter',
+      fixture('mt5-lora-seq2seq', 'adapter'),
+      '--data',
+      data,
+      '--json',
+      '--batch-size',
+      '3',
+    );
     expect(adapted.code, adapted.stderr).toBe(0);
     const result = JSON.parse(adapted.stdout);
     expect(result.tokens).toBe(expected.adapted_predicted_tokens);

@@ -39,7 +39,19 @@ describe('--dtype / --quantization (frozen weights outside the wasm heap)', () =
   });
 
   it('generate and eval take the flags; merge into an NF4 store warns about rounding and writes the folder', async () => {
-    const generated = await cli('generate', '--base', fixture('gpt2-lora', 'base'), '--adapter', fixture('gpt2-lora', 'adapter'), '--input-ids', '[[1,2,3]]', '--max-new-tokens', '3', '--quantization', 'int8');
+    const generated = await cli(
+      'generate',
+      '--base',
+      fixture('gpt2-lora', 'base'),
+      '--adapter',
+      fixture('gpt2-lora', 'adapter'),
+      '--input-ids',
+      '[[1,2,3]]',
+      '--max-new-tokens',
+      '3',
+      '--quantization',
+      'int8',
+    );
     expect(generated.code, generated.stderr).toBe(0);
     expect(JSON.parse(generated.stdout.trim())).toHaveLength(6);
     const evaluated = await cli('eval', '--base', fixture('llama-lora', 'base'), '--data', fixture('llama-lora', 'data.jsonl'), '--dtype', 'float16', '--json');
@@ -55,10 +67,26 @@ describe('--dtype / --quantization (frozen weights outside the wasm heap)', () =
   it('a run that will not fit stops before training with one line naming what is needed and what helps (exit 2)', async () => {
     const data = join(work, 'long.jsonl');
     await writeFile(data, `${JSON.stringify({ input_ids: Array.from({ length: 30000 }, (_, index) => index % 90) })}\n`.repeat(2));
-    const result = await cli('train', '--base', fixture('llama-lora', 'base'), '--data', data, '--out', join(work, 'never'), '--max-length', '30000', '--batch-size', '2', '--eval-split', '0');
+    const result = await cli(
+      'train',
+      '--base',
+      fixture('llama-lora', 'base'),
+      '--data',
+      data,
+      '--out',
+      join(work, 'never'),
+      '--max-length',
+      '30000',
+      '--batch-size',
+      '2',
+      '--eval-split',
+      '0',
+    );
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/not enough memory to train at batch 2 × 30000 tokens: needs [\d.]+ GiB of wasm heap for tfjs tensors, and the wasm heap holds at most 4.0 GiB; options that help: .*--gradient-checkpointing.*shorter rows \(--max-length\)/);
+    expect(result.stderr).toMatch(
+      /not enough memory to train at batch 2 × 30000 tokens: needs [\d.]+ GiB of wasm heap for tfjs tensors, and the wasm heap holds at most 4.0 GiB; options that help: .*--gradient-checkpointing.*shorter rows \(--max-length\)/,
+    );
   });
 
   it('bad values name the choices', async () => {

@@ -49,9 +49,25 @@ describe('adaption prompt through the CLI (llama-adaption-prompt)', () => {
     tf.dispose([logits!, ...Object.values(io)]);
   });
 
-  it('train makes an adapter in PEFT\'s layout', async () => {
+  it("train makes an adapter in PEFT's layout", async () => {
     const out = join(work, 'adaption');
-    const trained = await cli('train', '--base', fixture(name, 'base'), '--data', fixture(name, 'data.jsonl'), '--method', 'adaption-prompt', '--adapter-len', '3', '--adapter-layers', '2', '--epochs', '1', '--out', out);
+    const trained = await cli(
+      'train',
+      '--base',
+      fixture(name, 'base'),
+      '--data',
+      fixture(name, 'data.jsonl'),
+      '--method',
+      'adaption-prompt',
+      '--adapter-len',
+      '3',
+      '--adapter-layers',
+      '2',
+      '--epochs',
+      '1',
+      '--out',
+      out,
+    );
     expect(trained.code, trained.stderr).toBe(0);
     const info = JSON.parse((await cli('inspect', out, '--json')).stdout);
     expect(info.peft_type).toBe('ADAPTION_PROMPT');
@@ -74,13 +90,27 @@ describe('per-row task ids through the CLI (gpt2-multitask-prompt-tuning)', () =
     const ids = JSON.stringify(await io.input_ids!.array());
     const taskIds = JSON.stringify(Array.from(await io.task_ids!.data()));
     const output = join(work, 'multitask-logits.safetensors');
-    const predicted = await cli('predict', ...model, '--input-ids', ids, '--attention-mask', JSON.stringify(await io.attention_mask!.array()), '--task-ids', taskIds, '--output', output);
+    const predicted = await cli(
+      'predict',
+      ...model,
+      '--input-ids',
+      ids,
+      '--attention-mask',
+      JSON.stringify(await io.attention_mask!.array()),
+      '--task-ids',
+      taskIds,
+      '--output',
+      output,
+    );
     expect(predicted.code, predicted.stderr).toBe(0);
     const { logits } = await loadSafetensors(output);
     expect(logits!.shape).toEqual([2, 12, 64]);
     expect(await violation(logits!, io.expected_adapted!, atol, rtol)).toBeLessThanOrEqual(0);
     const everyRowOnTask1 = join(work, 'multitask-task1.safetensors');
-    expect((await cli('predict', ...model, '--input-ids', ids, '--attention-mask', JSON.stringify(await io.attention_mask!.array()), '--task-ids', '1', '--output', everyRowOnTask1)).code).toBe(0);
+    expect(
+      (await cli('predict', ...model, '--input-ids', ids, '--attention-mask', JSON.stringify(await io.attention_mask!.array()), '--task-ids', '1', '--output', everyRowOnTask1))
+        .code,
+    ).toBe(0);
     const task1 = (await loadSafetensors(everyRowOnTask1)).logits!;
     expect(await violation(task1, io.expected_adapted_task1!, atol, rtol)).toBeLessThanOrEqual(0);
     const generated = await cli('generate', ...model, '--input-ids', ids, '--task-ids', taskIds, '--max-new-tokens', '6', '--pad-token-id', '0', '--json');
@@ -95,7 +125,10 @@ describe('per-row task ids through the CLI (gpt2-multitask-prompt-tuning)', () =
   });
 
   it('refuses a missing, miscounted or out-of-range --task-ids with a clear message', async () => {
-    const ids = JSON.stringify([[1, 2, 3], [4, 5, 6]]);
+    const ids = JSON.stringify([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const output = join(work, 'refused.safetensors');
     const missing = await cli('predict', ...model, '--input-ids', ids, '--output', output);
     expect(missing.code).toBe(2);
@@ -112,7 +145,25 @@ describe('per-row task ids through the CLI (gpt2-multitask-prompt-tuning)', () =
 
   it('train reads each row\'s "task_ids" and makes an adapter in PEFT\'s layout', async () => {
     const out = join(work, 'multitask');
-    const trained = await cli('train', '--base', fixture(name, 'base'), '--data', fixture(name, 'data.jsonl'), '--method', 'multitask-prompt-tuning', '--num-virtual-tokens', '4', '--num-tasks', '3', '--num-ranks', '2', '--epochs', '1', '--out', out);
+    const trained = await cli(
+      'train',
+      '--base',
+      fixture(name, 'base'),
+      '--data',
+      fixture(name, 'data.jsonl'),
+      '--method',
+      'multitask-prompt-tuning',
+      '--num-virtual-tokens',
+      '4',
+      '--num-tasks',
+      '3',
+      '--num-ranks',
+      '2',
+      '--epochs',
+      '1',
+      '--out',
+      out,
+    );
     expect(trained.code, trained.stderr).toBe(0);
     const info = JSON.parse((await cli('inspect', out, '--json')).stdout);
     expect(info.peft_type).toBe('MULTITASK_PROMPT_TUNING');
@@ -128,7 +179,27 @@ describe('per-row task ids through the CLI (gpt2-multitask-prompt-tuning)', () =
     const source = fixture(name, 'adapter', 'adapter_model.safetensors');
     const rows = join(work, 'one-task.jsonl');
     await writeFile(rows, (await readFile(fixture(name, 'data.jsonl'), 'utf8')).replace(/"task_ids": \d+/g, '"task_ids": 0'));
-    const trained = await cli('train', '--base', fixture(name, 'base'), '--data', rows, '--method', 'multitask-prompt-tuning', '--num-virtual-tokens', '4', '--prompt-tuning-init', 'AVERAGE_SOURCE_TASKS', '--prompt-tuning-init-state-dict-path', source, '--epochs', '1', '--lr', '1e-9', '--out', out);
+    const trained = await cli(
+      'train',
+      '--base',
+      fixture(name, 'base'),
+      '--data',
+      rows,
+      '--method',
+      'multitask-prompt-tuning',
+      '--num-virtual-tokens',
+      '4',
+      '--prompt-tuning-init',
+      'AVERAGE_SOURCE_TASKS',
+      '--prompt-tuning-init-state-dict-path',
+      source,
+      '--epochs',
+      '1',
+      '--lr',
+      '1e-9',
+      '--out',
+      out,
+    );
     expect(trained.code, trained.stderr).toBe(0);
     const saved = await loadSafetensors(join(out, 'adapter_model.safetensors'));
     const original = await loadSafetensors(source);

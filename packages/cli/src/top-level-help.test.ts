@@ -27,7 +27,13 @@ describe('the fast top-level help', () => {
   });
 
   it('leaves every other command line to the full CLI', () => {
-    for (const argv of [['train', '--help'], ['--help', 'train'], ['inspect', 'x'], ['--plugin', 'x', '--help']]) expect(isTopLevelRequest(argv)).toBe(false);
+    for (const argv of [
+      ['train', '--help'],
+      ['--help', 'train'],
+      ['inspect', 'x'],
+      ['--plugin', 'x', '--help'],
+    ])
+      expect(isTopLevelRequest(argv)).toBe(false);
   });
 
   it('does not load TensorFlow.js', () => {

@@ -2,10 +2,13 @@ import { CommanderError } from 'commander';
 import { summaryProgram } from './command-summaries';
 
 /** Prints the top-level help or the version, as the full CLI does; returns the exit code. */
-export function runTopLevelRequest(argv: readonly string[], write: { stdout(text: string): void; stderr(text: string): void } = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-}): number {
+export function runTopLevelRequest(
+  argv: readonly string[],
+  write: { stdout(text: string): void; stderr(text: string): void } = {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  },
+): number {
   const program = summaryProgram();
   if (argv.length === 0) {
     // As the full CLI: no command is a usage error, with the help on stderr.

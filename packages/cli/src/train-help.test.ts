@@ -3,9 +3,11 @@ import { buildProgram } from './cli';
 import { processIo } from './cli-io';
 import { registerBuiltinTuners } from './util/methods';
 
-it('train --help shows the common options first, then each method\'s options under its own heading', () => {
+it("train --help shows the common options first, then each method's options under its own heading", () => {
   registerBuiltinTuners();
-  const train = buildProgram(processIo()).commands.find((command) => command.name() === 'train')!.helpInformation();
+  const train = buildProgram(processIo())
+    .commands.find((command) => command.name() === 'train')!
+    .helpInformation();
   const at = (text: string) => {
     const index = train.indexOf(text);
     expect(index, text).toBeGreaterThanOrEqual(0);

@@ -64,12 +64,18 @@ describe('a user mistake reads as one line, exit 2, never "internal error"', () 
     expect(await readFile(file, 'utf8')).toBe('keep me');
     // Checked before loading anything: no training step ran (a run takes seconds; this is a sanity bound, not a timing test).
     expect(Date.now() - started).toBeLessThan(30_000);
-    await expectOneLine(['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(file, 'inside')], /cannot be made: .*out-file is a file/);
+    await expectOneLine(
+      ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(file, 'inside')],
+      /cannot be made: .*out-file is a file/,
+    );
     await expectOneLine(['merge', '--base', fixture('gpt2-lora', 'base'), '--adapter', fixture('gpt2-lora', 'adapter'), '--out', file], /is a file, not a folder/);
   });
 
   it('--eval-split must be a fraction or a whole count', async () => {
-    await expectOneLine(['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(work, 'never'), '--eval-split', '2.5'], /--eval-split must be a fraction below 1 or a whole number of rows, got "2.5"/);
+    await expectOneLine(
+      ['train', '--base', fixture('gpt2-lora', 'base'), '--data', fixture('gpt2-lora', 'data.jsonl'), '--out', join(work, 'never'), '--eval-split', '2.5'],
+      /--eval-split must be a fraction below 1 or a whole number of rows, got "2.5"/,
+    );
   });
 
   it('a row whose values have the wrong types names the value, not missing keys', async () => {

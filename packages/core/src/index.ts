@@ -2,7 +2,20 @@ import { registerMissingBackendHint } from './util/missing-backend-hint';
 
 export * from './errors';
 export type { ParamRef } from './spec/param-ref';
-export type { TunerV1, AnyTuner, LayerContext, ModelContext, TargetDefaults, AdapterParameterContext, SerializableLayerClass, AdapterLayerEntry, AdapterStateDictFormat, DefaultStateDictFormat, TunerTrainingHooks, TrainingHookContext } from './spec/tuner-v1';
+export type {
+  TunerV1,
+  AnyTuner,
+  LayerContext,
+  ModelContext,
+  TargetDefaults,
+  AdapterParameterContext,
+  SerializableLayerClass,
+  AdapterLayerEntry,
+  AdapterStateDictFormat,
+  DefaultStateDictFormat,
+  TunerTrainingHooks,
+  TrainingHookContext,
+} from './spec/tuner-v1';
 export type { GenerationPlan, TunerGenerationHooks } from './spec/generation-hooks';
 export { generationPlan } from './model/generation-plan';
 export { TunerLayer, innermostLayer, tunerLayerStack, type TunerLayerArgs, type VariableUpdate } from './spec/tuner-layer';
@@ -34,7 +47,17 @@ export {
   type ModelInfo,
 } from './registry/model-registry';
 export { fields, describeField, type ConfigField, type ConfigFieldType } from './config/config-fields';
-export { defineConfigSchema, toPythonJson, TASK_TYPES, type TaskType, type PeftConfig, type ConfigSchema, type TypedFields, type ConfigFieldInfo, type ConfigOptions } from './config/config-schema';
+export {
+  defineConfigSchema,
+  toPythonJson,
+  TASK_TYPES,
+  type TaskType,
+  type PeftConfig,
+  type ConfigSchema,
+  type TypedFields,
+  type ConfigFieldInfo,
+  type ConfigOptions,
+} from './config/config-schema';
 export { parsePeftConfig, serializePeftConfig, peftTypeOf } from './config/peft-config';
 export {
   fullMatch,
@@ -56,7 +79,17 @@ export { ModulesToSaveLayer } from './model/modules-to-save-layer';
 export { withForwardContext, currentForwardContext, BASE_ADAPTER_NAME, type ForwardContext } from './model/forward-context';
 export { injectAdapter, allLinearTargets } from './model/inject';
 export { PEFT_KEY_PREFIX } from './model/state-dict';
-export { PeftModel, getPeftModel, getPeftModelStateDict, setPeftModelStateDict, getLayerByPath, DEFAULT_ADAPTER_NAME, type GetPeftModelOptions, type ModelStatus, type Regular } from './model/peft-model';
+export {
+  PeftModel,
+  getPeftModel,
+  getPeftModelStateDict,
+  setPeftModelStateDict,
+  getLayerByPath,
+  DEFAULT_ADAPTER_NAME,
+  type GetPeftModelOptions,
+  type ModelStatus,
+  type Regular,
+} from './model/peft-model';
 export { warn, setWarningHandler, type WarningHandler } from './util/warn';
 export { snakeToCamel, camelToSnake } from './util/strings';
 export { createSeededRandom, withSeededMathRandom, shuffled } from './util/seeded-random';

@@ -13,10 +13,9 @@ export function checkFeedforwardSubset(targetModules: string | string[] | null, 
   if (!targets || !feedforward) return;
   const extra = [...feedforward].filter((name) => !targets.has(name));
   if (extra.length > 0) {
-    throw new InvalidConfigError(
-      `feedforward_modules must be a subset of target_modules; not targets: ${extra.join(', ')} (target_modules: ${[...targets].join(', ')})`,
-      { field: 'feedforward_modules' },
-    );
+    throw new InvalidConfigError(`feedforward_modules must be a subset of target_modules; not targets: ${extra.join(', ')} (target_modules: ${[...targets].join(', ')})`, {
+      field: 'feedforward_modules',
+    });
   }
 }
 

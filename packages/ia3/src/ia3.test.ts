@@ -90,7 +90,11 @@ describe('IA3 parity with Python PEFT (mlp-ia3)', () => {
     peftModel.loadStateDict(saved);
     expect(tf.memory().numTensors).toBe(before);
     await assertClose(peftModel.model.predict(inputs) as tf.Tensor, io.expected_adapted!, { atol, rtol, message: 'adapted' });
-    await assertClose(peftModel.disableAdapter(() => peftModel.model.predict(inputs) as tf.Tensor), io.expected_disabled!, { atol, rtol, message: 'disabled' });
+    await assertClose(
+      peftModel.disableAdapter(() => peftModel.model.predict(inputs) as tf.Tensor),
+      io.expected_disabled!,
+      { atol, rtol, message: 'disabled' },
+    );
     const ours = peftModel.getStateDict();
     expect(Object.keys(ours).sort()).toEqual(Object.keys(saved).sort());
     for (const key of Object.keys(saved)) await assertClose(ours[key]!, saved[key]!, { atol: 0, rtol: 0, message: key });

@@ -146,7 +146,11 @@ describe('task types', () => {
 
   it('AutoPeftModel loads a task-less adapter through auto_mapping.base_model_class, and refuses one without it', async () => {
     const base = fixturePath('opt-lora', 'base');
-    const mapped = await adapterCopy(join(scratch, 'mapped'), { task_type: null, base_model_name_or_path: base, auto_mapping: { base_model_class: 'OPTForCausalLM', parent_library: 'transformers.models.opt.modeling_opt' } });
+    const mapped = await adapterCopy(join(scratch, 'mapped'), {
+      task_type: null,
+      base_model_name_or_path: base,
+      auto_mapping: { base_model_class: 'OPTForCausalLM', parent_library: 'transformers.models.opt.modeling_opt' },
+    });
     const peft = await AutoPeftModel.fromPretrained(mapped);
     await expectAdapted(peft);
     peft.baseModel.dispose();

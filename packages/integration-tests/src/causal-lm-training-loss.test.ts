@@ -65,7 +65,8 @@ describe.each(BACKENDS)('chunkedCrossEntropy on %s', (backend) => {
     const labels = tf.tensor1d([3, IGNORE_INDEX, 0, 10, 5, IGNORE_INDEX, 7], 'int32');
     const before = tf.memory().numTensors;
     // causalLmLoss scores logits[t] against labels[t + 1]: a label column in front, a logits row behind.
-    const reference = (x: tf.Tensor) => causalLmLoss(tf.reshape(tf.concat([tf.zeros([1], 'int32'), labels]), [1, 8]), tf.reshape(tf.concat([tf.matMul(x, weight, false, true), tf.zeros([1, 11])]), [1, 8, 11]));
+    const reference = (x: tf.Tensor) =>
+      causalLmLoss(tf.reshape(tf.concat([tf.zeros([1], 'int32'), labels]), [1, 8]), tf.reshape(tf.concat([tf.matMul(x, weight, false, true), tf.zeros([1, 11])]), [1, 8, 11]));
     const expected = tf.valueAndGrad(reference)(rows);
     for (const chunkRows of [1, 3, 7, 100]) {
       const actual = tf.valueAndGrad((x: tf.Tensor) => chunkedCrossEntropy(x as tf.Tensor2D, labels, weightProjection(weight, 'vocab-major'), { chunkRows }))(rows);
@@ -75,8 +76,15 @@ describe.each(BACKENDS)('chunkedCrossEntropy on %s', (backend) => {
     }
     // A Dense-layout kernel with a bias gives the same as the explicit composition.
     const bias = tf.randomNormal([11], 0, 1, 'float32', 3);
-    const withBias = tf.valueAndGrad((x: tf.Tensor) => chunkedCrossEntropy(x as tf.Tensor2D, labels, weightProjection(tf.transpose(weight), 'hidden-major', bias), { chunkRows: 2 }))(rows);
-    const biasReference = tf.valueAndGrad((x: tf.Tensor) => causalLmLoss(tf.reshape(tf.concat([tf.zeros([1], 'int32'), labels]), [1, 8]), tf.reshape(tf.concat([tf.add(tf.matMul(x, weight, false, true), bias), tf.zeros([1, 11])]), [1, 8, 11])))(rows);
+    const withBias = tf.valueAndGrad((x: tf.Tensor) =>
+      chunkedCrossEntropy(x as tf.Tensor2D, labels, weightProjection(tf.transpose(weight), 'hidden-major', bias), { chunkRows: 2 }),
+    )(rows);
+    const biasReference = tf.valueAndGrad((x: tf.Tensor) =>
+      causalLmLoss(
+        tf.reshape(tf.concat([tf.zeros([1], 'int32'), labels]), [1, 8]),
+        tf.reshape(tf.concat([tf.add(tf.matMul(x, weight, false, true), bias), tf.zeros([1, 11])]), [1, 8, 11]),
+      ),
+    )(rows);
     expect(await maxDifference(withBias.value, biasReference.value)).toBeLessThan(1e-5);
     expect(await maxDifference(withBias.grad, biasReference.grad)).toBeLessThan(1e-6);
     tf.dispose([expected.value, expected.grad, withBias.value, withBias.grad, biasReference.value, biasReference.grad, bias]);
@@ -144,7 +152,7 @@ describe.each(BACKENDS)('causalLmTrainingLoss on %s', (backend) => {
     const run = (gradientCheckpointing: boolean) => {
       // The same sequence of random numbers for both runs: the same dropout masks.
       let state = 12345;
-      Math.random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+      Math.random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
       try {
         return lossAndGradients(variables, () => causalLmTrainingLoss(model, [ids, mask], labels, { gradientCheckpointing }));
       } finally {

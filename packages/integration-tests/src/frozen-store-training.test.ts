@@ -26,7 +26,11 @@ afterAll(async () => {
 });
 
 /** Loss and gradients of one LoRA step; the frozen weights' reads are counted. */
-async function step(model: LayersModel, ids: tf.Tensor2D, like?: LayersModel): Promise<{ loss: number; gradients: Record<string, tf.Tensor>; reads: number; names: string[]; model: LayersModel }> {
+async function step(
+  model: LayersModel,
+  ids: tf.Tensor2D,
+  like?: LayersModel,
+): Promise<{ loss: number; gradients: Record<string, tf.Tensor>; reads: number; names: string[]; model: LayersModel }> {
   const peft = getPeftModel(model, { peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj', 'down_proj'], init_lora_weights: false });
   // the same adapter values as `like`'s (the init is random)
   if (like) like.trainableWeights.forEach((weight, index) => peft.model.trainableWeights[index]!.write(weight.read()));
@@ -85,8 +89,14 @@ describe('training on a store-backed model', () => {
     // the same adapter values in both
     a.model.trainableWeights.forEach((weight, index) => b.model.trainableWeights[index]!.write(weight.read()));
     const lossOf = (model: LayersModel) => () => causalLmLoss(ids, model.apply([ids, tf.onesLike(ids)], { training: true }) as tf.Tensor);
-    const ga = tf.variableGrads(lossOf(a.model), a.model.trainableWeights.map((weight) => weight.read() as tf.Variable));
-    const gb = tf.variableGrads(lossOf(b.model), b.model.trainableWeights.map((weight) => weight.read() as tf.Variable));
+    const ga = tf.variableGrads(
+      lossOf(a.model),
+      a.model.trainableWeights.map((weight) => weight.read() as tf.Variable),
+    );
+    const gb = tf.variableGrads(
+      lossOf(b.model),
+      b.model.trainableWeights.map((weight) => weight.read() as tf.Variable),
+    );
     const namesA = Object.keys(ga.grads);
     const namesB = Object.keys(gb.grads);
     for (let index = 0; index < namesA.length; index++) expect(await maxAbsDifference(gb.grads[namesB[index]!]!, ga.grads[namesA[index]!]!)).toBeLessThan(1e-5);

@@ -71,34 +71,37 @@ afterAll(async () => {
 });
 
 describe('every Python PEFT adapter in the fixtures', () => {
-  it.each(cases.map((entry) => [`${entry.caseName}/${entry.folder.join('/')}`, entry] as const))('%s loads, reproduces its output, and re-saves identically', async (_label, entry) => {
-    const { caseName, adapterName, expected } = entry;
-    const json = peftCase(caseName);
-    const io = await loadFixtureTensors(caseName, 'io.safetensors');
-    const inputs = inputsFor(caseName, io);
-    const adapterFolder = peftFixturePath(caseName, ...entry.folder);
-    const base = await baseModelFor(caseName);
-    const peftModel = await fromPretrained(base, adapterFolder, { adapterName });
-    const output = peftModel.model.predict(inputs) as tf.Tensor;
-    expect(await maxCloseViolation(output, io[expected]!, json.atol, json.rtol), `output vs ${expected}`).toBe(0);
+  it.each(cases.map((entry) => [`${entry.caseName}/${entry.folder.join('/')}`, entry] as const))(
+    '%s loads, reproduces its output, and re-saves identically',
+    async (_label, entry) => {
+      const { caseName, adapterName, expected } = entry;
+      const json = peftCase(caseName);
+      const io = await loadFixtureTensors(caseName, 'io.safetensors');
+      const inputs = inputsFor(caseName, io);
+      const adapterFolder = peftFixturePath(caseName, ...entry.folder);
+      const base = await baseModelFor(caseName);
+      const peftModel = await fromPretrained(base, adapterFolder, { adapterName });
+      const output = peftModel.model.predict(inputs) as tf.Tensor;
+      expect(await maxCloseViolation(output, io[expected]!, json.atol, json.rtol), `output vs ${expected}`).toBe(0);
 
-    const out = join(folder, caseName, entry.folder.join('-'));
-    await savePretrained(peftModel, out);
-    const savedFolder = adapterName === 'default' ? out : join(out, adapterName);
-    const python = await loadSafetensors(join(adapterFolder, 'adapter_model.safetensors'));
-    const ours = await loadSafetensors(join(savedFolder, 'adapter_model.safetensors'));
-    expect(Object.keys(ours).sort()).toEqual(Object.keys(python).sort());
-    for (const key of Object.keys(python)) {
-      expect(ours[key]!.shape, key).toEqual(python[key]!.shape);
-      expect(await maxCloseViolation(ours[key]!, python[key]!, 0, 0), key).toBe(0);
-    }
-    const pythonConfig = JSON.parse(await readFile(join(adapterFolder, 'adapter_config.json'), 'utf8'));
-    const ourConfig = JSON.parse(await readFile(join(savedFolder, 'adapter_config.json'), 'utf8'));
-    expect(sortedConfig(ourConfig)).toEqual(sortedConfig(pythonConfig));
-    tf.dispose([output, ...Object.values(python), ...Object.values(ours), ...Object.values(io)]);
-    tf.dispose(inputs);
-    peftModel.model.dispose();
-  });
+      const out = join(folder, caseName, entry.folder.join('-'));
+      await savePretrained(peftModel, out);
+      const savedFolder = adapterName === 'default' ? out : join(out, adapterName);
+      const python = await loadSafetensors(join(adapterFolder, 'adapter_model.safetensors'));
+      const ours = await loadSafetensors(join(savedFolder, 'adapter_model.safetensors'));
+      expect(Object.keys(ours).sort()).toEqual(Object.keys(python).sort());
+      for (const key of Object.keys(python)) {
+        expect(ours[key]!.shape, key).toEqual(python[key]!.shape);
+        expect(await maxCloseViolation(ours[key]!, python[key]!, 0, 0), key).toBe(0);
+      }
+      const pythonConfig = JSON.parse(await readFile(join(adapterFolder, 'adapter_config.json'), 'utf8'));
+      const ourConfig = JSON.parse(await readFile(join(savedFolder, 'adapter_config.json'), 'utf8'));
+      expect(sortedConfig(ourConfig)).toEqual(sortedConfig(pythonConfig));
+      tf.dispose([output, ...Object.values(python), ...Object.values(ours), ...Object.values(io)]);
+      tf.dispose(inputs);
+      peftModel.model.dispose();
+    },
+  );
 });
 
 describe('a round trip through the Hub', () => {

@@ -36,7 +36,10 @@ describe('IA3 on LLaMA, equal to Python PEFT (llama-ia3)', () => {
     const ids = await generate(peftModel.model, prompt, { maxNewTokens: json.generation.max_new_tokens, doSample: false, padTokenId: 0, eosTokenId: json.generation.eos_token_id });
     expect(ids).toEqual(await io[json.generation.adapted.tensor]!.array());
 
-    const rows = readFileSync(peftFixturePath('llama-ia3', 'data.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).input_ids as number[]);
+    const rows = readFileSync(peftFixturePath('llama-ia3', 'data.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).input_ids as number[]);
     let weighted = 0;
     let tokens = 0;
     for (const row of rows) {

@@ -60,7 +60,11 @@ async function datasetLoss(model: LayersModel): Promise<{ loss: number; tokens: 
   return { loss: weighted / tokens, tokens, rowLosses };
 }
 
-const generationOptions = () => ({ attentionMask: fixture.io.attention_mask!, maxNewTokens: fixture.json.generation.max_new_tokens, padTokenId: fixture.json.generation.pad_token_id });
+const generationOptions = () => ({
+  attentionMask: fixture.io.attention_mask!,
+  maxNewTokens: fixture.json.generation.max_new_tokens,
+  padTokenId: fixture.json.generation.pad_token_id,
+});
 
 describe.each(['cpu', 'wasm'])('mt5-lora-seq2seq base on %s', (backend) => {
   it('decoder logits, data.jsonl loss and greedy decoder ids (cached and not) match transformers', async () => {
@@ -76,7 +80,9 @@ describe.each(['cpu', 'wasm'])('mt5-lora-seq2seq base on %s', (backend) => {
     const expected = fixture.json.expected_loss;
     const { loss, tokens, rowLosses } = await datasetLoss(model);
     expect(tokens).toBe(expected.base_predicted_tokens);
-    rowLosses.forEach((value, index) => expect(Math.abs(value - expected.base_row_losses[index])).toBeLessThan(fixture.json.atol + fixture.json.rtol * expected.base_row_losses[index]));
+    rowLosses.forEach((value, index) =>
+      expect(Math.abs(value - expected.base_row_losses[index])).toBeLessThan(fixture.json.atol + fixture.json.rtol * expected.base_row_losses[index]),
+    );
     diffs[`base data.jsonl loss ${backend}`] = Math.abs(loss - expected.base);
     expect(Math.abs(loss - expected.base)).toBeLessThan(fixture.json.atol + fixture.json.rtol * expected.base);
 
@@ -96,7 +102,9 @@ describe('mt5-lora-seq2seq with @peftjs/lora', () => {
   it('adapted (self- and cross-attention q, v), disabled, merged logits; labels loss; data.jsonl loss; greedy ids; merged file', async () => {
     const model = await AutoModelForSeq2SeqLM.fromPretrained(fixture.baseDir);
     const peft = await fromPretrained(model, fixturePath('mt5-lora-seq2seq', 'adapter'));
-    const targeted = namedLayers(peft.model).filter((entry) => TunerLayer.isTunerLayer(entry.layer)).map((entry) => entry.path);
+    const targeted = namedLayers(peft.model)
+      .filter((entry) => TunerLayer.isTunerLayer(entry.layer))
+      .map((entry) => entry.path);
     expect(targeted).toHaveLength(12);
     expect(targeted).toContain('decoder.block.1.layer.1.EncDecAttention.v');
     const inputs = [fixture.io.input_ids!, fixture.io.attention_mask!, fixture.io.decoder_input_ids!];
@@ -122,7 +130,6 @@ describe('mt5-lora-seq2seq with @peftjs/lora', () => {
     expect(await generate(peft.model, fixture.io.input_ids!, { ...generationOptions(), useCache: false })).toEqual(greedyAdapted);
     expect(await generate(peft.model, fixture.io.input_ids!, { ...generationOptions(), adapterNames: [BASE_ADAPTER_NAME, 'default'] })).toEqual([greedyBase[0], greedyAdapted[1]]);
     expect(tf.memory().numTensors).toBe(before);
-
 
     // What a save writes is the file Python wrote: same keys, shapes and values (so Python reloads it as it was).
     const saved = peft.getStateDict();
@@ -152,7 +159,9 @@ describe('mt5-lora-seq2seq with @peftjs/lora', () => {
     const model = await AutoModelForSeq2SeqLM.fromPretrained(fixture.baseDir);
     const leaves = (peftType: string, extra: Record<string, unknown> = {}) => {
       const peft = getPeftModel(model, { peft_type: peftType, task_type: 'SEQ_2_SEQ_LM', ...extra });
-      const paths = namedLayers(peft.model).filter((entry) => TunerLayer.isTunerLayer(entry.layer)).map((entry) => entry.path);
+      const paths = namedLayers(peft.model)
+        .filter((entry) => TunerLayer.isTunerLayer(entry.layer))
+        .map((entry) => entry.path);
       peft.unload();
       return { paths, leaves: [...new Set(paths.map((path) => path.split('.').pop()))].sort() };
     };

@@ -85,7 +85,6 @@ describe.each(['opt-lora', 'bloom-lora', 'opt-ia3'])('%s', (caseName) => {
     expect(mixed).toEqual([greedyAdapted[0], greedyBase[1]]);
     expect(tf.memory().numTensors).toBe(before);
 
-
     // What a save writes is the file Python wrote: same keys, shapes and values (so Python reloads it as it was).
     const saved = peft.getStateDict();
     const file = await loadSafetensors(fixturePath(caseName, 'adapter', 'adapter_model.safetensors'));

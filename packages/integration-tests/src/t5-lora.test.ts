@@ -114,7 +114,21 @@ describe('T5 (ReLU FFN, tied head)', () => {
       [0, 4, 5, 6],
       [0, 7, 8, 1],
     ]);
-    const inputs = [tf.tensor2d([[9, 10, 11, 1], [12, 13, 1, 0]], [2, 4], 'int32'), tf.tensor2d([[1, 1, 1, 1], [1, 1, 1, 0]]), decoderInputIds];
+    const inputs = [
+      tf.tensor2d(
+        [
+          [9, 10, 11, 1],
+          [12, 13, 1, 0],
+        ],
+        [2, 4],
+        'int32',
+      ),
+      tf.tensor2d([
+        [1, 1, 1, 1],
+        [1, 1, 1, 0],
+      ]),
+      decoderInputIds,
+    ];
     const lossOf = () => tf.tidy(() => seq2seqLmLoss(labels, peft.model.predict(inputs) as tf.Tensor).dataSync()[0]!);
     const base = tf.tidy(() => (model.getWeights()[0] as tf.Tensor).clone());
     const first = lossOf();

@@ -29,7 +29,12 @@ function conv1dNet(): tfl.LayersModel {
 const conv1dInputs = () => tf.randomNormal([2, 4, 6], 0, 1, 'float32', 6);
 
 describeTunerConformance(vera, [
-  { name: 'GPT-2 Conv1D (fan_in_fan_out), rank-3 inputs', makeModel: conv1dNet, makeInputs: conv1dInputs, config: { r: 2, target_modules: ['c_attn', 'c_proj'], fan_in_fan_out: true, save_projection: false } },
+  {
+    name: 'GPT-2 Conv1D (fan_in_fan_out), rank-3 inputs',
+    makeModel: conv1dNet,
+    makeInputs: conv1dInputs,
+    config: { r: 2, target_modules: ['c_attn', 'c_proj'], fan_in_fan_out: true, save_projection: false },
+  },
 ]);
 
 async function datasetLoss(model: tfl.LayersModel, rows: number[][]): Promise<number> {
@@ -59,11 +64,22 @@ describe('VeRA on LLaMA, equal to Python PEFT (llama-vera)', () => {
     expect(peftModel.trainableParametersReport()).toMatch(/^trainable params: 0 \|\| all params: /);
 
     expect(await maxCloseViolation(peftModel.model.predict(inputs) as tf.Tensor, io.expected_adapted!, atol, rtol), 'adapted').toBe(0);
-    expect(await maxCloseViolation(peftModel.disableAdapter(() => peftModel.model.predict(inputs) as tf.Tensor), io.expected_disabled!, atol, rtol), 'disabled').toBe(0);
+    expect(
+      await maxCloseViolation(
+        peftModel.disableAdapter(() => peftModel.model.predict(inputs) as tf.Tensor),
+        io.expected_disabled!,
+        atol,
+        rtol,
+      ),
+      'disabled',
+    ).toBe(0);
     const prompt = tf.cast(io.input_ids!, 'int32');
     const ids = await generate(peftModel.model, prompt, { maxNewTokens: json.generation.max_new_tokens, doSample: false, padTokenId: 0, eosTokenId: json.generation.eos_token_id });
     expect(ids).toEqual(await io[json.generation.adapted.tensor]!.array());
-    const rows = readFileSync(peftFixturePath('llama-vera', 'data.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).input_ids as number[]);
+    const rows = readFileSync(peftFixturePath('llama-vera', 'data.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).input_ids as number[]);
     const loss = await datasetLoss(peftModel.model, rows);
     expect(Math.abs(loss - json.expected_loss.adapted)).toBeLessThanOrEqual(atol + rtol * json.expected_loss.adapted);
 

@@ -16,10 +16,12 @@ beforeAll(async () => {
 
 async function roundTrip(model: tfl.LayersModel): Promise<tfl.LayersModel> {
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (saved) => {
-    artifacts = saved;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (saved) => {
+      artifacts = saved;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   return tfl.loadLayersModel(tf.io.fromMemory(artifacts!));
 }
 
@@ -44,10 +46,12 @@ describe('LoHa layers in tfjs model files', () => {
     const inputs = lycorisConvInputs();
     const expected = peftModel.model.predict(inputs) as tf.Tensor;
     let artifacts: tf.io.ModelArtifacts | undefined;
-    await peftModel.model.save(tf.io.withSaveHandler(async (saved) => {
-      artifacts = saved;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await peftModel.model.save(
+      tf.io.withSaveHandler(async (saved) => {
+        artifacts = saved;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts!));
     expect(loaded.layers.map((layer) => layer.getClassName())).toContain('LohaConv2D');
     const output = loaded.predict(inputs) as tf.Tensor;

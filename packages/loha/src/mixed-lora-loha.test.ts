@@ -125,7 +125,9 @@ describe('mixed adapter types, equal to PEFT 0.11.1 PeftMixedModel (mlp-mixed-lo
     const peftModel = getPeftModel(await loadFixtureBaseModel(CASE), loraConfig, { mixed: true, adapterName: 'adp_lora' });
     peftModel.addAdapter('adp_loha', lohaConfig);
     expect(() => peftModel.addAdapter('scale', { peft_type: 'IA3', target_modules: ['lin0'], feedforward_modules: [] })).toThrow(InvalidConfigError);
-    expect(() => peftModel.addAdapter('scale', { peft_type: 'IA3', target_modules: ['lin0'], feedforward_modules: [] })).toThrow(/IA3 adapters cannot be used in a mixed model.*LORA.*LOHA/);
+    expect(() => peftModel.addAdapter('scale', { peft_type: 'IA3', target_modules: ['lin0'], feedforward_modules: [] })).toThrow(
+      /IA3 adapters cannot be used in a mixed model.*LORA.*LOHA/,
+    );
     expect(peftModel.adapterNames).toEqual(['adp_lora', 'adp_loha']);
     peftModel.setAdapter(['adp_lora', 'adp_loha']);
     expect(peftModel.getModelStatus().activeAdapters).toBe('irregular');

@@ -23,7 +23,12 @@ beforeAll(async () => {
 
 describeTunerConformance(lokr, [
   ...lycorisConformanceCases(),
-  { name: 'Dense, decompose_both (low-rank w1 and w2)', makeModel: wideMlp, makeInputs: wideInputs, config: { r: 1, alpha: 1, target_modules: ['up', 'down'], decompose_both: true } },
+  {
+    name: 'Dense, decompose_both (low-rank w1 and w2)',
+    makeModel: wideMlp,
+    makeInputs: wideInputs,
+    config: { r: 1, alpha: 1, target_modules: ['up', 'down'], decompose_both: true },
+  },
   { name: 'Dense, decompose_factor 2', makeModel: lycorisMlp, makeInputs: lycorisMlpInputs, config: { r: 8, target_modules: ['lin0', 'lin1'], decompose_factor: 2 } },
   {
     name: 'Conv2D, decompose_both + effective form + decompose_factor 4',

@@ -69,10 +69,18 @@ describe('LoKr on LLaMA, equal to Python PEFT 0.11.1 (llama-lokr)', () => {
     const otherAlpha = peftModel.model.predict(inputs) as tf.Tensor;
     expect(await maxAbsDifference(otherAlpha, adapted)).toBe(0);
 
-    const ids = await generate(peftModel.model, tf.cast(io.input_ids!, 'int32'), { maxNewTokens: json.generation.max_new_tokens, doSample: false, padTokenId: 0, eosTokenId: json.generation.eos_token_id });
+    const ids = await generate(peftModel.model, tf.cast(io.input_ids!, 'int32'), {
+      maxNewTokens: json.generation.max_new_tokens,
+      doSample: false,
+      padTokenId: 0,
+      eosTokenId: json.generation.eos_token_id,
+    });
     expect(ids).toEqual(await io[json.generation.adapted.tensor]!.array());
 
-    const rows = readFileSync(peftFixturePath(CASE, 'data.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).input_ids as number[]);
+    const rows = readFileSync(peftFixturePath(CASE, 'data.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).input_ids as number[]);
     let weighted = 0;
     let tokens = 0;
     for (const row of rows) {
@@ -93,7 +101,18 @@ describe('LoKr on LLaMA, equal to Python PEFT 0.11.1 (llama-lokr)', () => {
     const q0 = getLayerByPath(merged, 'model.layers.0.self_attn.q_proj')!;
     const ours = tf.transpose(q0.getWeights()[0]!);
     expect(await maxAbsDifference(ours, reference['model.layers.0.self_attn.q_proj.weight']!)).toBeLessThan(1e-6);
-    tf.dispose([adapted, disabled, otherAlpha, mergedOutput, ours, ...inputs, ...Object.values(io), ...Object.values(saved), ...Object.values(stateDict), ...Object.values(reference)]);
+    tf.dispose([
+      adapted,
+      disabled,
+      otherAlpha,
+      mergedOutput,
+      ours,
+      ...inputs,
+      ...Object.values(io),
+      ...Object.values(saved),
+      ...Object.values(stateDict),
+      ...Object.values(reference),
+    ]);
   });
 });
 
@@ -120,6 +139,7 @@ describe('LoKr factor shapes', () => {
       'base_model.model.conv.lokr_w2_a': [1, 4],
       'base_model.model.conv.lokr_w2_b': [1, 3],
     });
-    for (const weight of [...model.weights, ...conv.weights, ...peftModel.model.trainableWeights, ...effective.model.trainableWeights]) if (!weight.read().isDisposed) weight.dispose();
+    for (const weight of [...model.weights, ...conv.weights, ...peftModel.model.trainableWeights, ...effective.model.trainableWeights])
+      if (!weight.read().isDisposed) weight.dispose();
   });
 });

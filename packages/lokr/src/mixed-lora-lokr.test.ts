@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getLayerByPath, getPeftModel, registerTuner, setWarningHandler, TunerLayer, type PeftModel } from '@peftjs/core';
 import { maxAbsDifference, perturbAdapter } from '@peftjs/core/testing';
@@ -42,8 +41,20 @@ function outputWithKernels(kernels: Map<string, tf.Tensor>, inputs: tf.Tensor): 
 
 describe('mixed LoRA + LoKr', () => {
   it.each([
-    ['LoRA first, LoKr wraps it', [['adp_lora', LORA], ['adp_lokr', LOKR]]],
-    ['LoKr first, LoRA wraps it', [['adp_lokr', LOKR], ['adp_lora', LORA]]],
+    [
+      'LoRA first, LoKr wraps it',
+      [
+        ['adp_lora', LORA],
+        ['adp_lokr', LOKR],
+      ],
+    ],
+    [
+      'LoKr first, LoRA wraps it',
+      [
+        ['adp_lokr', LOKR],
+        ['adp_lora', LORA],
+      ],
+    ],
   ] as const)('%s: both active = base + both deltas; each alone; disabled; merged; state dicts round-trip', async (_, order) => {
     const before = tf.memory().numTensors;
     const inputs = lycorisMlpInputs();
@@ -62,7 +73,12 @@ describe('mixed LoRA + LoKr', () => {
     const base = lycorisMlp();
     const baseKernels = new Map(['lin0', 'lin1', 'lin2'].map((name) => [name, getLayerByPath(base, name)!.getWeights()[0]!] as const));
     const both = new Map([...baseKernels].map(([name, kernel]) => [name, tf.tidy(() => tf.sub(tf.add(loraKernels.get(name)!, lokrKernels.get(name)!), kernel))] as const));
-    const expected = { both: outputWithKernels(both, inputs), adp_lora: outputWithKernels(loraKernels, inputs), adp_lokr: outputWithKernels(lokrKernels, inputs), base: base.predict(inputs) as tf.Tensor };
+    const expected = {
+      both: outputWithKernels(both, inputs),
+      adp_lora: outputWithKernels(loraKernels, inputs),
+      adp_lokr: outputWithKernels(lokrKernels, inputs),
+      base: base.predict(inputs) as tf.Tensor,
+    };
     const close = async (label: string, run: () => tf.Tensor, target: tf.Tensor) => {
       const output = run();
       expect(await maxAbsDifference(output, target), label).toBeLessThan(1e-5);
@@ -95,7 +111,15 @@ describe('mixed LoRA + LoKr', () => {
     await close('merge_and_unload', () => merged.predict(inputs) as tf.Tensor, expected.both);
 
     for (const model of [merged, reloaded.unload(), base]) for (const weight of model.weights) if (!weight.read().isDisposed) weight.dispose();
-    tf.dispose([inputs, ...Object.values(expected), ...both.values(), ...loraKernels.values(), ...lokrKernels.values(), ...Object.values(states.adp_lora), ...Object.values(states.adp_lokr)]);
+    tf.dispose([
+      inputs,
+      ...Object.values(expected),
+      ...both.values(),
+      ...loraKernels.values(),
+      ...lokrKernels.values(),
+      ...Object.values(states.adp_lora),
+      ...Object.values(states.adp_lokr),
+    ]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

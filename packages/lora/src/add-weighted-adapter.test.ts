@@ -186,7 +186,7 @@ describe('addWeightedAdapter rules', () => {
       const config = peftModel.peftConfig[name]!;
       const expectedRank = combinationType === 'cat' ? 14 : combinationType === 'linear' ? 8 : combinationType.endsWith('svd') ? 6 : 4;
       expect(config, combinationType).toMatchObject({ r: expectedRank, loraAlpha: expectedRank });
-      expect([...((config as unknown as { targetModules: string[] }).targetModules)].sort()).toEqual(sources.length === 3 ? ['lin0', 'lin1', 'lin2'] : ['lin0', 'lin1', 'lin2']);
+      expect([...(config as unknown as { targetModules: string[] }).targetModules].sort()).toEqual(sources.length === 3 ? ['lin0', 'lin1', 'lin2'] : ['lin0', 'lin1', 'lin2']);
       expect(peftModel.activeAdapters).toEqual(['one']);
       expect(peftModel.model.trainableWeights.some((weight) => weight.name.includes(name))).toBe(false);
       peftModel.setAdapter(name);
@@ -221,7 +221,9 @@ describe('addWeightedAdapter rules', () => {
     const peftModel = await threeAdapters();
     const adapters = peftModel.adapterNames;
     const refuse = async (run: () => Promise<unknown>, pattern: RegExp) => {
-      await expect(run()).rejects.toSatisfy((error: unknown) => (InvalidConfigError.isInstance(error) || AdapterStateError.isInstance(error)) && pattern.test((error as Error).message));
+      await expect(run()).rejects.toSatisfy(
+        (error: unknown) => (InvalidConfigError.isInstance(error) || AdapterStateError.isInstance(error)) && pattern.test((error as Error).message),
+      );
       expect(peftModel.adapterNames).toEqual(adapters);
     };
     await refuse(() => addWeightedAdapter(peftModel, ['one', 'wide'], [1, 1], 'x', { combinationType: 'linear', compatibility: 'peft-0.11.1' }), /same r value/);

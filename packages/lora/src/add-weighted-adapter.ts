@@ -161,7 +161,8 @@ export async function addWeightedAdapter(
   }
   const configs = adapters.map((name) => peftModel.peftConfig[name] as LoraConfig);
   const dora = adapters.filter((_, index) => configs[index]!.useDora);
-  if (dora.length > 0) throw new InvalidConfigError(`addWeightedAdapter does not support DoRA adapters (${dora.join(', ')}): their magnitudes cannot be combined`, { field: 'use_dora' });
+  if (dora.length > 0)
+    throw new InvalidConfigError(`addWeightedAdapter does not support DoRA adapters (${dora.join(', ')}): their magnitudes cannot be combined`, { field: 'use_dora' });
 
   // PEFT: more than one source with a modules_to_save copy of the same module cannot be merged.
   const shared = namedLayers(peftModel.model).filter(
@@ -180,7 +181,8 @@ export async function addWeightedAdapter(
     throw new InvalidConfigError(`combination_type "${combination}" needs a density in [0, 1]; got ${JSON.stringify(options.density)}`, { field: 'density' });
   }
   const method = options.majoritySignMethod ?? 'total';
-  if (method !== 'total' && method !== 'frequency') throw new InvalidConfigError(`majority_sign_method ${JSON.stringify(method)} is invalid; expected "total" or "frequency"`, { field: 'majority_sign_method' });
+  if (method !== 'total' && method !== 'frequency')
+    throw new InvalidConfigError(`majority_sign_method ${JSON.stringify(method)} is invalid; expected "total" or "frequency"`, { field: 'majority_sign_method' });
   const svdClamp = options.svdClamp ?? null;
   if (svdClamp !== null && !(svdClamp >= 0 && svdClamp <= 1)) throw new InvalidConfigError(`svd_clamp must be a quantile in [0, 1]; got ${svdClamp}`, { field: 'svd_clamp' });
   if (options.svdRank !== undefined && options.svdRank !== null && !(Number.isInteger(options.svdRank) && options.svdRank > 0)) {
@@ -219,7 +221,10 @@ export async function addWeightedAdapter(
   else if (combination === 'cat' || exactLinear) {
     // PEFT: Σ rᵢ (a rank_pattern can make one layer's stack larger; then that is the rank).
     const stackedRanks = [...perLayer.values()].map((sources) => sources.reduce((sum, source) => sum + source.a.rows, 0));
-    newRank = Math.max(ranks.reduce((sum, rank) => sum + rank, 0), ...(compatible ? [] : stackedRanks));
+    newRank = Math.max(
+      ranks.reduce((sum, rank) => sum + rank, 0),
+      ...(compatible ? [] : stackedRanks),
+    );
   } else newRank = options.svdRank ?? Math.max(...ranks);
 
   // The new config: PEFT's replace(config_0, r=new_rank, lora_alpha=new_rank, target_modules=…).
@@ -247,12 +252,17 @@ export async function addWeightedAdapter(
     let result: { a: Matrix; b: Matrix };
     const stacked = sources.reduce((sum, source) => sum + source.a.rows, 0);
     if ((combination === 'cat' || exactLinear) && stacked > newRank) {
-      throw new InvalidConfigError(`layer "${layer.name}" stacks rank ${stacked} but the new adapter has r = ${newRank} (a rank_pattern makes its ranks differ from r)`, { field: 'rank_pattern' });
-    }
-    if (factorSpace && sources.some((source) => source.a.rows !== newRank)) {
-      throw new InvalidConfigError(`layer "${layer.name}" has source ranks ${sources.map((source) => source.a.rows).join(', ')} but combination_type "${combination}" needs them all equal to r = ${newRank}`, {
+      throw new InvalidConfigError(`layer "${layer.name}" stacks rank ${stacked} but the new adapter has r = ${newRank} (a rank_pattern makes its ranks differ from r)`, {
         field: 'rank_pattern',
       });
+    }
+    if (factorSpace && sources.some((source) => source.a.rows !== newRank)) {
+      throw new InvalidConfigError(
+        `layer "${layer.name}" has source ranks ${sources.map((source) => source.a.rows).join(', ')} but combination_type "${combination}" needs them all equal to r = ${newRank}`,
+        {
+          field: 'rank_pattern',
+        },
+      );
     }
     if (combination === 'cat') {
       // A = [wᵢ·sᵢ·Aᵢ] (rows), B = [Bᵢ] (columns): exactly Σ wᵢ·ΔWᵢ.
@@ -290,9 +300,12 @@ export async function addWeightedAdapter(
       const factorWeights = sources.map((source) => {
         const c = source.weight * source.scaling;
         if (c < 0) {
-          throw new InvalidConfigError(`combination_type "${combination}" takes √(weight·scaling) of each adapter; weight ${source.weight} makes it negative. Use "cat", "svd" or the exact "linear".`, {
-            field: 'weights',
-          });
+          throw new InvalidConfigError(
+            `combination_type "${combination}" takes √(weight·scaling) of each adapter; weight ${source.weight} makes it negative. Use "cat", "svd" or the exact "linear".`,
+            {
+              field: 'weights',
+            },
+          );
         }
         return Math.sqrt(c);
       });

@@ -58,7 +58,14 @@ describe('LoraConfig', () => {
   });
 
   it('reads a Python adapter_config.json and writes it back unchanged', () => {
-    for (const path of ['mlp-lora/adapter', 'mlp-lora-rslora-dora/adapters/dora', 'gpt2-lora/adapter', 'llama-lora/adapter', 'bert-seqcls-lora/adapter', 'mt5-lora-seq2seq/adapter']) {
+    for (const path of [
+      'mlp-lora/adapter',
+      'mlp-lora-rslora-dora/adapters/dora',
+      'gpt2-lora/adapter',
+      'llama-lora/adapter',
+      'bert-seqcls-lora/adapter',
+      'mt5-lora-seq2seq/adapter',
+    ]) {
       const fixture = readJson(`${path}/adapter_config.json`);
       expect(lora.serializeConfig(lora.parseConfig(fixture)), path).toEqual(fixture);
     }
@@ -66,7 +73,16 @@ describe('LoraConfig', () => {
 
   it('takes camelCase options and fills the rest', () => {
     const config = createLoraConfig({ r: 16, loraAlpha: 32, targetModules: ['q_proj', 'v_proj'], useDora: true, rankPattern: { q_proj: 4 }, taskType: 'CAUSAL_LM' });
-    expect(config).toMatchObject({ r: 16, loraAlpha: 32, targetModules: ['q_proj', 'v_proj'], useDora: true, rankPattern: { q_proj: 4 }, taskType: 'CAUSAL_LM', bias: 'none', loraDropout: 0 });
+    expect(config).toMatchObject({
+      r: 16,
+      loraAlpha: 32,
+      targetModules: ['q_proj', 'v_proj'],
+      useDora: true,
+      rankPattern: { q_proj: 4 },
+      taskType: 'CAUSAL_LM',
+      bias: 'none',
+      loraDropout: 0,
+    });
     const json = lora.serializeConfig(config);
     expect(json).toMatchObject({ r: 16, lora_alpha: 32, use_dora: true, rank_pattern: { q_proj: 4 }, task_type: 'CAUSAL_LM' });
   });
@@ -81,7 +97,8 @@ describe('LoraConfig', () => {
   });
 
   it('accepts every init PEFT 0.11.1 implements and refuses LoftQ with a clear error', () => {
-    for (const init of [true, false, 'gaussian', 'pissa', 'pissa_niter_4', 'pissa_niter_16'] as const) expect(createLoraConfig({ initLoraWeights: init }).initLoraWeights).toBe(init);
+    for (const init of [true, false, 'gaussian', 'pissa', 'pissa_niter_4', 'pissa_niter_16'] as const)
+      expect(createLoraConfig({ initLoraWeights: init }).initLoraWeights).toBe(init);
     expect(isPissaInit('pissa_niter_16')).toBe(true);
     expect(pissaIterations('pissa_niter_16')).toBe(16);
     expect(pissaIterations('pissa')).toBeUndefined();

@@ -78,9 +78,12 @@ export class LoraConv2D extends LoraLayer {
 
   protected override initialFactors(r: number, init: LoraInit): { a: tf.Tensor; b: tf.Tensor } {
     if (isPissaInit(init)) {
-      throw new InvalidConfigError(`init_lora_weights ${JSON.stringify(init)} is not supported for Conv2D layer "${this.name}" (PEFT 0.11.1 only implements PiSSA for linear layers)`, {
-        field: 'init_lora_weights',
-      });
+      throw new InvalidConfigError(
+        `init_lora_weights ${JSON.stringify(init)} is not supported for Conv2D layer "${this.name}" (PEFT 0.11.1 only implements PiSSA for linear layers)`,
+        {
+          field: 'init_lora_weights',
+        },
+      );
     }
     return super.initialFactors(r, init);
   }
@@ -134,10 +137,7 @@ export class LoraConv2D extends LoraLayer {
     return tf.transpose(tf.reshape(weight, [out!, inChannels!, kh!, kw!]), [2, 3, 1, 0]);
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    _cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(_cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
     return TunerLayer.fromTunerConfig((args) => new LoraConv2D(args), config) as unknown as T;
   }
 }

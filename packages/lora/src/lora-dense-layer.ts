@@ -72,10 +72,7 @@ export class LoraDense extends LoraLayer {
     return matMulLastAxis(matMulLastAxis(inputs, a), b);
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    _cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(_cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
     return TunerLayer.fromTunerConfig((args) => new LoraDense(args), config) as unknown as T;
   }
 }

@@ -72,10 +72,7 @@ export class LoraEmbedding extends LoraLayer {
     return tf.reshape(product, [...inputs.shape, b.shape[1]!]);
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    _cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(_cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
     return TunerLayer.fromTunerConfig((args) => new LoraEmbedding(args), config) as unknown as T;
   }
 }

@@ -239,7 +239,8 @@ export abstract class LoraLayer extends TunerLayer {
     if (kwargs.training === true) throw new AdapterStateError('Cannot pass `adapterNames` when the model is in training mode.');
     const used = [...new Set(adapterNames)].filter((name) => name !== BASE_ADAPTER_NAME && this.hasAdapter(name));
     for (const name of used) {
-      if (this.adapterSettings(name).useDora) throw new AdapterStateError(`Cannot pass \`adapterNames\` when DoRA is enabled (adapter "${name}" of layer "${this.name}" uses DoRA).`);
+      if (this.adapterSettings(name).useDora)
+        throw new AdapterStateError(`Cannot pass \`adapterNames\` when DoRA is enabled (adapter "${name}" of layer "${this.name}" uses DoRA).`);
     }
     this.assertInitialized(used);
     if (adapterNames.length !== inputs.shape[0]) {
@@ -248,7 +249,10 @@ export abstract class LoraLayer extends TunerLayer {
     let result = this.preActivation(inputs);
     for (const name of used) {
       const settings = this.adapterSettings(name);
-      const rows = tf.tensor1d(adapterNames.map((entry) => (entry === name ? 1 : 0)), 'float32');
+      const rows = tf.tensor1d(
+        adapterNames.map((entry) => (entry === name ? 1 : 0)),
+        'float32',
+      );
       const mask = tf.reshape(rows, [adapterNames.length, ...new Array<number>(result.rank - 1).fill(1)]);
       const lora = this.loraBranch(inputs, this.loraA.get(name)!.read(), this.loraB.get(name)!.read());
       result = tf.add(result, tf.mul(tf.mul(lora, settings.scaling), mask));

@@ -158,7 +158,9 @@ describe('initialisation', () => {
 
 describe('DoRA', () => {
   it('is a no-op at init, and its gradient treats the weight norm as a constant (checked by finite differences)', async () => {
-    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [4], name: 'lin', kernelInitializer: tfl.initializers.randomNormal({ seed: 1 }), biasInitializer: 'ones' })] });
+    const model = tfl.sequential({
+      layers: [tfl.layers.dense({ units: 3, inputShape: [4], name: 'lin', kernelInitializer: tfl.initializers.randomNormal({ seed: 1 }), biasInitializer: 'ones' })],
+    });
     const x = tf.tensor2d([
       [0.5, -1, 2, 0.3],
       [1.5, 0.2, -0.7, 1],
@@ -210,7 +212,9 @@ describe('DoRA', () => {
     const a0 = Array.from(await variables[0]!.data());
     const b0 = Array.from(await variables[1]!.data());
     const m0 = Array.from(await variables[2]!.data());
-    const norm0 = [0, 1, 2].map((o) => Math.sqrt([0, 1, 2, 3].reduce((sum, i) => sum + (kernel[i * 3 + o]! + scaling * (a0[i * 2]! * b0[o]! + a0[i * 2 + 1]! * b0[3 + o]!)) ** 2, 0)));
+    const norm0 = [0, 1, 2].map((o) =>
+      Math.sqrt([0, 1, 2, 3].reduce((sum, i) => sum + (kernel[i * 3 + o]! + scaling * (a0[i * 2]! * b0[o]! + a0[i * 2 + 1]! * b0[3 + o]!)) ** 2, 0)),
+    );
     expect(Math.abs((await value.data())[0]! - lossOf(a0, b0, m0, norm0))).toBeLessThan(1e-4);
 
     const eps = 1e-4;

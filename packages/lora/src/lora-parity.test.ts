@@ -64,7 +64,12 @@ function disposeWeights(model: tfl.LayersModel): void {
   for (const weight of model.weights) if (!weight.read().isDisposed) weight.dispose();
 }
 
-async function loadAdapter(peftModel: PeftModel | undefined, model: tfl.LayersModel, folder: string, adapterName: string): Promise<{ peftModel: PeftModel; config: Record<string, unknown>; tensors: Record<string, tf.Tensor> }> {
+async function loadAdapter(
+  peftModel: PeftModel | undefined,
+  model: tfl.LayersModel,
+  folder: string,
+  adapterName: string,
+): Promise<{ peftModel: PeftModel; config: Record<string, unknown>; tensors: Record<string, tf.Tensor> }> {
   const config = readJson(`${folder}/adapter_config.json`);
   const tensors = await readTensors(`${folder}/adapter_model.safetensors`);
   let target = peftModel;
@@ -88,7 +93,11 @@ describe.each(['cpu', 'wasm'])('parity with Python PEFT 0.11.1 fixtures on %s', 
     expect(normalizeConfig(lora.serializeConfig(peftModel.peftConfig.default as never))).toEqual(normalizeConfig(config));
     await expectStateDict(peftModel, 'default', tensors, 'mlp-lora');
     await expectMatches('mlp-lora adapted', predict(peftModel, io.x!), io.expected_adapted!);
-    await expectMatches('mlp-lora disabled', peftModel.disableAdapter(() => predict(peftModel, io.x!)), io.expected_disabled!);
+    await expectMatches(
+      'mlp-lora disabled',
+      peftModel.disableAdapter(() => predict(peftModel, io.x!)),
+      io.expected_disabled!,
+    );
     const merged = await peftModel.mergeAndUnload();
     await expectMatches('mlp-lora merged', predict(merged, io.x!), io.expected_merged!);
     tf.dispose(Object.values(tensors));
@@ -116,7 +125,11 @@ describe.each(['cpu', 'wasm'])('parity with Python PEFT 0.11.1 fixtures on %s', 
       await expectMatches(`mlp-lora-rslora-dora merged ${name}`, predict(peftModel, io.x!), io[`expected_merged_${name}`]!);
       peftModel.unmergeAdapter();
       await expectMatches(`mlp-lora-rslora-dora unmerged ${name}`, predict(peftModel, io.x!), io[`expected_${name}`]!);
-      await expectMatches(`mlp-lora-rslora-dora disabled (${name} active)`, peftModel.disableAdapter(() => predict(peftModel, io.x!)), io.expected_disabled!);
+      await expectMatches(
+        `mlp-lora-rslora-dora disabled (${name} active)`,
+        peftModel.disableAdapter(() => predict(peftModel, io.x!)),
+        io.expected_disabled!,
+      );
     }
     const merged = await peftModel.mergeAndUnload({ adapterNames: ['dora'] });
     await expectMatches('mlp-lora-rslora-dora merge_and_unload dora', predict(merged, io.x!), io.expected_merged_dora!);
@@ -136,7 +149,11 @@ describe.each(['cpu', 'wasm'])('parity with Python PEFT 0.11.1 fixtures on %s', 
     expect(normalizeConfig(lora.serializeConfig(peftModel.peftConfig.default as never))).toEqual(normalizeConfig(config));
     await expectStateDict(peftModel, 'default', tensors, 'net-lora-conv-emb');
     await expectMatches('net-lora-conv-emb adapted', predict(peftModel, inputs), io.expected_adapted!);
-    await expectMatches('net-lora-conv-emb disabled', peftModel.disableAdapter(() => predict(peftModel, inputs)), io.expected_disabled!);
+    await expectMatches(
+      'net-lora-conv-emb disabled',
+      peftModel.disableAdapter(() => predict(peftModel, inputs)),
+      io.expected_disabled!,
+    );
     const merged = await peftModel.mergeAndUnload();
     await expectMatches('net-lora-conv-emb merged', predict(merged, inputs), io.expected_merged!);
     tf.dispose([img, ...Object.values(tensors), ...Object.values(io)]);
@@ -164,7 +181,11 @@ describe.each(['cpu', 'wasm'])('parity with Python PEFT 0.11.1 fixtures on %s', 
       await expectMatches(`mlp-multi-adapter merged ${name}`, predict(peftModel!, io.x!), io[`expected_merged_${name}`]!);
       peftModel!.unmergeAdapter();
     }
-    await expectMatches('mlp-multi-adapter disabled', peftModel!.disableAdapter(() => predict(peftModel!, io.x!)), io.expected_disabled!);
+    await expectMatches(
+      'mlp-multi-adapter disabled',
+      peftModel!.disableAdapter(() => predict(peftModel!, io.x!)),
+      io.expected_disabled!,
+    );
 
     // Mixed batch: row i runs adapter names[i]; "__base__" runs none. Row 0 and row 1 of the fixtures' x.
     peftModel!.setAdapter('combo_cat');

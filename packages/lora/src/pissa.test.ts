@@ -32,7 +32,7 @@ describe('PiSSA', () => {
       const base = model();
       const x = tf.randomNormal([4, 9], 0, 1, 'float32', 5);
       const expected = base.predict(x) as tf.Tensor;
-      const original = (await (base.getLayer('lin0').getWeights()[0]!).data()).slice();
+      const original = (await base.getLayer('lin0').getWeights()[0]!.data()).slice();
       const peftModel = getPeftModel(base, createLoraConfig({ r: 3, loraAlpha: 6, targetModules: ['lin0', 'lin1'], initLoraWeights: init }));
       expect(() => peftModel.model.predict(x)).toSatisfy((run: () => unknown) => {
         try {

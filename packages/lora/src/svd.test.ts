@@ -3,11 +3,19 @@ import { matrix, multiply, seededRandom, svdJacobi, svdLowRank, svdOfProduct, tr
 
 function randomMatrix(rows: number, cols: number, seed: number): Matrix {
   const random = seededRandom(seed);
-  return matrix(rows, cols, Array.from({ length: rows * cols }, () => random() * 2 - 1));
+  return matrix(
+    rows,
+    cols,
+    Array.from({ length: rows * cols }, () => random() * 2 - 1),
+  );
 }
 
 function reconstruct({ u, s, v }: Svd): Matrix {
-  const scaled = matrix(u.rows, u.cols, u.data.map((value, index) => value * s[index % u.cols]!));
+  const scaled = matrix(
+    u.rows,
+    u.cols,
+    u.data.map((value, index) => value * s[index % u.cols]!),
+  );
   return multiply(scaled, transpose(v));
 }
 
@@ -68,7 +76,11 @@ describe('svd', () => {
     // A matrix with a clear spectral gap: rank-5 signal plus small noise.
     const signal = multiply(randomMatrix(300, 5, 5), randomMatrix(5, 200, 6));
     const noise = randomMatrix(300, 200, 7);
-    const a = matrix(300, 200, signal.data.map((value, index) => value + 1e-3 * noise.data[index]!));
+    const a = matrix(
+      300,
+      200,
+      signal.data.map((value, index) => value + 1e-3 * noise.data[index]!),
+    );
     const exact = svdJacobi(a);
     const approximate = svdLowRank(a, 8, { niter: 4 });
     for (let i = 0; i < 5; i++) expect(Math.abs(approximate.s[i]! - exact.s[i]!) / exact.s[i]!).toBeLessThan(1e-6);

@@ -196,7 +196,11 @@ export function svdLowRank(a: Matrix, q: number, options: { niter?: number; seed
   const niter = options.niter ?? 2;
   const random = seededRandom(options.seed ?? 0x5eed);
   const width = Math.min(q, a.rows, a.cols);
-  const omega = matrix(a.cols, width, Array.from({ length: a.cols * width }, () => gaussian(random)));
+  const omega = matrix(
+    a.cols,
+    width,
+    Array.from({ length: a.cols * width }, () => gaussian(random)),
+  );
   const at = transpose(a);
   let basis = orthonormalColumns(multiply(a, omega));
   for (let iteration = 0; iteration < niter; iteration++) {

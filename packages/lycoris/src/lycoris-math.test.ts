@@ -40,8 +40,15 @@ describe('LyCORIS math', () => {
   });
 
   it('kron equals torch.kron, with w1 padded to the rank of w2', async () => {
-    const w1 = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
-    const w2 = tf.tensor2d([[0, 1], [10, 100]]);
+    const w1 = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    const w2 = tf.tensor2d([
+      [0, 1],
+      [10, 100],
+    ]);
     expect(await kron(w1, w2).array()).toEqual([
       [0, 1, 0, 2],
       [10, 100, 20, 200],
@@ -53,6 +60,9 @@ describe('LyCORIS math', () => {
     const w2d = tf.tensor4d([[[[1, 2]]], [[[3, 4]]]]); // [2, 1, 1, 2]
     const product = kron(tf.tensor2d([[1, -1]]), w2d); // [1·2, 2·1, 1, 2]
     expect(product.shape).toEqual([2, 2, 1, 2]);
-    expect(await product.array()).toEqual([[[[1, 2]], [[-1, -2]]], [[[3, 4]], [[-3, -4]]]]);
+    expect(await product.array()).toEqual([
+      [[[1, 2]], [[-1, -2]]],
+      [[[3, 4]], [[-3, -4]]],
+    ]);
   });
 });

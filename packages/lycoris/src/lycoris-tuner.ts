@@ -53,7 +53,11 @@ function isAdaptable(layer: layers.Layer): boolean {
 }
 
 /** The options of the adapter `config` puts on the layer at `path` (rank and alpha after the patterns). */
-export function lycorisAdapterOptions<Config extends LycorisConfigBase>(config: Config, path: string, extra: Record<string, unknown> = {}): LycorisAdapterOptions & Record<string, unknown> {
+export function lycorisAdapterOptions<Config extends LycorisConfigBase>(
+  config: Config,
+  path: string,
+  extra: Record<string, unknown> = {},
+): LycorisAdapterOptions & Record<string, unknown> {
   const { r, alpha } = lycorisRankAndAlpha(config, path);
   return {
     r,

@@ -25,12 +25,32 @@ it('generate passes taskIds to the layers on every step, and refuses a miscount'
   const embedded = tfl.layers.embedding({ inputDim: 10, outputDim: 10, embeddingsInitializer: 'randomNormal' }).apply(ids) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: ids, outputs: recorder.apply(embedded) as tfl.SymbolicTensor });
   const before = tf.memory().numTensors;
-  const sequences = await generate(model, [[1, 2], [3, 4]], { maxNewTokens: 3, taskIds: [1, 0], eosTokenId: null, useCache: false });
+  const sequences = await generate(
+    model,
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    { maxNewTokens: 3, taskIds: [1, 0], eosTokenId: null, useCache: false },
+  );
   expect(sequences.map((row) => row.length)).toEqual([5, 5]);
-  expect(recorder.seen.slice(-3)).toEqual([[1, 0], [1, 0], [1, 0]]);
+  expect(recorder.seen.slice(-3)).toEqual([
+    [1, 0],
+    [1, 0],
+    [1, 0],
+  ]);
   await generate(model, [[1, 2]], { maxNewTokens: 1, eosTokenId: null });
   expect(recorder.seen.at(-1)).toBeUndefined();
-  await expect(generate(model, [[1, 2], [3, 4]], { maxNewTokens: 1, taskIds: [0] })).rejects.toSatisfy((error: unknown) => InvalidConfigError.isInstance(error) && /taskIds has 1 entries but the batch has 2 rows/.test(String(error)));
+  await expect(
+    generate(
+      model,
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { maxNewTokens: 1, taskIds: [0] },
+    ),
+  ).rejects.toSatisfy((error: unknown) => InvalidConfigError.isInstance(error) && /taskIds has 1 entries but the batch has 2 rows/.test(String(error)));
   await expect(generate(model, [[1, 2]], { maxNewTokens: 1, taskIds: [-1] })).rejects.toThrow(/task id -1 is not a non-negative integer/);
   expect(tf.memory().numTensors).toBe(before);
 });

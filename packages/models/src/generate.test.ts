@@ -50,7 +50,12 @@ describe.each([
     });
     const stepped = tf.tidy(() => {
       const empty = cached.layers.flatMap((layout) => [tf.zeros([1, layout.numKeyValueHeads, 0, layout.headDim]), tf.zeros([1, layout.numKeyValueHeads, 0, layout.headDim])]);
-      const first = cached.model.predict([tf.tensor2d([sequence.slice(0, 5)], [1, 5], 'int32'), tf.ones([1, 5]), tf.tensor2d([[0, 1, 2, 3, 4]], [1, 5], 'int32'), ...empty]) as tf.Tensor[];
+      const first = cached.model.predict([
+        tf.tensor2d([sequence.slice(0, 5)], [1, 5], 'int32'),
+        tf.ones([1, 5]),
+        tf.tensor2d([[0, 1, 2, 3, 4]], [1, 5], 'int32'),
+        ...empty,
+      ]) as tf.Tensor[];
       expect(first[1]!.shape).toEqual([1, cached.layers[0]!.numKeyValueHeads, 5, cached.layers[0]!.headDim]);
       const second = cached.model.predict([tf.tensor2d([[42]], [1, 1], 'int32'), tf.ones([1, 6]), tf.tensor2d([[5]], [1, 1], 'int32'), ...first.slice(1)]) as tf.Tensor[];
       expect(second[1]!.shape[2]).toBe(6);

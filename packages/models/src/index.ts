@@ -131,7 +131,17 @@ export { NativeFrozenWeight, ArrayFrozenWeight, frozenWeightTensor, type FrozenW
 export { frozenMatMul, frozenGather, STORE_MAT_MUL_KERNEL, STORE_GATHER_KERNEL } from './frozen/frozen-ops';
 export { buildWithFrozenWeights, type FrozenWeightProvider, type FrozenWeightRequest } from './frozen/frozen-build-scope';
 export { openFrozenCheckpoint, type FrozenCheckpoint } from './frozen/frozen-checkpoint';
-export { FROZEN_DTYPES, QUANTIZATIONS, parseFrozenStorage, bytesPerValue, storageName, type FrozenDtype, type Quantization, type FrozenStorage, type StorageName } from './frozen/frozen-storage';
+export {
+  FROZEN_DTYPES,
+  QUANTIZATIONS,
+  parseFrozenStorage,
+  bytesPerValue,
+  storageName,
+  type FrozenDtype,
+  type Quantization,
+  type FrozenStorage,
+  type StorageName,
+} from './frozen/frozen-storage';
 export {
   NF4_CODE,
   FP4_CODE,

@@ -51,7 +51,11 @@ async function writeFolder(config: object, tensors: Record<string, tf.Tensor>, o
 }
 
 function ids(batch: number, seq: number, vocab: number): tf.Tensor2D {
-  return tf.tensor2d(Array.from({ length: batch * seq }, (_, index) => (index * 7 + 3) % vocab), [batch, seq], 'int32');
+  return tf.tensor2d(
+    Array.from({ length: batch * seq }, (_, index) => (index * 7 + 3) % vocab),
+    [batch, seq],
+    'int32',
+  );
 }
 
 async function compareOutputs(a: LayersModel, b: LayersModel, inputs: tf.Tensor[]): Promise<number> {
@@ -222,7 +226,7 @@ describe('errors name what is wrong', () => {
 });
 
 describe('registration with @peftjs/core', () => {
-  it('registers architectures and roles, and no method\'s default targets (each method package owns its table)', async () => {
+  it("registers architectures and roles, and no method's default targets (each method package owns its table)", async () => {
     AutoModel.fromConfig(TINY_GPT2).dispose();
     expect(getArchitecture('llama')?.roles).toMatchObject({ query: 'q_proj', value: 'v_proj', feedForwardOutput: 'down_proj' });
     expect(getArchitecture('gpt2')?.layersPattern).toBe('h');

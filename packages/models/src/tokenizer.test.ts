@@ -61,7 +61,10 @@ describe('tokenizer.json through @huggingface/tokenizers', () => {
 
   it('generateText: text in, text out, equal to generate on the ids', async () => {
     const tokenizer = await AutoTokenizer.fromPretrained(folder('tiny-bpe'));
-    const model = AutoModelForCausalLM.fromConfig({ model_type: 'gpt2', n_layer: 1, n_embd: 16, n_head: 2, vocab_size: tokenizer.vocabSize, n_positions: 32, initializer_range: 0.3 }, { seed: 3 });
+    const model = AutoModelForCausalLM.fromConfig(
+      { model_type: 'gpt2', n_layer: 1, n_embd: 16, n_head: 2, vocab_size: tokenizer.vocabSize, n_positions: 32, initializer_range: 0.3 },
+      { seed: 3 },
+    );
     const before = tf.memory().numTensors;
     const [text] = await generateText(model, tokenizer, 'hello world', { maxNewTokens: 4, eosTokenId: null });
     const ids = tokenizer.encode('hello world').inputIds;

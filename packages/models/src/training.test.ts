@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AutoModelForCausalLM, compileForLabels, AutoModelForSequenceClassification, AutoModelForTokenClassification, IGNORE_INDEX, causalLmLoss, createSequenceClassificationLoss, sequenceClassificationLoss, tokenClassificationLoss } from './index';
+import {
+  AutoModelForCausalLM,
+  compileForLabels,
+  AutoModelForSequenceClassification,
+  AutoModelForTokenClassification,
+  IGNORE_INDEX,
+  causalLmLoss,
+  createSequenceClassificationLoss,
+  sequenceClassificationLoss,
+  tokenClassificationLoss,
+} from './index';
 import { TINY_BERT, TINY_GPT2, TINY_LLAMA } from '../../../test-fixtures/tiny-configs';
 
 // The cpu backend: the wasm backend has no UnsortedSegmentSum (embedding gradients) until @peftjs/runtime adds it.
@@ -129,7 +139,12 @@ describe('training BERT heads', () => {
     const before = tf.memory().numTensors;
     const optimizers = [tf.train.adam(0.01), tf.train.adam(0.01)];
     const ids = tf.tensor2d(SEQUENCES, [4, 6], 'int32');
-    const mask = tf.tensor2d([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]]);
+    const mask = tf.tensor2d([
+      [1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0, 0],
+      [1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 0, 0, 0],
+    ]);
     const types = tf.zerosLike(ids);
     const sequenceModel = AutoModelForSequenceClassification.fromConfig(TINY_BERT, { seed: 23 });
     compileForLabels(sequenceModel, { optimizer: optimizers[0]!, loss: createSequenceClassificationLoss('single_label_classification') });
@@ -140,7 +155,11 @@ describe('training BERT heads', () => {
 
     const tokenModel = AutoModelForTokenClassification.fromConfig(TINY_BERT, { seed: 24 });
     compileForLabels(tokenModel, { optimizer: optimizers[1]!, loss: tokenClassificationLoss });
-    const tags = tf.tensor2d(SEQUENCES.map((row) => row.map((id) => id % 3)), [4, 6], 'int32');
+    const tags = tf.tensor2d(
+      SEQUENCES.map((row) => row.map((id) => id % 3)),
+      [4, 6],
+      'int32',
+    );
     const tokenHistory = await tokenModel.fit([ids, mask, types], tags, { epochs: 20, batchSize: 4, verbose: 0 });
     const tokenLosses = tokenHistory.history.loss as number[];
     expect(tokenLosses[tokenLosses.length - 1]!).toBeLessThan(tokenLosses[0]! * 0.5);

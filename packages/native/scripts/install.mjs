@@ -17,8 +17,7 @@ const packageDirectory = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const buildDirectory = join(packageDirectory, 'build');
 const output = join(buildDirectory, 'Release', 'peftjs_native.node');
 const reportPath = join(buildDirectory, 'build-report.json');
-const sources = ['binding.c', 'gemm.c', 'adam.c', 'threads.c',
-  'store.c'].map((file) => join(packageDirectory, 'csrc', file));
+const sources = ['binding.c', 'gemm.c', 'adam.c', 'threads.c', 'store.c'].map((file) => join(packageDirectory, 'csrc', file));
 const timeout = 10 * 60 * 1000;
 
 function log(message) {
@@ -28,7 +27,13 @@ function log(message) {
 /** What the addon is built from: the C sources, binding.gyp and the Node ABI. An unchanged build is kept. */
 function sourceHash() {
   const hash = createHash('sha256');
-  for (const file of [...sources, join(packageDirectory, 'csrc', 'gemm.h'), join(packageDirectory, 'csrc', 'store.h'), join(packageDirectory, 'csrc', 'gemm_kernel.inc'), join(packageDirectory, 'binding.gyp')]) {
+  for (const file of [
+    ...sources,
+    join(packageDirectory, 'csrc', 'gemm.h'),
+    join(packageDirectory, 'csrc', 'store.h'),
+    join(packageDirectory, 'csrc', 'gemm_kernel.inc'),
+    join(packageDirectory, 'binding.gyp'),
+  ]) {
     hash.update(readFileSync(file));
   }
   hash.update(`${process.versions.modules} ${process.platform} ${process.arch}`);
@@ -55,13 +60,7 @@ function report(outcome) {
 
 /** The prefix whose include/node holds this Node's headers (node-gyp's --nodedir), or undefined. */
 export function findNodeDirectory() {
-  const candidates = [
-    process.env.PEFTJS_NODEDIR,
-    process.env.npm_config_nodedir,
-    resolve(dirname(process.execPath), '..'),
-    '/usr',
-    '/usr/local',
-  ].filter(Boolean);
+  const candidates = [process.env.PEFTJS_NODEDIR, process.env.npm_config_nodedir, resolve(dirname(process.execPath), '..'), '/usr', '/usr/local'].filter(Boolean);
   for (const candidate of candidates) {
     const include = join(candidate, 'include', 'node');
     if (existsSync(join(include, 'node_api.h')) && existsSync(join(include, 'common.gypi')) && headersMatch(include)) {
@@ -149,9 +148,20 @@ function main() {
   const compiler = process.env.CC || 'cc';
   mkdirSync(dirname(output), { recursive: true });
   const result = run(compiler, [
-    '-shared', '-fPIC', '-std=gnu11', '-O3', '-ffp-contract=off', '-fno-math-errno', '-fvisibility=hidden',
-    '-DNODE_GYP_MODULE_NAME=peftjs_native', `-I${join(nodeDirectory, 'include', 'node')}`,
-    ...sources, '-o', output, '-lpthread', '-lm',
+    '-shared',
+    '-fPIC',
+    '-std=gnu11',
+    '-O3',
+    '-ffp-contract=off',
+    '-fno-math-errno',
+    '-fvisibility=hidden',
+    '-DNODE_GYP_MODULE_NAME=peftjs_native',
+    `-I${join(nodeDirectory, 'include', 'node')}`,
+    ...sources,
+    '-o',
+    output,
+    '-lpthread',
+    '-lm',
   ]);
   if (result.ok) {
     log(`built with ${compiler} (headers from ${nodeDirectory})`);

@@ -10,8 +10,8 @@ const f = Math.fround;
 
 /** bitsandbytes' NF4 and FP4 code books, as written in bitsandbytes/functional.py and kernels.cu. */
 const NF4 = [
-  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
+  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534,
+  0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
 ].map(f);
 
 function create(values: Float32Array, rows: number, cols: number, storage: keyof typeof StoreStorage, doubleQuant = false): number {
@@ -170,7 +170,7 @@ describe.skipIf(!addon)(`frozen-weight store quantise → dequantise, hand-compu
   it('write requantises in place; free releases the native memory', () => {
     const before = addon!.storeStats().bytes;
     const id = create(seeded(64 * 8, 5), 8, 64, 'nf4');
-    expect(addon!.storeStats().bytes - before).toBe(8 * 64 / 2 + 8 * 4);
+    expect(addon!.storeStats().bytes - before).toBe((8 * 64) / 2 + 8 * 4);
     const next = seeded(64 * 8, 9);
     addon!.storeWrite(id, next);
     const again = new Float32Array(64 * 8);

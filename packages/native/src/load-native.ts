@@ -10,9 +10,7 @@ import { selfTest } from './self-test';
 export const NATIVE_ENV_VAR = 'PEFTJS_NATIVE';
 
 /** Whether the addon loaded, and why not when it did not. */
-export type NativeStatus =
-  | { readonly available: true; readonly addon: NativeAddon; readonly path: string }
-  | { readonly available: false; readonly reason: string };
+export type NativeStatus = { readonly available: true; readonly addon: NativeAddon; readonly path: string } | { readonly available: false; readonly reason: string };
 
 /** Where the build puts the addon (relative to this file, in `src/` and in `dist/` alike). */
 const addonUrl = new URL('../build/Release/peftjs_native.node', import.meta.url);

@@ -64,10 +64,26 @@ function check(product: Product): number {
   const params = new Float64Array(SGEMM_PARAMS);
   const activation = product.activation ?? 'linear';
   Object.entries({
-    batch, m, n, k, a: offsets.a * 4, b: offsets.b * 4, c: offsets.c * 4, aStride: m * k, bStride: k * n,
-    transposeA: +transposeA, transposeB: +transposeB, bias: product.bias === undefined ? -1 : offsets.bias * 4,
-    biasStride: 0, biasScalar: +(product.bias === 'scalar'), activation: NativeActivation[activation], leakyreluAlpha: 0.2,
-    prelu: activation === 'prelu' ? offsets.slopes * 4 : -1, preluScalar: 0, aMatrices, bMatrices,
+    batch,
+    m,
+    n,
+    k,
+    a: offsets.a * 4,
+    b: offsets.b * 4,
+    c: offsets.c * 4,
+    aStride: m * k,
+    bStride: k * n,
+    transposeA: +transposeA,
+    transposeB: +transposeB,
+    bias: product.bias === undefined ? -1 : offsets.bias * 4,
+    biasStride: 0,
+    biasScalar: +(product.bias === 'scalar'),
+    activation: NativeActivation[activation],
+    leakyreluAlpha: 0.2,
+    prelu: activation === 'prelu' ? offsets.slopes * 4 : -1,
+    preluScalar: 0,
+    aMatrices,
+    bMatrices,
   }).forEach(([key, value]) => {
     params[SgemmParam[key as keyof typeof SgemmParam]] = value;
   });

@@ -1,15 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayerVariable, type layers } from '@tensorflow/tfjs-layers';
-import {
-  AdapterStateError,
-  currentForwardContext,
-  InvalidConfigError,
-  permutedParam,
-  TunerLayer,
-  type ParamRef,
-  type TunerLayerArgs,
-  type VariableUpdate,
-} from '@peftjs/core';
+import { AdapterStateError, currentForwardContext, InvalidConfigError, permutedParam, TunerLayer, type ParamRef, type TunerLayerArgs, type VariableUpdate } from '@peftjs/core';
 import { convSettings, findBias, innermostLayer, layerActivation, matMulLastAxis, requireKernel } from './base-layer';
 import { OFT_PEFT_TYPE } from './oft-config';
 import { InferenceCache } from './inference-cache';
@@ -159,7 +150,19 @@ export abstract class OftLayer extends TunerLayer {
       if (rest > 0) parts.push(tf.reshape(batchedInverse(tf.slice(blocks, [whole, 0, 0], [1, rest, rest]) as tf.Tensor3D, { pivot: true }), [rest, rest]) as tf.Tensor2D);
       if (parts.length === 1) return parts[0]!;
       const [head, tail] = parts as [tf.Tensor2D, tf.Tensor2D];
-      return tf.concat([tf.pad(head, [[0, 0], [0, rest]]), tf.pad(tail, [[0, 0], [whole * n, 0]])], 0) as tf.Tensor2D;
+      return tf.concat(
+        [
+          tf.pad(head, [
+            [0, 0],
+            [0, rest],
+          ]),
+          tf.pad(tail, [
+            [0, 0],
+            [whole * n, 0],
+          ]),
+        ],
+        0,
+      ) as tf.Tensor2D;
     });
     blocks.dispose();
     return inverse;

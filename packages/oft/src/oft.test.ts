@@ -18,10 +18,27 @@ beforeAll(async () => {
 
 describeTunerConformance(oft, [
   { name: 'Dense, r=4 (cut last block), random init', makeModel: mlp, makeInputs: mlpInputs, config: { r: 4, target_modules: ['lin0', 'lin1'] } },
-  { name: 'Dense, rank_pattern + module_dropout', makeModel: mlp, makeInputs: mlpInputs, config: { r: 2, target_modules: 'lin[0-2]', rank_pattern: { lin1: 3 }, module_dropout: 0.1 } },
-  { name: 'Dense, coft + block_share', makeModel: mlp, makeInputs: mlpInputs, config: { r: 5, target_modules: ['lin0', 'lin1'], coft: true, eps: 1e-3, block_share: true }, otherConfig: { r: 2, target_modules: ['lin1'], coft: true } },
+  {
+    name: 'Dense, rank_pattern + module_dropout',
+    makeModel: mlp,
+    makeInputs: mlpInputs,
+    config: { r: 2, target_modules: 'lin[0-2]', rank_pattern: { lin1: 3 }, module_dropout: 0.1 },
+  },
+  {
+    name: 'Dense, coft + block_share',
+    makeModel: mlp,
+    makeInputs: mlpInputs,
+    config: { r: 5, target_modules: ['lin0', 'lin1'], coft: true, eps: 1e-3, block_share: true },
+    otherConfig: { r: 2, target_modules: ['lin1'], coft: true },
+  },
   { name: 'Dense with fused activation, rank-3 inputs', makeModel: sequenceMlp, makeInputs: sequenceInputs, config: { r: 3, target_modules: ['proj', 'out'] } },
-  { name: 'Conv2D (stride 2, same, relu) + Conv2D + Dense', makeModel: convNet, makeInputs: convInputs, config: { r: 4, target_modules: ['conv', 'conv1', 'head'] }, otherConfig: { r: 3, target_modules: ['conv'], block_share: true } },
+  {
+    name: 'Conv2D (stride 2, same, relu) + Conv2D + Dense',
+    makeModel: convNet,
+    makeInputs: convInputs,
+    config: { r: 4, target_modules: ['conv', 'conv1', 'head'] },
+    otherConfig: { r: 3, target_modules: ['conv'], block_share: true },
+  },
 ]);
 
 describe('orthogonal matrices', () => {
@@ -34,13 +51,18 @@ describe('orthogonal matrices', () => {
     expect(tf.memory().numTensors).toBe(before + 2);
     await assertClose(tf.matMul(a, inverse), eye, { atol: 1e-4, rtol: 0, message: 'pivoted inverse' });
     // A permutation needs pivoting: its leading entry is zero.
-    const permutation = tf.tensor3d([[[0, 1], [1, 0]]]);
+    const permutation = tf.tensor3d([
+      [
+        [0, 1],
+        [1, 0],
+      ],
+    ]);
     await assertClose(batchedInverse(permutation, { pivot: true }), permutation, { atol: 1e-6, rtol: 0, message: 'permutation inverse' });
     await assertClose(tf.matMul(q, q, false, true), eye, { atol: 1e-5, rtol: 0, message: 'Q·Qᵀ' });
     tf.dispose([a, eye, inverse, permutation, q]);
   });
 
-  it('the inverse\'s closed-form gradient equals the gradient through the elimination steps', async () => {
+  it("the inverse's closed-form gradient equals the gradient through the elimination steps", async () => {
     const skew = tf.tidy(() => {
       const a = tf.randomNormal([2, 4, 4], 0, 1, 'float32', 8);
       return tf.add(tf.tile(tf.expandDims(tf.eye(4), 0), [2, 1, 1]), tf.mul(tf.sub(a, tf.transpose(a, [0, 2, 1])), 0.5)) as tf.Tensor3D;
@@ -77,7 +99,11 @@ describe('OFT parity with Python PEFT (mlp-oft)', () => {
     peftModel.loadStateDict(saved);
     expect(tf.memory().numTensors).toBe(before);
     await assertClose(peftModel.model.predict(inputs) as tf.Tensor, io.expected_adapted!, { atol, rtol, message: 'adapted' });
-    await assertClose(peftModel.disableAdapter(() => peftModel.model.predict(inputs) as tf.Tensor), io.expected_disabled!, { atol, rtol, message: 'disabled' });
+    await assertClose(
+      peftModel.disableAdapter(() => peftModel.model.predict(inputs) as tf.Tensor),
+      io.expected_disabled!,
+      { atol, rtol, message: 'disabled' },
+    );
     const state = peftModel.getStateDict();
     for (const key of Object.keys(saved)) await assertClose(state[key]!, saved[key]!, { atol: 0, rtol: 0, message: key });
     await peftModel.mergeAdapter();
@@ -127,7 +153,7 @@ describe('OFT behaviour', () => {
 });
 
 describe('OFT over another tuner layer (mixed adapter types)', () => {
-  it('rotates the wrapped layer\'s output around the innermost bias, and merges into the innermost kernel', async () => {
+  it("rotates the wrapped layer's output around the innermost bias, and merges into the innermost kernel", async () => {
     registerTuner(lora);
     const peftModel = getPeftModel(mlp(), { peft_type: 'LORA', r: 2, target_modules: ['lin1'], init_lora_weights: false });
     const inner = peftModel.model.getLayer('lin1') as LoraDense;

@@ -5,15 +5,7 @@ import { AdapterStateError, getPeftModel, InvalidConfigError, MergeError, regist
 import { fixtureAdapterConfig } from './__fixtures__/fixture-case';
 import { TINY_GPT2, TINY_LLAMA, tinyCausalLm } from './__fixtures__/tiny-models';
 import { PromptEmbedding } from './prompt-embedding-layer';
-import {
-  createPrefixTuningConfig,
-  createPromptEncoderConfig,
-  createPromptTuningConfig,
-  pTuning,
-  prefixTuning,
-  promptTuning,
-  textInitTokenIds,
-} from './index';
+import { createPrefixTuningConfig, createPromptEncoderConfig, createPromptTuningConfig, pTuning, prefixTuning, promptTuning, textInitTokenIds } from './index';
 
 const warnings: string[] = [];
 
@@ -178,7 +170,9 @@ describe("prompt_tuning_init 'TEXT'", () => {
     // Loading a TEXT adapter for inference needs no tokenizer: its values come from the file.
     const inference = getPeftModel(tinyCausalLm(), createPromptTuningConfig({ ...textConfig, inferenceMode: true }));
     expect(inference.getStateDictShapes()).toEqual({ prompt_embeddings: [5, 16] });
-    expect(() => getPeftModel(tinyCausalLm(), createPromptTuningConfig({ ...textConfig, tokenizer: { encode: () => ({ inputIds: [99] }) } }))).toThrow(/outside the model's vocabulary/);
+    expect(() => getPeftModel(tinyCausalLm(), createPromptTuningConfig({ ...textConfig, tokenizer: { encode: () => ({ inputIds: [99] }) } }))).toThrow(
+      /outside the model's vocabulary/,
+    );
     peftModel.unload();
     inference.unload();
     expect(model.getLayer('transformer.wte') instanceof PromptEmbedding).toBe(false);

@@ -24,7 +24,13 @@ describeTunerConformance(promptTuning, [
 
 describeTunerConformance(pTuning, [
   { name: 'GPT-2, MLP encoder', makeModel: gpt2, makeInputs: inputs, config: { num_virtual_tokens: 3, encoder_hidden_size: 8 }, ...common },
-  { name: 'GPT-2, LSTM encoder', makeModel: gpt2, makeInputs: inputs, config: { num_virtual_tokens: 3, encoder_reparameterization_type: 'LSTM', encoder_hidden_size: 6 }, ...common },
+  {
+    name: 'GPT-2, LSTM encoder',
+    makeModel: gpt2,
+    makeInputs: inputs,
+    config: { num_virtual_tokens: 3, encoder_reparameterization_type: 'LSTM', encoder_hidden_size: 6 },
+    ...common,
+  },
 ]);
 
 describeTunerConformance(prefixTuning, [

@@ -30,6 +30,12 @@ afterAll(() => {
 const common = { makeInputs: () => tinyInputs(tf), identityAtInit: false, mergeable: false, stateDictKeys: ['prompt_embeddings', 'prefix_task_cols', 'prefix_task_rows'] };
 
 describeTunerConformance(multitaskPromptTuning, [
-  { name: 'GPT-2, 2 tasks, rank 2', makeModel: () => pooledTinyLm(), config: { num_virtual_tokens: 3, num_tasks: 2, num_ranks: 2 }, otherConfig: { num_virtual_tokens: 2, num_tasks: 3 }, ...common },
+  {
+    name: 'GPT-2, 2 tasks, rank 2',
+    makeModel: () => pooledTinyLm(),
+    config: { num_virtual_tokens: 3, num_tasks: 2, num_ranks: 2 },
+    otherConfig: { num_virtual_tokens: 2, num_tasks: 3 },
+    ...common,
+  },
   { name: 'Llama (GQA), 2 tasks', makeModel: () => pooledTinyLm(TINY_LLAMA), config: { num_virtual_tokens: 4, num_tasks: 2 }, ...common },
 ]);

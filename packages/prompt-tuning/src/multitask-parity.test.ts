@@ -59,7 +59,10 @@ describe('gpt2-multitask-prompt-tuning parity with Python PEFT 0.11.1', () => {
     const expectedLoss = (await io.expected_loss!.data())[0]!;
     expect(Math.abs((await loss!.data())[0]! - expectedLoss)).toBeLessThanOrEqual(atol + rtol * Math.abs(expectedLoss));
     tf.dispose([logits, loss!]);
-    const rows = readFileSync(peftFixturePath(CASE, 'data.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { input_ids: number[]; task_ids: number });
+    const rows = readFileSync(peftFixturePath(CASE, 'data.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { input_ids: number[]; task_ids: number });
     const expected = json.expected_loss;
     let weighted = 0;
     let tokens = 0;
@@ -86,7 +89,7 @@ describe('gpt2-multitask-prompt-tuning parity with Python PEFT 0.11.1', () => {
     expect(await generate(peftModel, prompt, { ...options, useCache: false })).toEqual(expected);
   });
 
-  it('runs a batch larger than tfjs predict()\'s default batch size with one task id per row', async () => {
+  it("runs a batch larger than tfjs predict()'s default batch size with one task id per row", async () => {
     const peftModel = await load();
     const rows = 40;
     const taskIdsOfRows = Array.from({ length: rows }, (_, row) => row % 3);
@@ -119,7 +122,10 @@ describe('gpt2-multitask-prompt-tuning parity with Python PEFT 0.11.1', () => {
     refused(() => forwardCausalLm(peftModel, inputs), /task_ids cannot be None/);
     refused(() => forwardCausalLm(peftModel, { ...inputs, taskIds: [0] }), /taskIds has 1 entries but the batch has 2 rows/);
     refused(() => forwardCausalLm(peftModel, { ...inputs, taskIds: [0, 3] }), /task id 3 is out of range: the adapter has num_tasks 3 \(valid ids 0\.\.2\)/);
-    refused(() => tf.tidy(() => peftModel.predict([tf.cast(io.input_ids!, 'int32'), tf.cast(io.attention_mask!, 'float32')], { taskIds: [1] }) as tf.Tensor), /taskIds has 1 entries/);
+    refused(
+      () => tf.tidy(() => peftModel.predict([tf.cast(io.input_ids!, 'int32'), tf.cast(io.attention_mask!, 'float32')], { taskIds: [1] }) as tf.Tensor),
+      /taskIds has 1 entries/,
+    );
     await expect(generate(peftModel, [[1, 2, 3]], { maxNewTokens: 1, taskIds: [7] })).rejects.toThrow(/task id 7 is out of range/);
     expect(tf.memory().numTensors).toBe(before);
   });

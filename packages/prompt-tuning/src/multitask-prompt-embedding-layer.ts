@@ -33,7 +33,8 @@ export function currentTaskIds(peftType: string, batch: number, numTasks: number
   }
   if (taskIds.length !== batch) throw new InvalidConfigError(`taskIds has ${taskIds.length} entries but the batch has ${batch} rows`, { field: 'task_ids' });
   const bad = taskIds.find((id) => !Number.isInteger(id) || id < 0 || id >= numTasks);
-  if (bad !== undefined) throw new InvalidConfigError(`task id ${bad} is out of range: the adapter has num_tasks ${numTasks} (valid ids 0..${numTasks - 1})`, { field: 'task_ids' });
+  if (bad !== undefined)
+    throw new InvalidConfigError(`task id ${bad} is out of range: the adapter has num_tasks ${numTasks} (valid ids 0..${numTasks - 1})`, { field: 'task_ids' });
   return taskIds;
 }
 

@@ -30,11 +30,17 @@ export async function loadMultitaskPromptTuningSource<C extends { peftType: stri
   const multitask = config as unknown as MultitaskPromptTuningConfig;
   if (!needsSource(multitask) || attachedSourceStateDict(config)) return config;
   const path = multitask.promptTuningInitStateDictPath;
-  if (path === null) throw new InvalidConfigError(`prompt_tuning_init_state_dict_path needs to be specified with ${multitask.promptTuningInit} init method`, { field: 'prompt_tuning_init_state_dict_path' });
-  if (!path.endsWith('.safetensors')) {
-    throw new InvalidConfigError(`prompt_tuning_init_state_dict_path ${JSON.stringify(path)} is not a .safetensors file; torch pickles cannot be read here (save the source adapter with safe_serialization=True)`, {
+  if (path === null)
+    throw new InvalidConfigError(`prompt_tuning_init_state_dict_path needs to be specified with ${multitask.promptTuningInit} init method`, {
       field: 'prompt_tuning_init_state_dict_path',
     });
+  if (!path.endsWith('.safetensors')) {
+    throw new InvalidConfigError(
+      `prompt_tuning_init_state_dict_path ${JSON.stringify(path)} is not a .safetensors file; torch pickles cannot be read here (save the source adapter with safe_serialization=True)`,
+      {
+        field: 'prompt_tuning_init_state_dict_path',
+      },
+    );
   }
   return attachSourceStateDict(config, await loadSafetensors(path));
 }
@@ -53,7 +59,8 @@ export function checkSource(config: PreparedPromptConfig<MultitaskPromptTuningCo
   const tensors = attachedSourceStateDict(config);
   const field = 'prompt_tuning_init_state_dict_path';
   if (!tensors) {
-    if (config.promptTuningInitStateDictPath === null) throw new InvalidConfigError(`prompt_tuning_init_state_dict_path needs to be specified with ${config.promptTuningInit} init method`, { field });
+    if (config.promptTuningInitStateDictPath === null)
+      throw new InvalidConfigError(`prompt_tuning_init_state_dict_path needs to be specified with ${config.promptTuningInit} init method`, { field });
     throw new InvalidConfigError(
       `prompt_tuning_init ${config.promptTuningInit} reads ${JSON.stringify(config.promptTuningInitStateDictPath)}: load it first with await loadMultitaskPromptTuningSource(config), or pass { sourceStateDict }`,
       { field },
@@ -73,12 +80,17 @@ export function checkSource(config: PreparedPromptConfig<MultitaskPromptTuningCo
   expect('prefix_task_cols', [sourceTasks, total, config.numRanks]);
   expect('prefix_task_rows', [sourceTasks, config.numRanks, config.tokenDim]);
   if (config.numTasks !== 1) {
-    throw new InvalidConfigError(`prompt_tuning_init ${config.promptTuningInit} starts ONE target task from the source tasks, so num_tasks must be 1 (got ${config.numTasks}), as PEFT 0.11.1 loads it`, {
-      field: 'num_tasks',
-    });
+    throw new InvalidConfigError(
+      `prompt_tuning_init ${config.promptTuningInit} starts ONE target task from the source tasks, so num_tasks must be 1 (got ${config.numTasks}), as PEFT 0.11.1 loads it`,
+      {
+        field: 'num_tasks',
+      },
+    );
   }
   if (config.promptTuningInit === 'EXACT_SOURCE_TASK' && config.promptTuningInitTask >= sourceTasks) {
-    throw new InvalidConfigError(`prompt_tuning_init_task ${config.promptTuningInitTask} is out of range: the source adapter has ${sourceTasks} tasks`, { field: 'prompt_tuning_init_task' });
+    throw new InvalidConfigError(`prompt_tuning_init_task ${config.promptTuningInitTask} is out of range: the source adapter has ${sourceTasks} tasks`, {
+      field: 'prompt_tuning_init_task',
+    });
   }
 }
 

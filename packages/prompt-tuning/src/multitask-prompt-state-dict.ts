@@ -45,11 +45,15 @@ export const multitaskPromptStateDictFormat: AdapterStateDictFormat = {
     for (const [key, param] of factors) {
       const value = tensors[key];
       if (!value) {
-        throw new AdapterFormatError(`adapter "${adapterName}" is missing tensor "${key}" (MULTITASK_PROMPT_TUNING saves prompt_embeddings, prefix_task_cols and prefix_task_rows); it has: ${Object.keys(tensors).join(', ') || 'nothing'}`, {
-          tensorName: key,
-        });
+        throw new AdapterFormatError(
+          `adapter "${adapterName}" is missing tensor "${key}" (MULTITASK_PROMPT_TUNING saves prompt_embeddings, prefix_task_cols and prefix_task_rows); it has: ${Object.keys(tensors).join(', ') || 'nothing'}`,
+          {
+            tensorName: key,
+          },
+        );
       }
-      if (!sameShape(value, param.torchShape)) throw new AdapterFormatError(`tensor "${key}" has shape [${value.shape.join(', ')}]; the model expects [${param.torchShape.join(', ')}]`, { tensorName: key });
+      if (!sameShape(value, param.torchShape))
+        throw new AdapterFormatError(`tensor "${key}" has shape [${value.shape.join(', ')}]; the model expects [${param.torchShape.join(', ')}]`, { tensorName: key });
     }
     const rest = Object.fromEntries(Object.entries(tensors).filter(([key]) => !factors.has(key)));
     // The shared prompt (and any modules_to_save copy) is checked and written by prompt tuning's format; only then the factors.

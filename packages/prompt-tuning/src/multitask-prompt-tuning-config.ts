@@ -75,7 +75,9 @@ export function attachedSourceStateDict(config: object): Readonly<Record<string,
 export function attachSourceStateDict<C extends object>(config: C, tensors: Readonly<Record<string, tf.Tensor>> | undefined): C {
   if (tensors !== undefined) {
     if (typeof tensors !== 'object' || tensors === null || !(tensors.prompt_embeddings instanceof tf.Tensor)) {
-      throw new InvalidConfigError('sourceStateDict must hold the source adapter\'s "prompt_embeddings" tensor (and "prefix_task_cols" / "prefix_task_rows")', { field: 'prompt_tuning_init_state_dict_path' });
+      throw new InvalidConfigError('sourceStateDict must hold the source adapter\'s "prompt_embeddings" tensor (and "prefix_task_cols" / "prefix_task_rows")', {
+        field: 'prompt_tuning_init_state_dict_path',
+      });
     }
     (config as Record<symbol, unknown>)[SOURCE] = tensors;
   }

@@ -37,7 +37,14 @@ describe('multitask prompt tuning from a source adapter (prompt_tuning_init_stat
     expect(state.prefix_task_cols!.shape).toEqual([1, 4, 1]);
     expect(await maxAbsDifference(state.prefix_task_cols!, averaged)).toBeLessThan(1e-7);
     // One task: every row runs on task 0.
-    const ids = tf.tensor2d([[1, 2, 3], [4, 5, 6]], undefined, 'int32');
+    const ids = tf.tensor2d(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      undefined,
+      'int32',
+    );
     const { logits } = forwardCausalLm(peftModel, { inputIds: ids, taskIds: [0, 0] });
     expect(logits.shape).toEqual([2, 7, 64]);
     expect(() => forwardCausalLm(peftModel, { inputIds: ids, taskIds: [0, 1] })).toThrow(/task id 1 is out of range: the adapter has num_tasks 1/);
@@ -77,12 +84,15 @@ describe('multitask prompt tuning from a source adapter (prompt_tuning_init_stat
     expect(String(await attempt({ promptTuningInit: 'AVERAGE_SOURCE_TASKS', promptTuningInitStateDictPath: null }))).toMatch(/needs to be specified with AVERAGE_SOURCE_TASKS/);
     expect(String(await attempt({ promptTuningInit: 'AVERAGE_SOURCE_TASKS', promptTuningInitStateDictPath: 'source.bin' }))).toMatch(/not a \.safetensors file/);
     // Without loading the file first: a clear hint, not a silent random init.
-    expect(() => getPeftModel(model, createMultitaskPromptTuningConfig({ numVirtualTokens: 4, promptTuningInit: 'AVERAGE_SOURCE_TASKS', promptTuningInitStateDictPath: SOURCE }))).toThrow(
-      /loadMultitaskPromptTuningSource/,
-    );
+    expect(() =>
+      getPeftModel(model, createMultitaskPromptTuningConfig({ numVirtualTokens: 4, promptTuningInit: 'AVERAGE_SOURCE_TASKS', promptTuningInitStateDictPath: SOURCE })),
+    ).toThrow(/loadMultitaskPromptTuningSource/);
     expect(model.layers.length).toBe(layers);
     // A trained adapter being loaded (inference mode) brings its own tensors and needs no source.
-    const loaded = getPeftModel(model, { ...createMultitaskPromptTuningConfig({ numVirtualTokens: 4, numTasks: 1, promptTuningInit: 'AVERAGE_SOURCE_TASKS', promptTuningInitStateDictPath: 'gone.safetensors' }), inferenceMode: true });
+    const loaded = getPeftModel(model, {
+      ...createMultitaskPromptTuningConfig({ numVirtualTokens: 4, numTasks: 1, promptTuningInit: 'AVERAGE_SOURCE_TASKS', promptTuningInitStateDictPath: 'gone.safetensors' }),
+      inferenceMode: true,
+    });
     expect(loaded.getStateDictShapes().prefix_task_cols).toEqual([1, 4, 1]);
   });
 });
@@ -97,9 +107,16 @@ it('a short training run on the tiny LM example with per-row task ids lowers the
     .map((line) => JSON.parse(line) as { prompt: string; completion: string })
     .map((row) => tokenizer.encode(row.prompt + row.completion).inputIds);
   const length = Math.min(...rows.map((row) => row.length));
-  const ids = tf.tensor2d(rows.map((row) => row.slice(0, length)), [rows.length, length], 'int32');
+  const ids = tf.tensor2d(
+    rows.map((row) => row.slice(0, length)),
+    [rows.length, length],
+    'int32',
+  );
   const taskIds = rows.map((_, index) => index % 2);
-  const peftModel = getPeftModel(await AutoModelForCausalLM.fromPretrained(dir), createMultitaskPromptTuningConfig({ numVirtualTokens: 4, numTasks: 2, numRanks: 2, taskType: 'CAUSAL_LM' }));
+  const peftModel = getPeftModel(
+    await AutoModelForCausalLM.fromPretrained(dir),
+    createMultitaskPromptTuningConfig({ numVirtualTokens: 4, numTasks: 2, numRanks: 2, taskType: 'CAUSAL_LM' }),
+  );
   const frozen = peftModel.model.weights.filter((weight) => !weight.trainable).map((weight) => [weight, weight.read().clone()] as const);
   const lossOf = (training: boolean) => forwardCausalLm(peftModel, { inputIds: ids, labels: ids, taskIds, training });
   const first = lossOf(false);

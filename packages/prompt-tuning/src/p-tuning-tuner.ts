@@ -27,9 +27,7 @@ export const pTuning: TunerV1<PromptEncoderConfig> = createPromptLearningTuner<P
       tokenDim: config.tokenDim,
       methodPrefix: 'p_tuning_',
       // In inference mode PEFT builds no encoder: the saved (encoded) prompt is used as it is.
-      encoder: config.inferenceMode
-        ? null
-        : { type, hiddenSize: config.encoderHiddenSize ?? config.tokenDim, numLayers: config.encoderNumLayers, dropout: config.encoderDropout },
+      encoder: config.inferenceMode ? null : { type, hiddenSize: config.encoderHiddenSize ?? config.tokenDim, numLayers: config.encoderNumLayers, dropout: config.encoderDropout },
       initTokenIds: null,
     };
   },

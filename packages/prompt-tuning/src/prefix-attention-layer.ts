@@ -63,7 +63,8 @@ export class PrefixAttention extends PromptLearningLayer implements KeyValueCach
   promptSource(adapterName: string): PromptSource {
     this.assertAdapter(adapterName);
     const source = this.sources.get(adapterName);
-    if (!source) throw new AdapterStateError(`prefix adapter "${adapterName}" of layer "${this.name}" has no prefix encoder (a deserialized non-first attention layer cannot find it)`);
+    if (!source)
+      throw new AdapterStateError(`prefix adapter "${adapterName}" of layer "${this.name}" has no prefix encoder (a deserialized non-first attention layer cannot find it)`);
     return source;
   }
 

@@ -19,7 +19,7 @@ export const promptEncoderConfigSchema = defineConfigSchema({
     encoder_reparameterization_type: "the prompt encoder: 'MLP' or 'LSTM'",
     encoder_hidden_size: "the encoder's hidden size (null: token_dim)",
     encoder_num_layers: "the encoder's layers",
-    encoder_dropout: "dropout in the encoder while training",
+    encoder_dropout: 'dropout in the encoder while training',
   },
   check: (config) => {
     checkNumVirtualTokens(config);

@@ -76,7 +76,12 @@ export interface LayerSizes {
  * a registered architecture, then from the model's layers; `num_transformer_submodules` is 2 for
  * SEQ_2_SEQ_LM, else 1.
  */
-export function fillPromptLearningSizes<C extends PromptLearningConfig>(config: C, context: ModelContext, modelConfig: Readonly<Record<string, unknown>> | undefined, layerSizes: LayerSizes): PreparedPromptConfig<C> {
+export function fillPromptLearningSizes<C extends PromptLearningConfig>(
+  config: C,
+  context: ModelContext,
+  modelConfig: Readonly<Record<string, unknown>> | undefined,
+  layerSizes: LayerSizes,
+): PreparedPromptConfig<C> {
   const architecture = context.architecture;
   const pick = (field: string, value: number | null, keys: readonly string[], fromArchitecture: number | undefined, fromLayers: number | undefined): number => {
     const found = value ?? firstNumber(modelConfig, keys) ?? fromArchitecture ?? fromLayers;

@@ -1,4 +1,14 @@
-import { AdapterStateError, getModelInfo, InvalidConfigError, namedLayers, type ConfigFieldInfo, type LayerContext, type ModelContext, type TunerLayer, type TunerV1 } from '@peftjs/core';
+import {
+  AdapterStateError,
+  getModelInfo,
+  InvalidConfigError,
+  namedLayers,
+  type ConfigFieldInfo,
+  type LayerContext,
+  type ModelContext,
+  type TunerLayer,
+  type TunerV1,
+} from '@peftjs/core';
 import type { layers } from '@tensorflow/tfjs-layers';
 import { PrefixAttention, type PrefixAttentionOptions } from './prefix-attention-layer';
 import { PrefixPositionIds } from './prefix-position-ids-layer';
@@ -29,7 +39,10 @@ export interface PromptMethod<Config extends PromptLearningConfig> {
   /** The encoder of the prefix ('prefix' methods). */
   prefixEncoder?(config: PreparedPromptConfig<Config>): { prefixProjection: boolean; encoderHiddenSize: number };
   /** The word-embedding layer class ('input' methods; default PromptEmbedding). */
-  embeddingLayer?: new (args: { baseLayer: layers.Layer; peftType: string }) => PromptEmbedding;
+  embeddingLayer?: new (args: {
+    baseLayer: layers.Layer;
+    peftType: string;
+  }) => PromptEmbedding;
 }
 
 /** PEFT 0.11.1 PeftModelForSequenceClassification's `classifier_module_names`. */

@@ -63,13 +63,17 @@ export const promptStateDictFormat: AdapterStateDictFormat = {
     for (const [key, param] of copies) expected.set(key, param.torchShape);
     const missing = [...expected.keys()].filter((key) => !(key in tensors));
     if (missing.length > 0) {
-      throw new AdapterFormatError(`adapter "${adapterName}" is missing ${missing.length} tensor(s) the model expects: ${missing.join(', ')}; it has: ${Object.keys(tensors).join(', ') || 'nothing'}`, {
-        tensorName: missing[0],
-      });
+      throw new AdapterFormatError(
+        `adapter "${adapterName}" is missing ${missing.length} tensor(s) the model expects: ${missing.join(', ')}; it has: ${Object.keys(tensors).join(', ') || 'nothing'}`,
+        {
+          tensorName: missing[0],
+        },
+      );
     }
     for (const [key, shape] of expected) {
       const value = tensors[key]!;
-      if (!sameShape(value, shape)) throw new AdapterFormatError(`tensor "${key}" has shape [${value.shape.join(', ')}]; the model expects [${shape.join(', ')}]`, { tensorName: key });
+      if (!sameShape(value, shape))
+        throw new AdapterFormatError(`tensor "${key}" has shape [${value.shape.join(', ')}]; the model expects [${shape.join(', ')}]`, { tensorName: key });
     }
     const unexpected = Object.keys(tensors).filter((key) => !expected.has(key));
     if (unexpected.length > 0) warn(`adapter "${adapterName}" has ${unexpected.length} tensor(s) the model does not use: ${unexpected.slice(0, 8).join(', ')}`);

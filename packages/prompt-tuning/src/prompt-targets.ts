@@ -13,12 +13,7 @@ import {
 import type { layers } from '@tensorflow/tfjs-layers';
 
 /** What a selected layer does for prompt learning. */
-export type PromptTargetRole =
-  | { kind: 'embedding' }
-  | { kind: 'mask' }
-  | { kind: 'tokenTypes' }
-  | { kind: 'positions' }
-  | { kind: 'attention'; index: number };
+export type PromptTargetRole = { kind: 'embedding' } | { kind: 'mask' } | { kind: 'tokenTypes' } | { kind: 'positions' } | { kind: 'attention'; index: number };
 
 /** The model's layers that prompt learning uses, by role. */
 export interface PromptModelLayers {
@@ -89,7 +84,9 @@ export function findPromptModelLayers(context: ModelContext, named: readonly Nam
 /** Targets of prompt tuning and P-tuning: the word embedding, the mask layers, BERT's token types. */
 export function inputPromptTargets(peftType: string, found: PromptModelLayers, tokenDim: number): Map<string, PromptTargetRole> {
   if (!found.wordEmbedding) {
-    throw new NoMatchingTargetError(`${peftType} found no word embedding in the model: register the architecture with roles.embedding (registerArchitecture), or give the model's config vocab_size`);
+    throw new NoMatchingTargetError(
+      `${peftType} found no word embedding in the model: register the architecture with roles.embedding (registerArchitecture), or give the model's config vocab_size`,
+    );
   }
   const width = outputDim(found.wordEmbedding.layer);
   if (width !== undefined && width !== tokenDim) {
@@ -104,7 +101,11 @@ export function inputPromptTargets(peftType: string, found: PromptModelLayers, t
 }
 
 /** Targets of prefix tuning: every attention core, the mask layers and the position ids. */
-export function prefixTargets(peftType: string, found: PromptModelLayers, sizes: { numLayers: number; numAttentionHeads: number; tokenDim: number }): Map<string, PromptTargetRole> {
+export function prefixTargets(
+  peftType: string,
+  found: PromptModelLayers,
+  sizes: { numLayers: number; numAttentionHeads: number; tokenDim: number },
+): Map<string, PromptTargetRole> {
   if (found.attention.length === 0) {
     throw new NoMatchingTargetError(
       `${peftType} found no attention layer that takes past keys/values; build the model with @peftjs/models, or give its attention cores the KeyValueCacheLayer contract`,

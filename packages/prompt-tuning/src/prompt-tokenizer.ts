@@ -5,9 +5,7 @@ import { InvalidConfigError } from '@peftjs/core';
  * as transformers' `tokenizer(text)["input_ids"]` gives them. `PretrainedTokenizer` from
  * @peftjs/models fits (its `encode()` returns `{ inputIds }`); a function works too.
  */
-export type PromptTokenizer =
-  | { encode(text: string): { readonly inputIds: readonly number[] } | readonly number[] }
-  | ((text: string) => readonly number[]);
+export type PromptTokenizer = { encode(text: string): { readonly inputIds: readonly number[] } | readonly number[] } | ((text: string) => readonly number[]);
 
 const TOKENIZER = Symbol.for('peftjs.promptTuning.tokenizer');
 

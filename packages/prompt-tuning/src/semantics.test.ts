@@ -36,7 +36,11 @@ describe.each([
     const attentionMask = tf.tensor2d(mask);
     const { logits } = forwardCausalLm(peftModel, { inputIds, attentionMask });
     const expected = tf.tidy(() => {
-      const joinedIds = tf.tensor2d(ids.map((row) => [...virtual, ...row]), undefined, 'int32');
+      const joinedIds = tf.tensor2d(
+        ids.map((row) => [...virtual, ...row]),
+        undefined,
+        'int32',
+      );
       const joinedMask = tf.tensor2d(mask.map((row) => [1, 1, 1, ...row]));
       return peftModel.disableAdapter(() => peftModel.model.predict([joinedIds, joinedMask]) as tf.Tensor);
     });
@@ -69,7 +73,11 @@ describe.each([
     const attentionMask = tf.tensor2d(mask);
     const { logits } = forwardCausalLm(peftModel, { inputIds, attentionMask });
     const expected = tf.tidy(() => {
-      const joinedIds = tf.tensor2d(ids.map((row) => [...virtual, ...row]), undefined, 'int32');
+      const joinedIds = tf.tensor2d(
+        ids.map((row) => [...virtual, ...row]),
+        undefined,
+        'int32',
+      );
       const joinedMask = tf.tensor2d(mask.map((row) => [1, 1, 1, ...row]));
       const all = peftModel.disableAdapter(() => peftModel.model.predict([joinedIds, joinedMask]) as tf.Tensor);
       return tf.slice(all, [0, 3, 0], [-1, -1, -1]);

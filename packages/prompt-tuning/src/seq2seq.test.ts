@@ -125,7 +125,9 @@ describe(`${CASE} parity with Python PEFT 0.11.1`, () => {
 
   it('prefix tuning on an encoder-decoder is refused with a clear error (not in this package)', async () => {
     const base = await AutoModelForSeq2SeqLM.fromPretrained(fixture.baseDir);
-    expect(() => getPeftModel(base, { peft_type: 'PREFIX_TUNING', task_type: 'SEQ_2_SEQ_LM', num_virtual_tokens: 3 })).toThrow(/num_transformer_submodules 2 is for encoder-decoder models/);
+    expect(() => getPeftModel(base, { peft_type: 'PREFIX_TUNING', task_type: 'SEQ_2_SEQ_LM', num_virtual_tokens: 3 })).toThrow(
+      /num_transformer_submodules 2 is for encoder-decoder models/,
+    );
     base.dispose();
   });
 });

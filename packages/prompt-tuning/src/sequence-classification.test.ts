@@ -46,7 +46,14 @@ async function step(peftModel: PeftModel, labels: tf.Tensor, steps: number): Pro
 describe('sequence classification (BERT), as PeftModelForSequenceClassification', () => {
   it('prompt tuning: virtual tokens with token type 0 and mask 1, equal to the base model on those ids prepended', async () => {
     const virtual = [7, 3];
-    const config = createPromptTuningConfig({ taskType: 'SEQ_CLS', numVirtualTokens: 2, promptTuningInit: 'TEXT', promptTuningInitText: 'x', tokenizerNameOrPath: 't', tokenizer: () => virtual });
+    const config = createPromptTuningConfig({
+      taskType: 'SEQ_CLS',
+      numVirtualTokens: 2,
+      promptTuningInit: 'TEXT',
+      promptTuningInitText: 'x',
+      tokenizerNameOrPath: 't',
+      tokenizer: () => virtual,
+    });
     const peftModel = getPeftModel(bert(), config);
     const batch = inputs();
     const logits = peftModel.model.predict(batch) as tf.Tensor;
@@ -55,9 +62,17 @@ describe('sequence classification (BERT), as PeftModelForSequenceClassification'
       peftModel.disableAdapter(
         () =>
           peftModel.model.predict([
-            tf.tensor2d(ids.map((row) => [...virtual, ...row]), undefined, 'int32'),
+            tf.tensor2d(
+              ids.map((row) => [...virtual, ...row]),
+              undefined,
+              'int32',
+            ),
             tf.tensor2d(mask.map((row) => [1, 1, ...row])),
-            tf.tensor2d(types.map((row) => [0, 0, ...row]), undefined, 'int32'),
+            tf.tensor2d(
+              types.map((row) => [0, 0, ...row]),
+              undefined,
+              'int32',
+            ),
           ]) as tf.Tensor,
       ),
     );

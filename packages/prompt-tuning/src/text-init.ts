@@ -24,7 +24,8 @@ export function textInitIds(config: TextInitConfig, attachedTo: object, baseLaye
       { field: 'tokenizer_name_or_path' },
     );
   }
-  if (config.promptTuningInitText === null) throw new InvalidConfigError(`When prompt_tuning_init='TEXT', prompt_tuning_init_text can't be null`, { field: 'prompt_tuning_init_text' });
+  if (config.promptTuningInitText === null)
+    throw new InvalidConfigError(`When prompt_tuning_init='TEXT', prompt_tuning_init_text can't be null`, { field: 'prompt_tuning_init_text' });
   const ids = textInitTokenIds(tokenizer, config.promptTuningInitText, total);
   const tokenEmbedding = (baseLayer as unknown as { embeddingLayer?: unknown }).embeddingLayer ?? baseLayer;
   const vocab = (tokenEmbedding as { inputDim?: number }).inputDim;

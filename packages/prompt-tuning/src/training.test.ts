@@ -34,7 +34,11 @@ async function lossOf(peftModel: PeftModel, ids: tf.Tensor): Promise<number> {
 const methods: Array<[string, Record<string, unknown>, string]> = [
   ['prompt tuning', { peft_type: 'PROMPT_TUNING', num_virtual_tokens: 4 }, 'prompt_tuning_'],
   ['P-tuning (MLP)', { peft_type: 'P_TUNING', num_virtual_tokens: 4, encoder_hidden_size: 16 }, 'p_tuning_'],
-  ['P-tuning (LSTM, dropout)', { peft_type: 'P_TUNING', num_virtual_tokens: 4, encoder_reparameterization_type: 'LSTM', encoder_hidden_size: 8, encoder_dropout: 0.1 }, 'p_tuning_'],
+  [
+    'P-tuning (LSTM, dropout)',
+    { peft_type: 'P_TUNING', num_virtual_tokens: 4, encoder_reparameterization_type: 'LSTM', encoder_hidden_size: 8, encoder_dropout: 0.1 },
+    'p_tuning_',
+  ],
   ['prefix tuning', { peft_type: 'PREFIX_TUNING', num_virtual_tokens: 4 }, 'prefix_tuning_'],
   ['prefix tuning (projection)', { peft_type: 'PREFIX_TUNING', num_virtual_tokens: 4, prefix_projection: true, encoder_hidden_size: 16 }, 'prefix_tuning_'],
 ];

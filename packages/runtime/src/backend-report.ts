@@ -32,9 +32,10 @@ export function formatBackendReport(report: BackendReport): string {
       : report.native.available
         ? `, native: ${report.native.isa} (${report.native.threads} thread${report.native.threads === 1 ? '' : 's'})`
         : `, native: off (${report.native.reason})`;
-  const threads = report.wasmThreads === undefined || (report.wasmThreads.threads === 1 && report.wasmThreads.reason === undefined)
-    ? ''
-    : `, wasm threads: ${report.wasmThreads.threads}${report.wasmThreads.reason === undefined ? '' : ` (${report.wasmThreads.reason})`}`;
+  const threads =
+    report.wasmThreads === undefined || (report.wasmThreads.threads === 1 && report.wasmThreads.reason === undefined)
+      ? ''
+      : `, wasm threads: ${report.wasmThreads.threads}${report.wasmThreads.reason === undefined ? '' : ` (${report.wasmThreads.reason})`}`;
   const adapter = report.adapter === undefined ? '' : `, adapter: ${report.adapter.description}${report.adapter.fallback ? ' (software)' : ''}`;
   return `tfjs backend: ${report.backend} (${report.packageName} ${report.version}), ${gpu}, ${fixes}${native}${threads}${adapter}`;
 }

@@ -65,9 +65,7 @@ describe('initBackend', () => {
   it('rejects an unknown name with a typed error naming the valid choices', async () => {
     const fromEnv = initBackend({ env: { PEFTJS_BACKEND: 'webgl' } });
     await expect(fromEnv).rejects.toThrow(UnknownBackendError);
-    await expect(fromEnv).rejects.toThrow(
-      'unknown backend "webgl" (from PEFTJS_BACKEND); valid choices: auto, tensorflow, webgpu, wasm, cpu',
-    );
+    await expect(fromEnv).rejects.toThrow('unknown backend "webgl" (from PEFTJS_BACKEND); valid choices: auto, tensorflow, webgpu, wasm, cpu');
     const error = await initBackend({ backend: 'gpu' as never }).catch((caught: unknown) => caught);
     expect(UnknownBackendError.isInstance(error)).toBe(true);
     expect(PeftRuntimeError.isInstance(error)).toBe(true);
@@ -77,9 +75,7 @@ describe('initBackend', () => {
   it('names the packages to install for a backend that is not installed', async () => {
     const error = await initBackend({ backend: 'tensorflow' }).catch((caught: unknown) => caught);
     expect(BackendNotInstalledError.isInstance(error)).toBe(true);
-    expect((error as Error).message).toBe(
-      'backend "tensorflow" is not installed: run `npm install @tensorflow/tfjs-node-gpu` (or @tensorflow/tfjs-node)',
-    );
+    expect((error as Error).message).toBe('backend "tensorflow" is not installed: run `npm install @tensorflow/tfjs-node-gpu` (or @tensorflow/tfjs-node)');
     expect(error).toMatchObject({ backend: 'tensorflow', packageNames: ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] });
     expect(tf.getBackend()).toBe('wasm'); // a failed request leaves the active backend alone
   });

@@ -93,10 +93,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       unregisterWasmFixes({ fixes: NATIVE_FIXES });
     }
     // The report tells what is registered, including fixes an earlier call registered.
-    const fixes =
-      options.wasmFixes === false
-        ? registeredWasmFixes()
-        : registerWasmFixes(useNative ? {} : { fixes: WASM_FIX_NAMES.filter((fix) => !NATIVE_FIXES.includes(fix)) });
+    const fixes = options.wasmFixes === false ? registeredWasmFixes() : registerWasmFixes(useNative ? {} : { fixes: WASM_FIX_NAMES.filter((fix) => !NATIVE_FIXES.includes(fix)) });
     const native = useNative ? nativeReport() : Object.freeze({ available: false, reason: 'turned off (native: false)' });
     const threadsResult = wasmThreadsResult();
     const wasmThreadsReport = Object.freeze({ threads: wasmThreads(), ...(threadsResult.reason === undefined ? {} : { reason: threadsResult.reason }) });

@@ -55,9 +55,7 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
   const model = buildModel();
   model.build([null, sequence]);
-  initialWeights = await Promise.all(
-    model.getWeights().map(async (weight) => ({ values: (await weight.data()) as Float32Array, shape: weight.shape })),
-  );
+  initialWeights = await Promise.all(model.getWeights().map(async (weight) => ({ values: (await weight.data()) as Float32Array, shape: weight.shape })));
   model.dispose();
 });
 

@@ -14,7 +14,10 @@ export function modelInputs(model: LayersModel, batch: { inputIds: tf.Tensor; at
       const [rows, length] = batch.inputIds.shape as [number, number];
       return tf.tile(tf.expandDims(tf.range(0, length, 1, 'int32'), 0), [rows, 1]);
     }
-    throw new TrainingArgumentsError(`the model takes an input named "${name}" that causal-LM training cannot fill (it fills input_ids, attention_mask, token_type_ids, position_ids); pass computeLoss`, { field: 'compute_loss' });
+    throw new TrainingArgumentsError(
+      `the model takes an input named "${name}" that causal-LM training cannot fill (it fills input_ids, attention_mask, token_type_ids, position_ids); pass computeLoss`,
+      { field: 'compute_loss' },
+    );
   });
 }
 

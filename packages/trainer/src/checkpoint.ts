@@ -123,7 +123,10 @@ export async function readCheckpoint(storage: CheckpointStorage, folder: string)
     throw new CheckpointError(`checkpoint ${folder}: ${(error as Error).message}`, { cause: error });
   }
   if (trainerState.format !== TRAINER_STATE_FORMAT) {
-    throw new CheckpointError(`checkpoint ${folder}: ${TRAINER_STATE_NAME} is not a peftjs trainer state (format ${JSON.stringify(trainerState.format)}, expected "${TRAINER_STATE_FORMAT}")`, { key: 'format' });
+    throw new CheckpointError(
+      `checkpoint ${folder}: ${TRAINER_STATE_NAME} is not a peftjs trainer state (format ${JSON.stringify(trainerState.format)}, expected "${TRAINER_STATE_FORMAT}")`,
+      { key: 'format' },
+    );
   }
   const trainableState = await loadSafetensorsData(await readRequired(storage, folder, TRAINABLE_STATE_NAME));
   const optimizerState = await loadSafetensorsData(await readRequired(storage, folder, OPTIMIZER_STATE_NAME));

@@ -19,7 +19,7 @@ export interface TrainableParameter {
 }
 
 function withoutAdapterSegment(name: string, adapterNames: readonly string[]): string {
-  let result = name.replace(/\.modules_to_save\.([^.]+)(?=\.|$)/, (match, adapter: string) => (adapterNames.includes(adapter) ? '' : match));
+  const result = name.replace(/\.modules_to_save\.([^.]+)(?=\.|$)/, (match, adapter: string) => (adapterNames.includes(adapter) ? '' : match));
   for (const adapter of adapterNames) {
     const segment = `.${adapter}`;
     const at = result.indexOf(`${segment}.`);

@@ -44,7 +44,10 @@ export function checkTrainableState(
   for (const key of Object.keys(state)) {
     if (!expected.has(key)) {
       const near = [...expected.keys()].filter((name) => name.split('.').slice(-2).join('.') === key.split('.').slice(-2).join('.')).slice(0, 3);
-      throw makeError(`${source} holds "${key}", which is not a trainable tensor of this model${near.length > 0 ? ` (similar: ${near.join(', ')})` : ` (it has ${expected.size}: ${[...expected.keys()].slice(0, 3).join(', ')}${expected.size > 3 ? ', …' : ''})`}`, key);
+      throw makeError(
+        `${source} holds "${key}", which is not a trainable tensor of this model${near.length > 0 ? ` (similar: ${near.join(', ')})` : ` (it has ${expected.size}: ${[...expected.keys()].slice(0, 3).join(', ')}${expected.size > 3 ? ', …' : ''})`}`,
+        key,
+      );
     }
   }
 }

@@ -64,35 +64,54 @@ const CASES: Array<{ name: string; base: string; vocab: number; config: Record<s
     base: LLAMA,
     vocab: 128,
     config: { peft_type: 'LORA', r: 4, lora_alpha: 8, use_rslora: true, lora_dropout: 0.2, target_modules: ['q_proj', 'v_proj'] },
-    keys: [['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', true], ['base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight', true]],
+    keys: [
+      ['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', true],
+      ['base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight', true],
+    ],
   },
   {
     name: 'LoRA with bias="lora_only"',
     base: GPT2,
     vocab: 100,
     config: { peft_type: 'LORA', r: 2, bias: 'lora_only', target_modules: ['c_fc'] },
-    keys: [['base_model.model.transformer.h.0.mlp.c_fc.base_layer.bias', false], ['base_model.model.transformer.h.1.mlp.c_fc.lora_A.weight', true]],
+    keys: [
+      ['base_model.model.transformer.h.0.mlp.c_fc.base_layer.bias', false],
+      ['base_model.model.transformer.h.1.mlp.c_fc.lora_A.weight', true],
+    ],
   },
   {
     name: 'LoRA with modules_to_save',
     base: LLAMA,
     vocab: 128,
     config: { peft_type: 'LORA', r: 2, target_modules: ['q_proj'], modules_to_save: ['lm_head', 'model.norm'] },
-    keys: [['base_model.model.lm_head.weight', true], ['base_model.model.model.norm.weight', false], ['base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight', true]],
+    keys: [
+      ['base_model.model.lm_head.weight', true],
+      ['base_model.model.model.norm.weight', false],
+      ['base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight', true],
+    ],
   },
   {
     name: 'P-tuning (MLP encoder)',
     base: GPT2,
     vocab: 100,
     config: { peft_type: 'P_TUNING', num_virtual_tokens: 3, encoder_hidden_size: 8 },
-    keys: [['prompt_encoder.embedding.weight', true], ['prompt_encoder.mlp_head.0.weight', true], ['prompt_encoder.mlp_head.0.bias', false], ['prompt_encoder.mlp_head.4.weight', true]],
+    keys: [
+      ['prompt_encoder.embedding.weight', true],
+      ['prompt_encoder.mlp_head.0.weight', true],
+      ['prompt_encoder.mlp_head.0.bias', false],
+      ['prompt_encoder.mlp_head.4.weight', true],
+    ],
   },
   {
     name: 'prefix tuning with a projection',
     base: LLAMA,
     vocab: 128,
     config: { peft_type: 'PREFIX_TUNING', num_virtual_tokens: 3, prefix_projection: true, encoder_hidden_size: 8 },
-    keys: [['prompt_encoder.embedding.weight', true], ['prompt_encoder.transform.0.weight', true], ['prompt_encoder.transform.2.bias', false]],
+    keys: [
+      ['prompt_encoder.embedding.weight', true],
+      ['prompt_encoder.transform.0.weight', true],
+      ['prompt_encoder.transform.2.bias', false],
+    ],
   },
   {
     name: 'prompt tuning',
@@ -140,7 +159,9 @@ describe.each(CASES)('$name', ({ base, vocab, config, keys }) => {
     const resumedStorage = new MemoryStorage();
     for (const [path, bytes] of storage.files) if (path.startsWith('run/checkpoint-2/')) await resumedStorage.writeFile(path, bytes);
     const rest = await new Trainer({ peftModel: resumed, args: RECIPE, trainDataset: data, storage: resumedStorage, outputDir: 'run' }).train({ resumeFromCheckpoint: 'latest' });
-    expect(rest.log.map((entry) => [entry.step, entry.loss, entry.grad_norm, entry.learning_rate])).toEqual(full.log.map((entry) => [entry.step, entry.loss, entry.grad_norm, entry.learning_rate]));
+    expect(rest.log.map((entry) => [entry.step, entry.loss, entry.grad_norm, entry.learning_rate])).toEqual(
+      full.log.map((entry) => [entry.step, entry.loss, entry.grad_norm, entry.learning_rate]),
+    );
     await sameState(resumed, uninterrupted);
     const lastA = storage.files.get('run/checkpoint-5/optimizer.safetensors')!;
     const lastB = resumedStorage.files.get('run/checkpoint-5/optimizer.safetensors')!;
@@ -174,19 +195,28 @@ describe('the recipe', () => {
   it('gradient accumulation steps on the mean of micro-batch means; max_steps, epochs and the log follow HF', async () => {
     const model = await build(GPT2, { peft_type: 'IA3' });
     const data = rows(7, 100);
-    const trainer = new Trainer({ peftModel: model, args: { numTrainEpochs: 2, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, learningRate: 1e-3 }, trainDataset: data });
+    const trainer = new Trainer({
+      peftModel: model,
+      args: { numTrainEpochs: 2, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, learningRate: 1e-3 },
+      trainDataset: data,
+    });
     // 4 micro-batches per epoch (the last of 1 row) → 2 optimizer steps per epoch.
     expect(trainer.totalSteps).toBe(4);
     const result = await trainer.train();
     expect(result.log.map((entry) => entry.epoch)).toEqual([0.5, 1, 1.5, 2]);
     const onStep: number[][] = [];
     const again = await build(GPT2, { peft_type: 'IA3' });
-    await new Trainer({ peftModel: again, args: { maxSteps: 1, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 3 }, trainDataset: data, callbacks: { onStep: (entry, details) => void onStep.push([entry.loss, ...details.losses]) } }).train();
+    await new Trainer({
+      peftModel: again,
+      args: { maxSteps: 1, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 3 },
+      trainDataset: data,
+      callbacks: { onStep: (entry, details) => void onStep.push([entry.loss, ...details.losses]) },
+    }).train();
     expect(onStep[0]!.length).toBe(4);
     expect(onStep[0]![0]).toBeCloseTo((onStep[0]![1]! + onStep[0]![2]! + onStep[0]![3]!) / 3, 6);
   });
 
-  it('runs the tuners\' training hooks: an extra loss in every micro-batch, and after each optimizer step with the gradients', async () => {
+  it("runs the tuners' training hooks: an extra loss in every micro-batch, and after each optimizer step with the gradients", async () => {
     const calls: string[] = [];
     const hooked: TunerV1<any> = {
       ...lora,
@@ -205,7 +235,12 @@ describe('the recipe', () => {
       const model = await build(LLAMA, { peft_type: 'LORA', r: 2, target_modules: ['q_proj'] });
       const logged: number[] = [];
       const before = tf.memory().numTensors;
-      await new Trainer({ peftModel: model, args: { maxSteps: 2, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2 }, trainDataset: rows(4, 128), callbacks: { onStep: (entry) => void logged.push(entry.loss) } }).train();
+      await new Trainer({
+        peftModel: model,
+        args: { maxSteps: 2, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2 },
+        trainDataset: rows(4, 128),
+        callbacks: { onStep: (entry) => void logged.push(entry.loss) },
+      }).train();
       expect(tf.memory().numTensors).toBe(before);
       expect(calls).toEqual(['extra default 0', 'extra default 0', 'after 1 4', 'extra default 1', 'extra default 1', 'after 2 4']);
       expect(logged.every((loss) => loss > 10)).toBe(true);
@@ -258,9 +293,13 @@ describe('checkpoint files', () => {
 describe('bad input', () => {
   it('refuses bad training arguments, naming the argument and the choices', async () => {
     const model = await build(GPT2, { peft_type: 'IA3' });
-    expect(() => new Trainer({ peftModel: model, args: { optim: 'adafactor' as never }, trainDataset: rows(2, 100) })).toThrow(/optim must be one of adamw, adam, sgd, got "adafactor"/);
+    expect(() => new Trainer({ peftModel: model, args: { optim: 'adafactor' as never }, trainDataset: rows(2, 100) })).toThrow(
+      /optim must be one of adamw, adam, sgd, got "adafactor"/,
+    );
     expect(() => new Trainer({ peftModel: model, args: { lrSchedulerType: 'cosine_with_restarts' as never }, trainDataset: rows(2, 100) })).toThrow(TrainingArgumentsError);
-    expect(() => new Trainer({ peftModel: model, args: { gradientAccumulationSteps: 0 }, trainDataset: rows(2, 100) })).toThrow(/gradient_accumulation_steps must be an integer ≥ 1/);
+    expect(() => new Trainer({ peftModel: model, args: { gradientAccumulationSteps: 0 }, trainDataset: rows(2, 100) })).toThrow(
+      /gradient_accumulation_steps must be an integer ≥ 1/,
+    );
     expect(() => new Trainer({ peftModel: model, args: { learningRate: 1, warmupRatio: 2 }, trainDataset: rows(2, 100) })).toThrow(/warmup_ratio/);
     expect(() => new Trainer({ peftModel: model, trainDataset: [] })).toThrow(/empty/);
   });

@@ -2,7 +2,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { getTuner, serializePeftConfig, type PeftModel, type TrainingHookContext } from '@peftjs/core';
 import { adapterFilesFromPeftModel, type LoadedTensorData, type TensorData } from '@peftjs/hub';
 import { causalLmBatchLoss, type ComputeLoss } from './causal-lm-loss';
-import { checkpointFolder, listCheckpoints, pruneCheckpoints, readCheckpoint, removeTemporaryCheckpoints, resolveCheckpoint, TRAINER_STATE_FORMAT, writeCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import {
+  checkpointFolder,
+  listCheckpoints,
+  pruneCheckpoints,
+  readCheckpoint,
+  removeTemporaryCheckpoints,
+  resolveCheckpoint,
+  TRAINER_STATE_FORMAT,
+  writeCheckpoint,
+  type LoadedCheckpoint,
+} from './checkpoint';
 import type { CheckpointStorage } from './checkpoint-storage';
 import { DataOrder } from './data-order';
 import { CheckpointError, TrainingArgumentsError } from './errors';
@@ -100,7 +110,17 @@ function mean(values: readonly number[]): number {
 }
 
 /** Config fields that may differ between a checkpoint and the run resuming it: where the files came from, and how the weights were first initialised (the checkpoint's values replace them). */
-const IGNORED_CONFIG_FIELDS = new Set(['inference_mode', 'base_model_name_or_path', 'revision', 'init_lora_weights', 'init_ia3_weights', 'prompt_tuning_init', 'prompt_tuning_init_text', 'tokenizer_name_or_path', 'tokenizer_kwargs']);
+const IGNORED_CONFIG_FIELDS = new Set([
+  'inference_mode',
+  'base_model_name_or_path',
+  'revision',
+  'init_lora_weights',
+  'init_ia3_weights',
+  'prompt_tuning_init',
+  'prompt_tuning_init_text',
+  'tokenizer_name_or_path',
+  'tokenizer_kwargs',
+]);
 
 /**
  * The training engine: Hugging Face Trainer's recipe (AdamW with decoupled decay and HF's decay
@@ -124,12 +144,16 @@ export class Trainer {
     this.args = resolveTrainingArguments(options.args);
     if (options.trainDataset.length === 0) throw new TrainingArgumentsError('the training data set is empty', { field: 'train_dataset' });
     for (const [index, example] of options.trainDataset.entries()) {
-      if (example.inputIds.length < 2) throw new TrainingArgumentsError(`training row ${index + 1} has ${example.inputIds.length} token(s); a causal LM needs at least 2`, { field: 'train_dataset' });
+      if (example.inputIds.length < 2)
+        throw new TrainingArgumentsError(`training row ${index + 1} has ${example.inputIds.length} token(s); a causal LM needs at least 2`, { field: 'train_dataset' });
       if (example.labels && example.labels.length !== example.inputIds.length) {
-        throw new TrainingArgumentsError(`training row ${index + 1}: labels has ${example.labels.length} entries, input_ids ${example.inputIds.length}`, { field: 'train_dataset' });
+        throw new TrainingArgumentsError(`training row ${index + 1}: labels has ${example.labels.length} entries, input_ids ${example.inputIds.length}`, {
+          field: 'train_dataset',
+        });
       }
     }
-    if ((options.storage === undefined) !== (options.outputDir === undefined)) throw new TrainingArgumentsError('give both storage and outputDir (checkpoints), or neither', { field: 'output_dir' });
+    if ((options.storage === undefined) !== (options.outputDir === undefined))
+      throw new TrainingArgumentsError('give both storage and outputDir (checkpoints), or neither', { field: 'output_dir' });
     this.trainable = trainableParameters(this.peftModel);
     if (this.trainable.length === 0) throw new TrainingArgumentsError('the model has no trainable tensor: is the adapter in inference mode?', { field: 'inference_mode' });
     this.optimizer = new TorchOptimizer({ name: this.args.optim, beta1: this.args.adamBeta1, beta2: this.args.adamBeta2, epsilon: this.args.adamEpsilon });
@@ -324,7 +348,13 @@ export class Trainer {
       loss.dispose();
     }
     const evalLoss = weighted / dataset.length;
-    const entry: EvaluationLogEntry = { step: this.state.globalStep, epoch: this.order.epochAt(this.state.microBatch), eval_loss: evalLoss, perplexity: Math.exp(evalLoss), rows: dataset.length };
+    const entry: EvaluationLogEntry = {
+      step: this.state.globalStep,
+      epoch: this.order.epochAt(this.state.microBatch),
+      eval_loss: evalLoss,
+      perplexity: Math.exp(evalLoss),
+      rows: dataset.length,
+    };
     this.state.evaluations.push(entry);
     await this.options.callbacks?.onEvaluate?.(entry);
     return entry;
@@ -371,7 +401,10 @@ export class Trainer {
     for (const entry of this.trainable) {
       const moments = this.optimizer.state.moments.get(entry.key);
       if (!moments) continue;
-      for (const [name, values] of [['exp_avg', moments.expAvg], ['exp_avg_sq', moments.expAvgSq]] as const) {
+      for (const [name, values] of [
+        ['exp_avg', moments.expAvg],
+        ['exp_avg_sq', moments.expAvgSq],
+      ] as const) {
         const torch = tf.tidy(() => entry.param.toTorch(tf.tensor(values, entry.shape as number[], 'float32')));
         optimizerState[`${name}/${entry.key}`] = { dtype: 'float32', shape: [...torch.shape], values: (await torch.data()) as Float32Array };
         torch.dispose();
@@ -384,9 +417,22 @@ export class Trainer {
       epoch: this.order.epochAt(this.state.microBatch),
       max_steps: this.totalSteps,
       data_position: { micro_batch: this.state.microBatch, rows: this.order.rows, batch_size: this.order.batchSize, batches_per_epoch: this.order.batchesPerEpoch },
-      scheduler: { lr_scheduler_type: this.args.lrSchedulerType, last_epoch: step, warmup_steps: this.warmupSteps, num_training_steps: this.totalSteps, base_learning_rate: this.args.learningRate, next_learning_rate: this.learningRate(step + 1) },
+      scheduler: {
+        lr_scheduler_type: this.args.lrSchedulerType,
+        last_epoch: step,
+        warmup_steps: this.warmupSteps,
+        num_training_steps: this.totalSteps,
+        base_learning_rate: this.args.learningRate,
+        next_learning_rate: this.learningRate(step + 1),
+      },
       optimizer: { name: this.args.optim, step: this.optimizer.state.step },
-      rng_state: { seed: this.args.seed, shuffle: this.args.shuffle, generator: 'mulberry32', streams: 'derived from (seed, stream, index): shuffle per epoch, dropout per micro-batch', next_micro_batch: this.state.microBatch },
+      rng_state: {
+        seed: this.args.seed,
+        shuffle: this.args.shuffle,
+        generator: 'mulberry32',
+        streams: 'derived from (seed, stream, index): shuffle per epoch, dropout per micro-batch',
+        next_micro_batch: this.state.microBatch,
+      },
       peft_type: this.peftModel.peftType,
       base_fingerprint: await this.baseFingerprint(),
       trainable_keys: this.trainable.map((entry) => entry.key),
@@ -416,19 +462,23 @@ export class Trainer {
     }
     for (const key of new Set([...Object.keys(saved), ...Object.keys(current)])) {
       if (IGNORED_CONFIG_FIELDS.has(key)) continue;
-      const normalize = (value: unknown) => JSON.stringify(Array.isArray(value) ? [...value].sort() : value ?? null);
+      const normalize = (value: unknown) => JSON.stringify(Array.isArray(value) ? [...value].sort() : (value ?? null));
       if (normalize(saved[key]) !== normalize(current[key])) {
         throw new CheckpointError(`${where} was trained with ${key}=${normalize(saved[key])}, this run's adapter has ${key}=${normalize(current[key])}`, { key });
       }
     }
     const fingerprint = await this.baseFingerprint();
     if (checkpoint.trainerState.base_fingerprint !== fingerprint) {
-      throw new CheckpointError(`${where} was trained on another base model (base fingerprint ${String(checkpoint.trainerState.base_fingerprint)}, this base's is ${fingerprint})`, { key: 'base_fingerprint' });
+      throw new CheckpointError(
+        `${where} was trained on another base model (base fingerprint ${String(checkpoint.trainerState.base_fingerprint)}, this base's is ${fingerprint})`,
+        { key: 'base_fingerprint' },
+      );
     }
     const makeError = (message: string, key: string) => new CheckpointError(message, { key });
     checkTrainableState(this.trainable, checkpoint.trainableState, `${where}/trainable_state.safetensors`, makeError);
     const savedOptimizer = (checkpoint.trainerState.optimizer as { name?: unknown } | undefined)?.name;
-    if (savedOptimizer !== this.args.optim) throw new CheckpointError(`${where} was trained with optim=${String(savedOptimizer)}, this run uses ${this.args.optim}`, { key: 'optim' });
+    if (savedOptimizer !== this.args.optim)
+      throw new CheckpointError(`${where} was trained with optim=${String(savedOptimizer)}, this run uses ${this.args.optim}`, { key: 'optim' });
     if (!checkpoint.optimizerState.step) throw new CheckpointError(`${where}/optimizer.safetensors has no "step"`, { key: 'step' });
     if (this.optimizer.hasMoments) {
       for (const entry of this.trainable) {
@@ -436,14 +486,19 @@ export class Trainer {
           const key = `${name}/${entry.key}`;
           const value = checkpoint.optimizerState[key];
           // A tensor that never had a gradient has no moments yet (torch keeps no state for it).
-          if (value && value.shape.join() !== entry.param.torchShape.join()) throw new CheckpointError(`${where}/optimizer.safetensors: "${key}" has shape [${value.shape.join(', ')}], expected [${entry.param.torchShape.join(', ')}]`, { key });
+          if (value && value.shape.join() !== entry.param.torchShape.join())
+            throw new CheckpointError(`${where}/optimizer.safetensors: "${key}" has shape [${value.shape.join(', ')}], expected [${entry.param.torchShape.join(', ')}]`, { key });
         }
       }
     }
     const position = checkpoint.trainerState.data_position as { micro_batch?: unknown; rows?: unknown; batch_size?: unknown } | undefined;
-    if (typeof position?.micro_batch !== 'number' || typeof checkpoint.trainerState.global_step !== 'number') throw new CheckpointError(`${where}: trainer_state.json lacks global_step or data_position`, { key: 'data_position' });
+    if (typeof position?.micro_batch !== 'number' || typeof checkpoint.trainerState.global_step !== 'number')
+      throw new CheckpointError(`${where}: trainer_state.json lacks global_step or data_position`, { key: 'data_position' });
     if (position.rows !== this.order.rows || position.batch_size !== this.order.batchSize) {
-      throw new CheckpointError(`${where} was trained on ${String(position.rows)} rows in batches of ${String(position.batch_size)}; this run has ${this.order.rows} rows in batches of ${this.order.batchSize}`, { key: 'data_position' });
+      throw new CheckpointError(
+        `${where} was trained on ${String(position.rows)} rows in batches of ${String(position.batch_size)}; this run has ${this.order.rows} rows in batches of ${this.order.batchSize}`,
+        { key: 'data_position' },
+      );
     }
   }
 
@@ -471,7 +526,13 @@ export class Trainer {
       }
     }
     this.optimizer.state = { step: checkpoint.optimizerState.step!.values[0]!, moments };
-    const trainerState = checkpoint.trainerState as { global_step: number; data_position: { micro_batch: number }; seconds?: number; log_history?: StepLogEntry[]; eval_history?: EvaluationLogEntry[] };
+    const trainerState = checkpoint.trainerState as {
+      global_step: number;
+      data_position: { micro_batch: number };
+      seconds?: number;
+      log_history?: StepLogEntry[];
+      eval_history?: EvaluationLogEntry[];
+    };
     this.state = {
       globalStep: trainerState.global_step,
       microBatch: trainerState.data_position.micro_batch,

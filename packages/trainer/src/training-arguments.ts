@@ -88,8 +88,10 @@ export function resolveTrainingArguments(partial: Partial<TrainingArguments> = {
   }
   const defined = Object.fromEntries(Object.entries(partial).filter(([, value]) => value !== undefined));
   const args = { ...DEFAULT_TRAINING_ARGUMENTS, ...defined } as TrainingArguments;
-  const finite = (field: keyof TrainingArguments, minimum: number, text = `a number ≥ ${minimum}`) => check(typeof args[field] === 'number' && Number.isFinite(args[field] as number) && (args[field] as number) >= minimum, field, args[field], text);
-  const integer = (field: keyof TrainingArguments, minimum: number) => check(Number.isInteger(args[field]) && (args[field] as number) >= minimum, field, args[field], `an integer ≥ ${minimum}`);
+  const finite = (field: keyof TrainingArguments, minimum: number, text = `a number ≥ ${minimum}`) =>
+    check(typeof args[field] === 'number' && Number.isFinite(args[field] as number) && (args[field] as number) >= minimum, field, args[field], text);
+  const integer = (field: keyof TrainingArguments, minimum: number) =>
+    check(Number.isInteger(args[field]) && (args[field] as number) >= minimum, field, args[field], `an integer ≥ ${minimum}`);
   finite('learningRate', 0);
   finite('weightDecay', 0);
   check(args.adamBeta1 >= 0 && args.adamBeta1 < 1, 'adamBeta1', args.adamBeta1, 'in [0, 1)');

@@ -46,7 +46,7 @@ export class TorchGenerator {
     const from = Math.fround(low);
     const to = Math.fround(high);
     const values = new Float32Array(size);
-    for (let i = 0; i < size; i++) values[i] = ((this.nextUint32() & 0xffffff) * 2 ** -24) * (to - from) + from;
+    for (let i = 0; i < size; i++) values[i] = (this.nextUint32() & 0xffffff) * 2 ** -24 * (to - from) + from;
     return values;
   }
 }

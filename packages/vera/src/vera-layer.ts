@@ -83,7 +83,9 @@ export class VeraDense extends TunerLayer {
         { field: 'target_modules' },
       );
     }
-    const [bValue, dValue] = options.initWeights ? [tf.zeros([this.outFeatures]), tf.fill([options.r], options.dInitial)] : [tf.ones([this.outFeatures]), tf.randomNormal([options.r])];
+    const [bValue, dValue] = options.initWeights
+      ? [tf.zeros([this.outFeatures]), tf.fill([options.r], options.dInitial)]
+      : [tf.ones([this.outFeatures]), tf.randomNormal([options.r])];
     const b = namedVariable(bValue!, `${this.name}/vera_lambda_b.${adapterName}`);
     const d = namedVariable(dValue!, `${this.name}/vera_lambda_d.${adapterName}`);
     tf.dispose([bValue!, dValue!]);

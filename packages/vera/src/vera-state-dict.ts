@@ -50,9 +50,12 @@ export const veraStateDictFormat: AdapterStateDictFormat = {
     const present = savedA !== undefined || savedB !== undefined;
     const wanted = savesProjection(adapted, adapterName);
     if (wanted && (savedA === undefined || savedB === undefined)) {
-      throw new AdapterFormatError(`Specified to load vera_A and vera_B from state dictionary however they were not present! (adapter "${adapterName}" has save_projection true; the file lacks ${savedA === undefined ? VERA_A_KEY : VERA_B_KEY})`, {
-        tensorName: savedA === undefined ? VERA_A_KEY : VERA_B_KEY,
-      });
+      throw new AdapterFormatError(
+        `Specified to load vera_A and vera_B from state dictionary however they were not present! (adapter "${adapterName}" has save_projection true; the file lacks ${savedA === undefined ? VERA_A_KEY : VERA_B_KEY})`,
+        {
+          tensorName: savedA === undefined ? VERA_A_KEY : VERA_B_KEY,
+        },
+      );
     }
     if (!wanted && present) {
       warn(
@@ -65,7 +68,8 @@ export const veraStateDictFormat: AdapterStateDictFormat = {
         [VERA_A_KEY, savedA!, projections.a.shape],
         [VERA_B_KEY, savedB!, projections.b.shape],
       ] as const) {
-        if (!sameShape(value, expected)) throw new AdapterFormatError(`tensor "${key}" has shape [${value.shape.join(', ')}]; the model expects [${expected.join(', ')}]`, { tensorName: key });
+        if (!sameShape(value, expected))
+          throw new AdapterFormatError(`tensor "${key}" has shape [${value.shape.join(', ')}]; the model expects [${expected.join(', ')}]`, { tensorName: key });
       }
     }
     const write = defaults.prepareLoad(rest);

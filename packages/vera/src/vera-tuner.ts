@@ -106,9 +106,12 @@ export function createVera(settings: VeraSettings = {}): TunerV1<VeraConfig> {
     disableWarning: (config) => biasDisableWarning(config.bias),
     checkNewAdapter(config, existing) {
       if (existing.size > 0 && config.bias !== 'none') {
-        throw new InvalidConfigError(`VeraModel supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters (the new adapter has bias ${JSON.stringify(config.bias)}).`, {
-          field: 'bias',
-        });
+        throw new InvalidConfigError(
+          `VeraModel supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters (the new adapter has bias ${JSON.stringify(config.bias)}).`,
+          {
+            field: 'bias',
+          },
+        );
       }
       for (const other of existing.values()) {
         if (other.projectionPrngKey !== config.projectionPrngKey) {
@@ -118,9 +121,12 @@ export function createVera(settings: VeraSettings = {}): TunerV1<VeraConfig> {
           );
         }
         if (other.saveProjection !== config.saveProjection) {
-          throw new InvalidConfigError(`VeRA projection weights must be saved for all adapters or none, but got multiple different values: [${[other.saveProjection, config.saveProjection].sort().join(', ')}]`, {
-            field: 'save_projection',
-          });
+          throw new InvalidConfigError(
+            `VeRA projection weights must be saved for all adapters or none, but got multiple different values: [${[other.saveProjection, config.saveProjection].sort().join(', ')}]`,
+            {
+              field: 'save_projection',
+            },
+          );
         }
       }
     },

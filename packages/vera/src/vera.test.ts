@@ -23,7 +23,9 @@ function squareMlp(): tfl.LayersModel {
   const x = tfl.input({ shape: [8] });
   let h = x;
   for (const [index, name] of ['lin0', 'lin1', 'lin2'].entries()) {
-    h = tfl.layers.dense({ units: 8, name, activation: index === 1 ? 'relu' : undefined, kernelInitializer: init(index + 1), biasInitializer: init(index + 11) }).apply(h) as tfl.SymbolicTensor;
+    h = tfl.layers
+      .dense({ units: 8, name, activation: index === 1 ? 'relu' : undefined, kernelInitializer: init(index + 1), biasInitializer: init(index + 11) })
+      .apply(h) as tfl.SymbolicTensor;
   }
   return tfl.model({ inputs: x, outputs: tfl.layers.dense({ units: 3, name: 'head', kernelInitializer: init(9) }).apply(h) as tfl.SymbolicTensor });
 }

@@ -19,7 +19,9 @@ export function evalCommand(io: CliIo): Command {
   option(command, '--data <file>', '.jsonl or .csv rows of {"text"}, {"prompt","completion"} or {"input_ids"}', undefined, { required: true });
   option(command, '--batch-size <n>', 'rows per forward pass', 8, { parse: integer('--batch-size', 1) });
   option(command, '--max-length <n>', 'truncate rows to this many tokens (as train does)', TRAIN_DEFAULTS.maxLength, { parse: integer('--max-length', 2) });
-  option(command, '--no-append-eos', "score rows as they are: no EOS after text and completions (train appends it; transformers' perplexity scripts do not)", undefined, { defaultText: 'appended, as train does' });
+  option(command, '--no-append-eos', "score rows as they are: no EOS after text and completions (train appends it; transformers' perplexity scripts do not)", undefined, {
+    defaultText: 'appended, as train does',
+  });
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--json', 'print {"loss", "perplexity", "tokens"}', false);
   storageOptions(command);
@@ -45,7 +47,13 @@ export function evalCommand(io: CliIo): Command {
     const vocabSize = typeof loaded.base.config.vocab_size === 'number' ? loaded.base.config.vocab_size : undefined;
     // The rows are tokenised as train tokenises them (EOS after text and completions), so eval
     // scores what training optimised; --no-append-eos scores the rows as they are.
-    const examples = tokenizeRows(rows, { tokenizer, maxLength: options.maxLength, vocabSize, source: options.data, ...(options.appendEos === false ? { eosTokenId: undefined, noEos: true } : {}) });
+    const examples = tokenizeRows(rows, {
+      tokenizer,
+      maxLength: options.maxLength,
+      vocabSize,
+      source: options.data,
+      ...(options.appendEos === false ? { eosTokenId: undefined, noEos: true } : {}),
+    });
     const padTokenId = tokenizer?.padTokenId ?? tokenizer?.eosTokenId ?? 0;
     const result = await evaluateCausalLm(loaded.model, examples, { batchSize: options.batchSize, padTokenId });
     if (options.json) io.stdout(`${JSON.stringify(result)}\n`);

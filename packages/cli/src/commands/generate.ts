@@ -20,11 +20,17 @@ export function generateCommand(io: CliIo): Command {
   });
   option(command, '--max-new-tokens <n>', 'new tokens at most', 20, { parse: integer('--max-new-tokens', 1) });
   option(command, '--greedy', 'greedy decoding (the default unless a sampling flag is given)', false);
-  option(command, '--temperature <t>', 'sample with this temperature', undefined, { parse: float('--temperature', (value) => value > 0, 'a positive number'), defaultText: 'none: greedy' });
+  option(command, '--temperature <t>', 'sample with this temperature', undefined, {
+    parse: float('--temperature', (value) => value > 0, 'a positive number'),
+    defaultText: 'none: greedy',
+  });
   option(command, '--top-k <k>', 'sample from the k most likely tokens (0: all)', undefined, { parse: integer('--top-k', 0), defaultText: '50 when sampling' });
-  option(command, '--top-p <p>', 'nucleus sampling probability', undefined, { parse: float('--top-p', (value) => value > 0 && value <= 1, 'in (0, 1]'), defaultText: '1 when sampling' });
+  option(command, '--top-p <p>', 'nucleus sampling probability', undefined, {
+    parse: float('--top-p', (value) => value > 0 && value <= 1, 'in (0, 1]'),
+    defaultText: '1 when sampling',
+  });
   option(command, '--seed <n>', 'sampling seed', 0, { parse: integer('--seed', 0) });
-  option(command, '--pad-token-id <id>', 'fills rows that finished early', undefined, { parse: integer('--pad-token-id', 0), defaultText: 'the model\'s pad token, else its EOS' });
+  option(command, '--pad-token-id <id>', 'fills rows that finished early', undefined, { parse: integer('--pad-token-id', 0), defaultText: "the model's pad token, else its EOS" });
   option(command, '--task-ids <json>', "one task id per row for Poly / multitask prompt tuning adapters, e.g. '[0, 2]' (or one integer for every row)");
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
   option(command, '--json', 'print {"sequences": [[…]], "texts": […]}', false);
@@ -36,7 +42,8 @@ export function generateCommand(io: CliIo): Command {
     await startBackend(options.backend, io.env, options.verbose ? (line) => io.stderr(`${line}\n`) : undefined);
     const loaded = await loadModelWithAdapters({ ...(options as { base?: string; adapter?: string[]; revision?: string }), storage: storageFromFlags(options) });
     const seq2seq = loaded.base.task === 'seq2seq-lm';
-    if (loaded.base.task !== 'causal-lm' && !seq2seq) throw new UsageError(`generate needs a causal LM or an encoder-decoder; ${options.base ?? 'the base'} is a ${loaded.base.task} model (use predict)`);
+    if (loaded.base.task !== 'causal-lm' && !seq2seq)
+      throw new UsageError(`generate needs a causal LM or an encoder-decoder; ${options.base ?? 'the base'} is a ${loaded.base.task} model (use predict)`);
     const { rows, mask } = promptRows(loaded, options);
     const options_ = {
       maxNewTokens: options.maxNewTokens,

@@ -21,7 +21,10 @@ export interface AdapterInspection {
 }
 
 export async function inspectAdapter(location: string, options: { revision?: string; subfolder?: string } = {}): Promise<AdapterInspection> {
-  const folder = await resolveAdapterFolder(location, { ...(options.revision ? { revision: options.revision } : {}), ...(options.subfolder ? { subfolder: options.subfolder } : {}) });
+  const folder = await resolveAdapterFolder(location, {
+    ...(options.revision ? { revision: options.revision } : {}),
+    ...(options.subfolder ? { subfolder: options.subfolder } : {}),
+  });
   const configPath = join(folder, 'adapter_config.json');
   if (!(await stat(configPath).catch(() => undefined))) throw new UsageError(`${folder} is not an adapter folder: it has no adapter_config.json`);
   const config = await readJsonFile(configPath);
@@ -29,13 +32,19 @@ export async function inspectAdapter(location: string, options: { revision?: str
   try {
     parsePeftConfig(config);
   } catch (error) {
-    if (InvalidConfigError.isInstance(error)) throw new UsageError(`${configPath} is not a valid ${String(config.peft_type)} config: ${(error as Error).message}`, { cause: error });
+    if (InvalidConfigError.isInstance(error))
+      throw new UsageError(`${configPath} is not a valid ${String(config.peft_type)} config: ${(error as Error).message}`, { cause: error });
     throw error;
   }
   const weightsPath = join(folder, 'adapter_model.safetensors');
   if (!(await stat(weightsPath).catch(() => undefined))) throw new UsageError(`${folder} has no adapter_model.safetensors`);
   const header = await readSafetensorsHeader(weightsPath);
-  const tensors = header.tensors.map((tensor) => ({ name: tensor.name, dtype: tensor.dtype, shape: [...tensor.shape], parameters: tensor.shape.reduce((product, size) => product * size, 1) }));
+  const tensors = header.tensors.map((tensor) => ({
+    name: tensor.name,
+    dtype: tensor.dtype,
+    shape: [...tensor.shape],
+    parameters: tensor.shape.reduce((product, size) => product * size, 1),
+  }));
   tensors.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const files: Record<string, number> = {};
   for (const entry of await readdir(folder, { withFileTypes: true })) {
@@ -50,7 +59,20 @@ function table(rows: string[][]): string {
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ')).join('\n');
 }
 
-const SHOWN_FIELDS = ['task_type', 'base_model_name_or_path', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'feedforward_modules', 'use_dora', 'use_rslora', 'num_virtual_tokens', 'modules_to_save', 'fan_in_fan_out'];
+const SHOWN_FIELDS = [
+  'task_type',
+  'base_model_name_or_path',
+  'r',
+  'lora_alpha',
+  'lora_dropout',
+  'target_modules',
+  'feedforward_modules',
+  'use_dora',
+  'use_rslora',
+  'num_virtual_tokens',
+  'modules_to_save',
+  'fan_in_fan_out',
+];
 
 export function inspectCommand(io: CliIo): Command {
   const command = summarizedCommand('inspect');
@@ -66,9 +88,19 @@ export function inspectCommand(io: CliIo): Command {
     }
     const lines = [`adapter: ${result.folder}`, `method: ${result.method} (peft_type ${result.peft_type})`];
     for (const key of SHOWN_FIELDS) if (key in result.config && result.config[key] !== null) lines.push(`  ${key}: ${JSON.stringify(result.config[key])}`);
-    lines.push('', table([['tensor', 'dtype', 'shape', 'params'], ...result.tensors.map((tensor) => [tensor.name, tensor.dtype, `[${tensor.shape.join(', ')}]`, tensor.parameters.toLocaleString('en-US')])]));
+    lines.push(
+      '',
+      table([
+        ['tensor', 'dtype', 'shape', 'params'],
+        ...result.tensors.map((tensor) => [tensor.name, tensor.dtype, `[${tensor.shape.join(', ')}]`, tensor.parameters.toLocaleString('en-US')]),
+      ]),
+    );
     lines.push('', `${result.tensors.length} tensors, ${result.parameters.toLocaleString('en-US')} parameters`);
-    lines.push(`files: ${Object.entries(result.files).map(([name, size]) => `${name} (${size.toLocaleString('en-US')} bytes)`).join(', ')}`);
+    lines.push(
+      `files: ${Object.entries(result.files)
+        .map(([name, size]) => `${name} (${size.toLocaleString('en-US')} bytes)`)
+        .join(', ')}`,
+    );
     io.stdout(`${lines.join('\n')}\n`);
   });
   return command;

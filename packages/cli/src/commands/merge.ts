@@ -24,7 +24,9 @@ export function mergeCommand(io: CliIo): Command {
   option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { defaultText: BASE_FROM_ADAPTER });
   option(command, '--adapter <[name=]dir|repo>', 'adapter to merge (repeatable: all are merged)', undefined, { parse: collect, required: true });
   option(command, '--out <dir>', 'the merged model folder (config.json, model.safetensors, tokenizer files)', undefined, { required: true });
-  option(command, '--dtype <dtype>', 'how weights are stored: in the written file, and (bfloat16, float16) in the frozen-weight store while merging', 'F32', { choices: ['F32', 'F16', 'BF16', ...MERGE_STORE_DTYPES] });
+  option(command, '--dtype <dtype>', 'how weights are stored: in the written file, and (bfloat16, float16) in the frozen-weight store while merging', 'F32', {
+    choices: ['F32', 'F16', 'BF16', ...MERGE_STORE_DTYPES],
+  });
   storageOptions(command, { dtype: false });
   option(command, '--safe-merge', 'check the merged weights for NaN/Inf before writing', false);
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
@@ -57,7 +59,9 @@ export function mergeCommand(io: CliIo): Command {
       await copyFile(join(loaded.base.folder, file), join(options.out, file));
       copied.push(file);
     }
-    io.stderr(`merged ${mergedNames.join(', ')} into ${names.length} tensors; wrote ${options.out}: config.json, model.safetensors${copied.length ? `, ${copied.join(', ')}` : ''}\n`);
+    io.stderr(
+      `merged ${mergedNames.join(', ')} into ${names.length} tensors; wrote ${options.out}: config.json, model.safetensors${copied.length ? `, ${copied.join(', ')}` : ''}\n`,
+    );
   });
   return command;
 }

@@ -37,11 +37,13 @@ export function predictCommand(io: CliIo): Command {
     let tokenTypes: number[][] | undefined;
     if (options.tokenTypeIds) {
       tokenTypes = parseIdRows(options.tokenTypeIds, '--token-type-ids');
-      if (tokenTypes.length !== rows.length || tokenTypes.some((row, index) => row.length !== rows[index]!.length)) throw new UsageError('--token-type-ids must have the shape of the input ids');
+      if (tokenTypes.length !== rows.length || tokenTypes.some((row, index) => row.length !== rows[index]!.length))
+        throw new UsageError('--token-type-ids must have the shape of the input ids');
     }
     const decoderRows = options.decoderInputIds ? parseIdRows(options.decoderInputIds, '--decoder-input-ids') : undefined;
     if (decoderRows && decoderRows.length !== rows.length) throw new UsageError(`--decoder-input-ids has ${decoderRows.length} rows but the input ids ${rows.length}`);
-    if (decoderRows && loaded.base.task !== 'seq2seq-lm') throw new UsageError(`--decoder-input-ids is for encoder-decoders; ${options.base ?? 'the base'} is a ${loaded.base.task} model`);
+    if (decoderRows && loaded.base.task !== 'seq2seq-lm')
+      throw new UsageError(`--decoder-input-ids is for encoder-decoders; ${options.base ?? 'the base'} is a ${loaded.base.task} model`);
     const taskIds = parseTaskIdsFlag(options.taskIds, rows.length);
     const logits = tf.tidy(() => {
       const inputIds = tf.tensor2d(rows, undefined, 'int32');

@@ -52,7 +52,10 @@ export async function loadModelWithAdapters(options: { base?: string; adapter?: 
 }
 
 /** Token rows from --prompt (left-padded to one length) or --input-ids; with the attention mask. */
-export function promptRows(loaded: LoadedModel, options: { prompt?: string[]; inputIds?: string; attentionMask?: string }): { rows: number[][]; mask: number[][]; promptLengths: number[] } {
+export function promptRows(
+  loaded: LoadedModel,
+  options: { prompt?: string[]; inputIds?: string; attentionMask?: string },
+): { rows: number[][]; mask: number[][]; promptLengths: number[] } {
   if (options.prompt && options.inputIds) throw new UsageError('give --prompt or --input-ids, not both');
   let rows: number[][];
   let mask: number[][] | undefined;
@@ -67,7 +70,7 @@ export function promptRows(loaded: LoadedModel, options: { prompt?: string[]; in
     mask = encoded.map((ids) => [...new Array<number>(length - ids.length).fill(0), ...ids.map(() => 1)]);
   } else if (options.inputIds) {
     rows = parseIdRows(options.inputIds, '--input-ids');
-  } else throw new UsageError('give --prompt TEXT or --input-ids \'[[1,2,3]]\'');
+  } else throw new UsageError("give --prompt TEXT or --input-ids '[[1,2,3]]'");
   if (options.attentionMask) {
     mask = parseIdRows(options.attentionMask, '--attention-mask');
     if (mask.length !== rows.length || mask.some((row, index) => row.length !== rows[index]!.length)) throw new UsageError('--attention-mask must have the shape of the input ids');

@@ -53,7 +53,9 @@ export function createProgress(io: CliIo, enabled: boolean): { update(progress: 
     update(progress) {
       const every = Math.max(1, Math.floor(progress.totalSteps / 10));
       if (progress.step % every === 0 || progress.step === progress.totalSteps || progress.step === 1) {
-        io.stderr(`step ${progress.step}/${progress.totalSteps} | epoch ${Number(progress.epoch.toFixed(2))} | loss ${progress.loss.toFixed(4)} | ${progress.tokensPerSecond.toFixed(0)} tok/s | ETA ${formatEta(progress.etaSeconds)}\n`);
+        io.stderr(
+          `step ${progress.step}/${progress.totalSteps} | epoch ${Number(progress.epoch.toFixed(2))} | loss ${progress.loss.toFixed(4)} | ${progress.tokensPerSecond.toFixed(0)} tok/s | ETA ${formatEta(progress.etaSeconds)}\n`,
+        );
       }
     },
     stop() {},
@@ -67,7 +69,9 @@ function trainingOptions(command: Command): void {
   option(command, '--epochs <n>', 'num_train_epochs: passes over the training rows (used when --max-steps is not given)', TRAIN_DEFAULTS.epochs, { parse: positive('--epochs') });
   option(command, '--max-steps <n>', 'max_steps: optimizer steps to train (overrides --epochs)', undefined, { parse: integer('--max-steps', 1), defaultText: 'from --epochs' });
   option(command, '--batch-size <n>', 'per_device_train_batch_size: rows per micro-batch', TRAIN_DEFAULTS.batchSize, { parse: integer('--batch-size', 1) });
-  option(command, '--gradient-accumulation-steps <n>', 'micro-batches per optimizer step (the mean of their mean losses)', 1, { parse: integer('--gradient-accumulation-steps', 1) });
+  option(command, '--gradient-accumulation-steps <n>', 'micro-batches per optimizer step (the mean of their mean losses)', 1, {
+    parse: integer('--gradient-accumulation-steps', 1),
+  });
   option(command, '--optimizer <name>', 'optim: adamw (torch.optim.AdamW), adam (torch.optim.Adam), sgd', 'adamw', { choices: [...OPTIMIZERS] });
   option(command, '--lr <rate>', 'learning_rate: the peak learning rate', TRAIN_DEFAULTS.lr, { parse: positive('--lr') });
   option(command, '--weight-decay <wd>', 'weight_decay (AdamW: decoupled; biases and norm weights are not decayed)', 0, { parse: nonNegative('--weight-decay') });
@@ -76,15 +80,24 @@ function trainingOptions(command: Command): void {
   option(command, '--adam-epsilon <eps>', 'adam_epsilon', 1e-8, { parse: nonNegative('--adam-epsilon') });
   option(command, '--lr-scheduler <type>', 'lr_scheduler_type', 'linear', { choices: [...LR_SCHEDULER_TYPES] });
   option(command, '--warmup-steps <n>', 'warmup_steps: warm-up from lr 0 over this many steps', 0, { parse: integer('--warmup-steps', 0) });
-  option(command, '--warmup-ratio <ratio>', 'warmup_ratio: warm-up over this fraction of the steps (when --warmup-steps is 0)', 0, { parse: float('--warmup-ratio', (value) => value >= 0 && value <= 1, 'in [0, 1]') });
+  option(command, '--warmup-ratio <ratio>', 'warmup_ratio: warm-up over this fraction of the steps (when --warmup-steps is 0)', 0, {
+    parse: float('--warmup-ratio', (value) => value >= 0 && value <= 1, 'in [0, 1]'),
+  });
   option(command, '--max-grad-norm <norm>', 'max_grad_norm: clip the global gradient norm to this (0: off)', TRAIN_DEFAULTS.maxGradNorm, { parse: nonNegative('--max-grad-norm') });
   option(command, '--no-shuffle', 'keep the rows in file order (default: a seeded reshuffle every epoch)', undefined, { defaultText: 'shuffled' });
   option(command, '--seed <n>', 'seed for adapter init, dropout, shuffling and the split', TRAIN_DEFAULTS.seed, { parse: integer('--seed', 0) });
   option(command, '--max-length <n>', 'truncate rows to this many tokens', TRAIN_DEFAULTS.maxLength, { parse: integer('--max-length', 2) });
-  option(command, '--pad-token-id <id>', 'the id padding positions get (labels there are -100)', undefined, { parse: integer('--pad-token-id', 0), defaultText: "the tokenizer's pad or EOS, else config pad_token_id, else 0" });
-  option(command, '--eval-split <fraction|rows>', 'rows held out for evaluation: a fraction < 1 or a count', TRAIN_DEFAULTS.evalSplit, { parse: float('--eval-split', (value) => value >= 0 && (value < 1 || Number.isInteger(value)), 'a fraction below 1 or a whole number of rows') });
+  option(command, '--pad-token-id <id>', 'the id padding positions get (labels there are -100)', undefined, {
+    parse: integer('--pad-token-id', 0),
+    defaultText: "the tokenizer's pad or EOS, else config pad_token_id, else 0",
+  });
+  option(command, '--eval-split <fraction|rows>', 'rows held out for evaluation: a fraction < 1 or a count', TRAIN_DEFAULTS.evalSplit, {
+    parse: float('--eval-split', (value) => value >= 0 && (value < 1 || Number.isInteger(value)), 'a fraction below 1 or a whole number of rows'),
+  });
   option(command, '--eval-steps <n>', 'eval_steps: evaluate the held-out rows every N steps', undefined, { parse: integer('--eval-steps', 1), defaultText: 'once per epoch' });
-  option(command, '--save-steps <n>', 'save_steps: write OUT/checkpoint-<step> every N steps (one is always written after the last step)', 0, { parse: integer('--save-steps', 0) });
+  option(command, '--save-steps <n>', 'save_steps: write OUT/checkpoint-<step> every N steps (one is always written after the last step)', 0, {
+    parse: integer('--save-steps', 0),
+  });
   option(command, '--save-total-limit <n>', 'save_total_limit: keep only the newest N checkpoints (0: all)', 0, { parse: integer('--save-total-limit', 0) });
   option(command, '--resume-from-checkpoint <dir|latest>', 'continue from a checkpoint folder, or the newest complete one under --out');
   option(command, '--init-adapter <dir>', 'start from a saved adapter folder (its config and weights, trainable)');
@@ -92,7 +105,10 @@ function trainingOptions(command: Command): void {
 }
 
 /** Every parsed flag → the options of trainAdapter (engine options are built here, in one place). */
-export function trainAdapterOptionsFrom(options: Record<string, any>, parts: { method: string | undefined; config: Record<string, unknown>; rows: DataRow[] }): TrainAdapterOptions {
+export function trainAdapterOptionsFrom(
+  options: Record<string, any>,
+  parts: { method: string | undefined; config: Record<string, unknown>; rows: DataRow[] },
+): TrainAdapterOptions {
   const training: Partial<TrainingArguments> = {
     maxSteps: options.maxSteps,
     gradientAccumulationSteps: options.gradientAccumulationSteps,
@@ -138,7 +154,9 @@ export function trainCommand(io: CliIo): Command {
   option(command, '--base <dir|repo>', 'base model: a transformers folder or Hub repo id', undefined, { required: true });
   option(command, '--data <file>', 'training data: .jsonl or .csv rows of {"text"}, {"prompt","completion"} or {"input_ids"}', undefined, { required: true });
   option(command, '--out <dir>', 'where to write the adapter, checkpoints, training_log.json and loss_curve.png', undefined, { required: true });
-  option(command, '--method <name>', 'PEFT method, one of the registered tuners', undefined, { defaultText: `the --init-adapter's or --config's peft_type, else lora; registered: ${methodFlagsMethods()}` });
+  option(command, '--method <name>', 'PEFT method, one of the registered tuners', undefined, {
+    defaultText: `the --init-adapter's or --config's peft_type, else lora; registered: ${methodFlagsMethods()}`,
+  });
   option(command, '--config <file>', 'an adapter_config.json to start from (flags override its fields)');
   trainingOptions(command);
   option(command, '--revision <rev>', 'Hub revision of the base model', undefined, { defaultText: 'main' });
@@ -162,7 +180,10 @@ export function trainCommand(io: CliIo): Command {
   });
   for (const flag of grouped) {
     const defaults = flag.defaults.map((entry) => `${entry.method}: ${formatDefault(entry.value)}`).join('; ');
-    option(command, `--${flagOf(flag.key)} ${flag.boolean ? '[bool]' : '<value>'}`, flag.help ? `${flag.key}: ${flag.help}` : `method config field ${flag.key}`, undefined, { defaultText: defaults, group: heading(flag) });
+    option(command, `--${flagOf(flag.key)} ${flag.boolean ? '[bool]' : '<value>'}`, flag.help ? `${flag.key}: ${flag.help}` : `method config field ${flag.key}`, undefined, {
+      defaultText: defaults,
+      group: heading(flag),
+    });
   }
   command.action(async (options: Record<string, any>) => {
     await checkOutputFolder(options.out);
@@ -179,7 +200,11 @@ export function trainCommand(io: CliIo): Command {
       if (value === undefined) continue;
       if (method && !(flag.key in method.defaults)) {
         const owners = flag.defaults.map((entry) => entry.method).join(', ');
-        throw new UsageError(`--${flagOf(flag.key)} is not a ${method.name} option (it belongs to ${owners}); ${method.name} takes ${Object.keys(method.defaults).map((key) => `--${flagOf(key)}`).join(', ')}`);
+        throw new UsageError(
+          `--${flagOf(flag.key)} is not a ${method.name} option (it belongs to ${owners}); ${method.name} takes ${Object.keys(method.defaults)
+            .map((key) => `--${flagOf(key)}`)
+            .join(', ')}`,
+        );
       }
       config[flag.key] = parseFieldValue(flag.key, value === true ? true : value, method ? method.defaults[flag.key] : flag.defaults[0]?.value);
     }
@@ -202,7 +227,9 @@ export function trainCommand(io: CliIo): Command {
     }
     const first = result.log.steps[0]?.loss;
     const last = result.log.steps.at(-1)?.loss;
-    log(`trained ${result.log.total_steps} steps in ${result.log.seconds.toFixed(1)} s (${result.log.tokens_per_second.toFixed(0)} tok/s); train loss ${first?.toFixed(4)} → ${last?.toFixed(4)}`);
+    log(
+      `trained ${result.log.total_steps} steps in ${result.log.seconds.toFixed(1)} s (${result.log.tokens_per_second.toFixed(0)} tok/s); train loss ${first?.toFixed(4)} → ${last?.toFixed(4)}`,
+    );
     log(`saved ${result.log.method} adapter to ${options.out}: ${result.files.map((file) => file.slice(options.out.length).replace(/^[\\/]/, '')).join(', ')}`);
     if (options.json) {
       io.stdout(
@@ -222,5 +249,7 @@ export function trainCommand(io: CliIo): Command {
 }
 
 function methodFlagsMethods(): string {
-  return listMethods().map((method) => method.name).join(', ');
+  return listMethods()
+    .map((method) => method.name)
+    .join(', ');
 }

@@ -23,7 +23,8 @@ export function rowTaskId(row: DataRow, where: string): number | undefined {
 export function batchTaskIds(examples: ReadonlyArray<{ taskId?: number }>): number[] | undefined {
   const withTask = examples.filter((example) => example.taskId !== undefined).length;
   if (withTask === 0) return undefined;
-  if (withTask !== examples.length) throw new UsageError(`${examples.length - withTask} of ${examples.length} rows in a batch have no "task_ids"; give every row its task, or none`);
+  if (withTask !== examples.length)
+    throw new UsageError(`${examples.length - withTask} of ${examples.length} rows in a batch have no "task_ids"; give every row its task, or none`);
   return examples.map((example) => example.taskId!);
 }
 

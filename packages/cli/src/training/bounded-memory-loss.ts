@@ -13,7 +13,11 @@ export function boundedMemoryLoss(options: { gradientCheckpointing?: boolean }):
       const inputIds = tf.tensor2d(batch.inputIds, undefined, 'int32');
       const attentionMask = tf.tensor2d(batch.attentionMask, undefined, 'float32');
       const labels = tf.tensor2d(batch.labels, undefined, 'int32');
-      const run = () => causalLmTrainingLoss(model, modelInputs(model, { inputIds, attentionMask }), labels, { training, gradientCheckpointing: training && options.gradientCheckpointing === true });
+      const run = () =>
+        causalLmTrainingLoss(model, modelInputs(model, { inputIds, attentionMask }), labels, {
+          training,
+          gradientCheckpointing: training && options.gradientCheckpointing === true,
+        });
       return batch.taskIds ? withForwardContext({ taskIds: batch.taskIds }, run) : run();
     });
 }

@@ -36,7 +36,11 @@ export function causalLmLossParts(logits: tf.Tensor, labels: tf.Tensor): { sum: 
 }
 
 /** The mean loss of a batch (what a training step minimises). */
-export function causalLmBatchLoss(model: LayersModel, batch: { inputIds: tf.Tensor; attentionMask: tf.Tensor; labels: tf.Tensor; taskIds?: readonly number[] }, training: boolean): tf.Scalar {
+export function causalLmBatchLoss(
+  model: LayersModel,
+  batch: { inputIds: tf.Tensor; attentionMask: tf.Tensor; labels: tf.Tensor; taskIds?: readonly number[] },
+  training: boolean,
+): tf.Scalar {
   return tf.tidy(() => {
     const output = withTaskIds(batch.taskIds, () => model.apply(modelInputs(model, batch), { training }) as tf.Tensor | tf.Tensor[]);
     const logits = Array.isArray(output) ? output[0]! : output;

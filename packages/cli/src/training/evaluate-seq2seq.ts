@@ -27,7 +27,13 @@ export function seq2seqExamples(rows: readonly DataRow[], options: { source: str
   return rows.map((row, index) => {
     const where = `${options.source} row ${index + 1}`;
     if (!Array.isArray(row.input_ids) || !Array.isArray(row.labels)) {
-      throw new UsageError(`${where}: an encoder-decoder scores {"input_ids": [...], "labels": [...]} rows; it has ${Object.keys(row).map((key) => `"${key}"`).join(', ') || 'no fields'}`);
+      throw new UsageError(
+        `${where}: an encoder-decoder scores {"input_ids": [...], "labels": [...]} rows; it has ${
+          Object.keys(row)
+            .map((key) => `"${key}"`)
+            .join(', ') || 'no fields'
+        }`,
+      );
     }
     return {
       inputIds: ids(row.input_ids, 'input_ids', where, options.vocabSize, false).slice(0, options.maxLength),
@@ -54,9 +60,27 @@ export async function evaluateSeq2SeqLm(
     const labelLength = Math.max(...batch.map((example) => example.labels.length));
     const pad = (row: number[], length: number, value: number) => [...row, ...new Array<number>(length - row.length).fill(value)];
     const parts = tf.tidy(() => {
-      const inputIds = tf.tensor2d(batch.map((example) => pad(example.inputIds, inputLength, options.padTokenId)), undefined, 'int32');
-      const attentionMask = tf.tensor2d(batch.map((example) => pad(example.inputIds.map(() => 1), inputLength, 0)), undefined, 'float32');
-      const labels = tf.tensor2d(batch.map((example) => pad(example.labels, labelLength, IGNORE_INDEX)), undefined, 'int32');
+      const inputIds = tf.tensor2d(
+        batch.map((example) => pad(example.inputIds, inputLength, options.padTokenId)),
+        undefined,
+        'int32',
+      );
+      const attentionMask = tf.tensor2d(
+        batch.map((example) =>
+          pad(
+            example.inputIds.map(() => 1),
+            inputLength,
+            0,
+          ),
+        ),
+        undefined,
+        'float32',
+      );
+      const labels = tf.tensor2d(
+        batch.map((example) => pad(example.labels, labelLength, IGNORE_INDEX)),
+        undefined,
+        'int32',
+      );
       const decoderInputIds = shiftTokensRight(labels, options.decoderStartTokenId, options.padTokenId);
       const output = model.apply(modelInputs(model, { inputIds, attentionMask, decoderInputIds }), { training: false }) as tf.Tensor | tf.Tensor[];
       const count = tf.sum(tf.cast(tf.notEqual(labels, IGNORE_INDEX), 'float32'));

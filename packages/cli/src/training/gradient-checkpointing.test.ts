@@ -19,11 +19,33 @@ afterAll(async () => {
 function run(out: string, ...extra: string[]) {
   return cli(
     'train',
-    '--base', `${lora.folder}/base`,
-    '--data', `${lora.folder}/data.jsonl`,
-    '--method', 'lora', '--r', '4', '--lora-alpha', '8', '--lora-dropout', '0.1', '--target-modules', 'q_proj,v_proj',
-    '--max-steps', '3', '--batch-size', '2', '--lr', '0.01', '--seed', '3', '--no-progress', '--backend', 'wasm',
-    '--out', out,
+    '--base',
+    `${lora.folder}/base`,
+    '--data',
+    `${lora.folder}/data.jsonl`,
+    '--method',
+    'lora',
+    '--r',
+    '4',
+    '--lora-alpha',
+    '8',
+    '--lora-dropout',
+    '0.1',
+    '--target-modules',
+    'q_proj,v_proj',
+    '--max-steps',
+    '3',
+    '--batch-size',
+    '2',
+    '--lr',
+    '0.01',
+    '--seed',
+    '3',
+    '--no-progress',
+    '--backend',
+    'wasm',
+    '--out',
+    out,
     ...extra,
   );
 }
@@ -34,11 +56,15 @@ describe('train --gradient-checkpointing', () => {
     expect(plain.code, plain.stderr).toBe(0);
     const checkpointed = await run(join(work, 'checkpointed'), '--gradient-checkpointing');
     expect(checkpointed.code, checkpointed.stderr).toBe(0);
-    const losses = async (folder: string) => (JSON.parse(await readFile(join(work, folder, 'training_log.json'), 'utf8')) as { steps: Array<{ loss: number }> }).steps.map((step) => step.loss);
+    const losses = async (folder: string) =>
+      (JSON.parse(await readFile(join(work, folder, 'training_log.json'), 'utf8')) as { steps: Array<{ loss: number }> }).steps.map((step) => step.loss);
     const [plainLosses, checkpointedLosses] = [await losses('plain'), await losses('checkpointed')];
     expect(checkpointedLosses.length).toBe(3);
     checkpointedLosses.forEach((loss, index) => expect(loss).toBeCloseTo(plainLosses[index]!, 5));
-    const [a, b] = [await loadSafetensorsData(await readFile(join(work, 'plain', 'adapter_model.safetensors'))), await loadSafetensorsData(await readFile(join(work, 'checkpointed', 'adapter_model.safetensors')))];
+    const [a, b] = [
+      await loadSafetensorsData(await readFile(join(work, 'plain', 'adapter_model.safetensors'))),
+      await loadSafetensorsData(await readFile(join(work, 'checkpointed', 'adapter_model.safetensors'))),
+    ];
     expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
     for (const key of Object.keys(a)) {
       const [x, y] = [a[key]!.values as Float32Array, b[key]!.values as Float32Array];

@@ -111,7 +111,7 @@ export function renderLossCurve(series: readonly CurveSeries[], options: { width
         set(x, y + 1, entry.color);
       }
     }
-    for (const [x, y] of points.length < 40 ? points : []) for (let d = -2; d <= 2; d++) (set(px(x) + d, py(y), entry.color), set(px(x), py(y) + d, entry.color));
+    for (const [x, y] of points.length < 40 ? points : []) for (let d = -2; d <= 2; d++) set(px(x) + d, py(y), entry.color), set(px(x), py(y) + d, entry.color);
   }
   return PNG.sync.write(png);
 }

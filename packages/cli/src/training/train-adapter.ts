@@ -199,9 +199,13 @@ async function buildAdapter(base: LoadedBase, options: TrainAdapterOptions, seed
         try {
           const keys = new Set(parameters.map((entry) => entry.key));
           const derived = Object.keys(tensors).filter((key) => !keys.has(key));
-          if (initState && derived.length > 0) log(`--init-state gives every trainable tensor; ${adapterFolder}'s ${derived.join(', ')} (derived, not trainable as saved) is not loaded`);
+          if (initState && derived.length > 0)
+            log(`--init-state gives every trainable tensor; ${adapterFolder}'s ${derived.join(', ')} (derived, not trainable as saved) is not loaded`);
           else {
-            if (derived.length > 0) warn(`${adapterFolder} holds ${derived.join(', ')}, the output of an encoder PEFT does not save: training continues from that output (give --init-state to start from the encoder itself)`);
+            if (derived.length > 0)
+              warn(
+                `${adapterFolder} holds ${derived.join(', ')}, the output of an encoder PEFT does not save: training continues from that output (give --init-state to start from the encoder itself)`,
+              );
             model.loadStateDict(tensors);
           }
         } finally {
@@ -245,11 +249,20 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
     sequenceLength: examples.reduce((longest, example) => Math.max(longest, example.inputIds.length), 1),
   });
   // A row's "task_ids" (multitask prompt tuning, Poly) was read by tokenizeRows.
-  const rows: TrainingExample[] = examples.map((example) => ({ inputIds: example.inputIds, labels: example.labels, ...(example.taskId !== undefined ? { taskId: example.taskId } : {}) }));
+  const rows: TrainingExample[] = examples.map((example) => ({
+    inputIds: example.inputIds,
+    labels: example.labels,
+    ...(example.taskId !== undefined ? { taskId: example.taskId } : {}),
+  }));
 
   // Held-out rows are a seeded draw; the training rows keep their file order (the engine shuffles per epoch).
   const evalRows = evalCount(rows.length, evalSplit);
-  const heldOut = new Set(shuffled(rows.map((_, index) => index), createSeededRandom(args.seed ^ 0x9e3779b9)).slice(0, evalRows));
+  const heldOut = new Set(
+    shuffled(
+      rows.map((_, index) => index),
+      createSeededRandom(args.seed ^ 0x9e3779b9),
+    ).slice(0, evalRows),
+  );
   const evalSet = rows.filter((_, index) => heldOut.has(index));
   const trainSet = rows.filter((_, index) => !heldOut.has(index));
 
@@ -281,7 +294,14 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
           tokensSeen += entry.tokens;
           stepsDone++;
           const seconds = (performance.now() - started) / 1000;
-          options.onStep?.({ step: entry.step, totalSteps: trainer.totalSteps, epoch: entry.epoch, loss: entry.loss, tokensPerSecond: tokensSeen / Math.max(seconds, 1e-9), etaSeconds: (seconds / stepsDone) * (trainer.totalSteps - entry.step) });
+          options.onStep?.({
+            step: entry.step,
+            totalSteps: trainer.totalSteps,
+            epoch: entry.epoch,
+            loss: entry.loss,
+            tokensPerSecond: tokensSeen / Math.max(seconds, 1e-9),
+            etaSeconds: (seconds / stepsDone) * (trainer.totalSteps - entry.step),
+          });
         },
         onEvaluate: (entry) => {
           record(entry);

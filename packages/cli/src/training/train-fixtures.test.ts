@@ -22,7 +22,18 @@ describe.each(trainCaseNames())('peftjs train on fixture %s', (name) => {
     const out = join(work, name);
     const initState = join(work, `${name}-init.safetensors`);
     await writeFile(initState, await initialStateFile(trainCase));
-    const result = await cli('train', ...recipeFlags(trainCase), '--init-adapter', `${trainCase.folder}/init-adapter`, '--init-state', initState, '--save-steps', '1', '--out', out);
+    const result = await cli(
+      'train',
+      ...recipeFlags(trainCase),
+      '--init-adapter',
+      `${trainCase.folder}/init-adapter`,
+      '--init-state',
+      initState,
+      '--save-steps',
+      '1',
+      '--out',
+      out,
+    );
     expect(result.code, result.stderr).toBe(0);
 
     const log = JSON.parse(await readFile(join(out, 'training_log.json'), 'utf8'));
@@ -40,7 +51,13 @@ describe.each(trainCaseNames())('peftjs train on fixture %s', (name) => {
       expect(entry.seconds).toBeGreaterThanOrEqual(index === 0 ? 0 : log.steps[index - 1].seconds);
 
       const folder = join(out, `checkpoint-${k}`);
-      expect((await readdir(folder)).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'trainable_state.safetensors', 'trainer_state.json']);
+      expect((await readdir(folder)).sort()).toEqual([
+        'adapter_config.json',
+        'adapter_model.safetensors',
+        'optimizer.safetensors',
+        'trainable_state.safetensors',
+        'trainer_state.json',
+      ]);
       const state = await loadSafetensorsData(await readFile(join(folder, 'trainable_state.safetensors')));
       expect(Object.keys(state).sort()).toEqual([...trainCase.keys].sort());
       const adapterFile = await loadSafetensorsData(await readFile(join(folder, 'adapter_model.safetensors')));
@@ -69,7 +86,8 @@ describe('peftjs train from --init-adapter alone', () => {
     const result = await cli('train', ...recipeFlags(trainCase), '--init-adapter', `${trainCase.folder}/init-adapter`, '--out', out);
     expect(result.code, result.stderr).toBe(0);
     const final = await loadSafetensorsData(await readFile(join(out, 'adapter_model.safetensors')));
-    for (const key of trainCase.keys) expect(toleranceFraction(final[key]!.values, snapshot(trainCase, trainCase.steps, key)!.values, trainCase.tolerances.params), key).toBeLessThanOrEqual(1);
+    for (const key of trainCase.keys)
+      expect(toleranceFraction(final[key]!.values, snapshot(trainCase, trainCase.steps, key)!.values, trainCase.tolerances.params), key).toBeLessThanOrEqual(1);
     // Only the last step is checkpointed without --save-steps.
     expect((await readdir(out)).filter((entry) => entry.startsWith('checkpoint-'))).toEqual([`checkpoint-${trainCase.steps}`]);
   });

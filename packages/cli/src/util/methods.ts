@@ -47,7 +47,8 @@ let builtinsRegistered = false;
 export function registerBuiltinTuners(): void {
   if (builtinsRegistered) return;
   for (const moduleExports of [loraPackage, ia3Package, promptTuningPackage, lohaPackage, lokrPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
-  for (const moduleExports of [adaloraPackage, lnTuningPackage, polyPackage, adaptionPromptPackage, oftPackage, boftPackage, veraPackage] as Record<string, unknown>[]) registerTunersFrom(moduleExports);
+  for (const moduleExports of [adaloraPackage, lnTuningPackage, polyPackage, adaptionPromptPackage, oftPackage, boftPackage, veraPackage] as Record<string, unknown>[])
+    registerTunersFrom(moduleExports);
   builtinsRegistered = true;
 }
 
@@ -211,7 +212,10 @@ export function parseFieldValue(key: string, text: string | boolean, defaultValu
       throw new UsageError(`--${flagOf(key)}: cannot parse ${JSON.stringify(text)} as JSON`);
     }
   }
-  const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
   const listLike = Array.isArray(defaultValue) || /modules|layers/.test(key);
   if (items.length === 1 && !listLike) return items[0];
   if (items.length === 1 && value === 'all-linear') return value;

@@ -6,7 +6,13 @@ import { UsageError } from './usage-error';
  * Adds an option whose help line always states its default: the value when there is one,
  * "none" when it is optional and unset, "required" when it must be given.
  */
-export function option(command: Command, flags: string, description: string, defaultValue?: unknown, extra: { required?: boolean; choices?: string[]; parse?: (value: string, previous: any) => unknown; defaultText?: string; group?: string } = {}): Command {
+export function option(
+  command: Command,
+  flags: string,
+  description: string,
+  defaultValue?: unknown,
+  extra: { required?: boolean; choices?: string[]; parse?: (value: string, previous: any) => unknown; defaultText?: string; group?: string } = {},
+): Command {
   const entry = new Option(flags, description);
   if (extra.group) entry.helpGroup(extra.group);
   if (extra.choices) entry.choices(extra.choices);
@@ -39,7 +45,9 @@ export const collect = (value: string, previous: string[] | undefined): string[]
 
 /** Adds the options every command takes: --backend, --verbose, --plugin. */
 export function commonOptions(command: Command): Command {
-  option(command, '--backend <name>', `TF.js backend: ${['auto', ...BACKEND_NAMES].join(', ')} (else PEFTJS_BACKEND, else the best installed)`, undefined, { defaultText: '$PEFTJS_BACKEND or auto' });
+  option(command, '--backend <name>', `TF.js backend: ${['auto', ...BACKEND_NAMES].join(', ')} (else PEFTJS_BACKEND, else the best installed)`, undefined, {
+    defaultText: '$PEFTJS_BACKEND or auto',
+  });
   option(command, '--plugin <module>', 'load a third-party tuner package or file (repeatable)', undefined, { parse: collect });
   option(command, '--verbose', 'print stack traces and backend details', false);
   return command;

@@ -1,6 +1,17 @@
 import type { Command } from 'commander';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { assertFits, estimateTrainingMemory, FROZEN_DTYPES, isWasmOutOfMemory, MemoryBudgetError, QUANTIZATIONS, WASM_HEAP_LIMIT, formatBytes, type FrozenDtype, type Quantization } from '@peftjs/models';
+import {
+  assertFits,
+  estimateTrainingMemory,
+  FROZEN_DTYPES,
+  isWasmOutOfMemory,
+  MemoryBudgetError,
+  QUANTIZATIONS,
+  WASM_HEAP_LIMIT,
+  formatBytes,
+  type FrozenDtype,
+  type Quantization,
+} from '@peftjs/models';
 import { option } from './options';
 
 /** How the base model's frozen weights are stored, as `fromPretrained` takes it. */
@@ -22,10 +33,16 @@ export function storageOptions(command: Command, settings: { dtype?: boolean } =
       defaultText: 'float32 tfjs variables, unless --quantization is given',
     });
   }
-  option(command, '--quantization <type>', `quantise the frozen base weights: ${QUANTIZATIONS.join(', ')} (bitsandbytes' int8 per-channel, 4-bit NF4/FP4 blocks of 64)`, undefined, {
-    choices: [...QUANTIZATIONS],
-    defaultText: 'none',
-  });
+  option(
+    command,
+    '--quantization <type>',
+    `quantise the frozen base weights: ${QUANTIZATIONS.join(', ')} (bitsandbytes' int8 per-channel, 4-bit NF4/FP4 blocks of 64)`,
+    undefined,
+    {
+      choices: [...QUANTIZATIONS],
+      defaultText: 'none',
+    },
+  );
   option(command, '--double-quant', '4-bit: double-quantise the block absmax (bnb_4bit_use_double_quant)', undefined, { defaultText: 'off' });
   return command;
 }

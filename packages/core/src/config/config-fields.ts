@@ -1,18 +1,7 @@
 import { InvalidConfigError } from '../errors';
 
 /** What a config field takes, for help, docs and the CLI's flags. */
-export type ConfigFieldType =
-  | 'integer'
-  | 'number'
-  | 'boolean'
-  | 'string'
-  | 'choice'
-  | 'targets'
-  | 'string-list'
-  | 'layer-indices'
-  | 'string-or-list'
-  | 'number-record'
-  | 'json';
+export type ConfigFieldType = 'integer' | 'number' | 'boolean' | 'string' | 'choice' | 'targets' | 'string-list' | 'layer-indices' | 'string-or-list' | 'number-record' | 'json';
 
 /**
  * One field of a PEFT config: its default, how a raw JSON value becomes a typed one, and (for
@@ -38,7 +27,7 @@ export function describeField<T>(field: ConfigField<T>, description: { help?: st
 }
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  return typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
 }
 
 function field<T>(type: ConfigFieldType, defaultValue: T | (() => T), parse: (value: unknown, field: string) => T, extra: { choices?: readonly unknown[] } = {}): ConfigField<T> {
@@ -101,10 +90,15 @@ export const fields = {
     });
   },
   oneOf<const T extends string | boolean | null>(defaultValue: T, choices: readonly T[]): ConfigField<T> {
-    return field('choice', defaultValue, (value, name) => {
-      if (!choices.includes(value as T)) fail(name, value, `one of ${choices.map((choice) => describe(choice)).join(', ')}`);
-      return value as T;
-    }, { choices });
+    return field(
+      'choice',
+      defaultValue,
+      (value, name) => {
+        if (!choices.includes(value as T)) fail(name, value, `one of ${choices.map((choice) => describe(choice)).join(', ')}`);
+        return value as T;
+      },
+      { choices },
+    );
   },
   /** `target_modules`-like: a regex string, a list of names, or null. Lists keep their order, without duplicates. */
   targets(defaultValue: string | string[] | null = null): ConfigField<string | string[] | null> {

@@ -116,16 +116,18 @@ export function defineConfigSchema<F extends ConfigFields>(options: ConfigSchema
         refused: false,
       };
     }),
-    ...Object.entries(refused).map(([name, rule]): ConfigFieldInfo => ({
-      name,
-      property: camelOf.get(name)!,
-      type: 'json',
-      defaultValue: structuredClone(rule.defaultValue),
-      required: false,
-      help: options.help?.[name] ?? `kept for the file; peftjs refuses other values: ${rule.reason}`,
-      common: false,
-      refused: true,
-    })),
+    ...Object.entries(refused).map(
+      ([name, rule]): ConfigFieldInfo => ({
+        name,
+        property: camelOf.get(name)!,
+        type: 'json',
+        defaultValue: structuredClone(rule.defaultValue),
+        required: false,
+        help: options.help?.[name] ?? `kept for the file; peftjs refuses other values: ${rule.reason}`,
+        common: false,
+        refused: true,
+      }),
+    ),
   ];
 
   return {
@@ -184,7 +186,11 @@ export function toPythonJson(value: unknown): string {
   const sort = (item: unknown): unknown => {
     if (Array.isArray(item)) return item.map(sort);
     if (item && typeof item === 'object') {
-      return Object.fromEntries(Object.keys(item).sort().map((key) => [key, sort((item as Record<string, unknown>)[key])]));
+      return Object.fromEntries(
+        Object.keys(item)
+          .sort()
+          .map((key) => [key, sort((item as Record<string, unknown>)[key])]),
+      );
     }
     return item;
   };

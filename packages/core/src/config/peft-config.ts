@@ -12,7 +12,7 @@ export function peftTypeOf(raw: unknown): string {
   }
   const peftType = (raw as { peft_type?: unknown }).peft_type ?? (raw as { peftType?: unknown }).peftType;
   if (typeof peftType !== 'string') {
-    throw new InvalidConfigError("the config has no \"peft_type\"; build it with a method package's config factory or set peft_type", { field: 'peft_type' });
+    throw new InvalidConfigError('the config has no "peft_type"; build it with a method package\'s config factory or set peft_type', { field: 'peft_type' });
   }
   return peftType;
 }

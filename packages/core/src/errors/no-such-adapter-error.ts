@@ -10,9 +10,7 @@ export class NoSuchAdapterError extends PeftError {
   readonly adapterName: string;
 
   constructor(options: { adapterName: string; available: readonly string[] }) {
-    super(
-      `no adapter named "${options.adapterName}"; available: ${options.available.length ? options.available.join(', ') : '(none)'}`,
-    );
+    super(`no adapter named "${options.adapterName}"; available: ${options.available.length ? options.available.join(', ') : '(none)'}`);
     this.name = 'NoSuchAdapterError';
     this.adapterName = options.adapterName;
   }

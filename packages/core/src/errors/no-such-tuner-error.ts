@@ -11,9 +11,7 @@ export class NoSuchTunerError extends PeftError {
 
   constructor(options: { peftType: string; registered: readonly string[]; packageName?: string }) {
     const install = options.packageName ? ` Install and register ${options.packageName}: registerTuner(...) from it.` : '';
-    super(
-      `no tuner is registered for peft_type "${options.peftType}"; registered: ${options.registered.length ? options.registered.join(', ') : '(none)'}.${install}`,
-    );
+    super(`no tuner is registered for peft_type "${options.peftType}"; registered: ${options.registered.length ? options.registered.join(', ') : '(none)'}.${install}`);
     this.name = 'NoSuchTunerError';
     this.peftType = options.peftType;
   }

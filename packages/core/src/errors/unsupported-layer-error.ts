@@ -10,9 +10,7 @@ export class UnsupportedLayerError extends PeftError {
   readonly layerPath: string;
 
   constructor(options: { layerPath: string; className: string; peftType: string; supported: readonly string[] }) {
-    super(
-      `layer "${options.layerPath}" is a ${options.className}, which ${options.peftType} cannot adapt; supported layer classes: ${options.supported.join(', ')}`,
-    );
+    super(`layer "${options.layerPath}" is a ${options.className}, which ${options.peftType} cannot adapt; supported layer classes: ${options.supported.join(', ')}`);
     this.name = 'UnsupportedLayerError';
     this.layerPath = options.layerPath;
   }

@@ -8,9 +8,7 @@ export class UnsupportedTunerVersionError extends PeftError {
   private readonly [symbol] = true;
 
   constructor(options: { peftType: string; version: unknown; supported: readonly string[] }) {
-    super(
-      `tuner "${options.peftType}" implements specificationVersion ${JSON.stringify(options.version)}; this @peftjs/core supports: ${options.supported.join(', ')}`,
-    );
+    super(`tuner "${options.peftType}" implements specificationVersion ${JSON.stringify(options.version)}; this @peftjs/core supports: ${options.supported.join(', ')}`);
     this.name = 'UnsupportedTunerVersionError';
   }
 

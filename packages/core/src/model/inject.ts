@@ -30,9 +30,7 @@ function defaultTargets(tuner: TunerV1<any>, context: ModelContext): TargetDefau
   const { modelType, architecture } = context;
   if (!modelType) return undefined;
   return (
-    getRegisteredTargetDefaults(tuner.peftType, modelType) ??
-    tuner.defaultTargets?.[modelType] ??
-    (architecture ? tuner.defaultTargetsForArchitecture?.(architecture) : undefined)
+    getRegisteredTargetDefaults(tuner.peftType, modelType) ?? tuner.defaultTargets?.[modelType] ?? (architecture ? tuner.defaultTargetsForArchitecture?.(architecture) : undefined)
   );
 }
 
@@ -210,13 +208,7 @@ export function injectAdapter<Config extends TargetingConfig>(
   }
 }
 
-function place(
-  entry: NamedLayer,
-  wrapper: layers.Layer,
-  replacements: Map<layers.Layer, layers.Layer>,
-  containerSwaps: Array<() => void>,
-  undo: Array<() => void>,
-): void {
+function place(entry: NamedLayer, wrapper: layers.Layer, replacements: Map<layers.Layer, layers.Layer>, containerSwaps: Array<() => void>, undo: Array<() => void>): void {
   if (entry.parent.kind === 'model') {
     replacements.set(entry.layer, wrapper);
     return;

@@ -149,7 +149,9 @@ export class PeftModel {
       const compatible = listTuners()
         .filter((candidate) => candidate.mixedCompatible)
         .map((candidate) => candidate.peftType);
-      throw new InvalidConfigError(`${peftType} adapters cannot be used in a mixed model; the registered tuners that can: ${compatible.join(', ') || 'none'}`, { field: 'peft_type' });
+      throw new InvalidConfigError(`${peftType} adapters cannot be used in a mixed model; the registered tuners that can: ${compatible.join(', ') || 'none'}`, {
+        field: 'peft_type',
+      });
     }
     if (!this.mixed && existing.length > 0 && peftType !== this.peftType) {
       throw new AdapterStateError(
@@ -299,7 +301,10 @@ export class PeftModel {
     try {
       for (const layer of tunerLayers) {
         const before = layer.mergedAdapters.length;
-        await layer.merge(names.filter((name) => layer.hasAdapter(name)), options);
+        await layer.merge(
+          names.filter((name) => layer.hasAdapter(name)),
+          options,
+        );
         if (layer.mergedAdapters.length > before) done.push(layer);
       }
     } catch (error) {

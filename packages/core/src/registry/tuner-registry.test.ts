@@ -56,7 +56,7 @@ describe('tuner registry', () => {
     expect(() => registerTuner(nested)).toThrow(DuplicateTunerError);
   });
 
-  it('registers a tuner that shares another tuner\'s exact weightPrefix on purpose', () => {
+  it("registers a tuner that shares another tuner's exact weightPrefix on purpose", () => {
     registerTuner(outputScale);
     const sharing: TunerV1<any> = { ...outputScale, peftType: 'SHARING', sharesWeightPrefix: true };
     registerTuner(sharing);

@@ -70,4 +70,3 @@ export function hasTuner(peftType: string): boolean {
 export function listTuners(): TunerV1<any>[] {
   return [...tuners.values()];
 }
-

@@ -268,10 +268,7 @@ export abstract class TunerLayer extends layers.Layer {
   }
 
   /** Rebuilds a tuner layer from getConfig(): the base layer, then each adapter (values come with the model's weights). */
-  static fromTunerConfig<T extends TunerLayer>(
-    create: (args: TunerLayerArgs) => T,
-    config: tf.serialization.ConfigDict,
-  ): T {
+  static fromTunerConfig<T extends TunerLayer>(create: (args: TunerLayerArgs) => T, config: tf.serialization.ConfigDict): T {
     const base = config.baseLayer as { className: string; config: tf.serialization.ConfigDict };
     const [cls, fromConfig] = lookupSerializable(base.className);
     const baseLayer = fromConfig(cls, base.config) as layers.Layer;
@@ -334,7 +331,9 @@ async function allFinite(values: readonly tf.Tensor[]): Promise<boolean> {
   return true;
 }
 
-export function lookupSerializable(className: string): [tf.serialization.SerializableConstructor<tf.serialization.Serializable>, tf.serialization.FromConfigMethod<tf.serialization.Serializable>] {
+export function lookupSerializable(
+  className: string,
+): [tf.serialization.SerializableConstructor<tf.serialization.Serializable>, tf.serialization.FromConfigMethod<tf.serialization.Serializable>] {
   const entry = tf.serialization.SerializationMap.getMap().classNameMap[className];
   if (!entry) throw new AdapterStateError(`layer class "${className}" is not registered with tf.serialization.registerClass`);
   return entry;

@@ -31,10 +31,11 @@ export function matchesTargetModules(path: string, targetModules: string | reado
   return targetModules.some((target) => path === target || path.endsWith(`.${target}`));
 }
 
-
 /** The layer index in a path, found as PEFT finds it (`.*\.<pattern>\.(\d+)\.`), or undefined. */
 export function layerIndexOf(path: string, layersPattern: string | readonly string[] | null | undefined): number | undefined {
-  const patterns = (layersPattern === null || layersPattern === undefined ? [] : typeof layersPattern === 'string' ? [layersPattern] : [...layersPattern]).filter((pattern) => pattern !== '');
+  const patterns = (layersPattern === null || layersPattern === undefined ? [] : typeof layersPattern === 'string' ? [layersPattern] : [...layersPattern]).filter(
+    (pattern) => pattern !== '',
+  );
   const candidates = patterns.length === 0 ? ['[^.]*'] : patterns;
   for (const pattern of candidates) {
     let regex: RegExp;

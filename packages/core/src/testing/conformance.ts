@@ -44,7 +44,12 @@ function output(model: LayersModel, inputs: tf.Tensor | tf.Tensor[]): tf.Tensor 
 }
 
 /** Asserts the model's output on `inputs` is close to `expected`, freeing the output. */
-async function assertOutputClose(model: LayersModel, inputs: tf.Tensor | tf.Tensor[], expected: tf.Tensor, options: { atol: number; rtol: number; message: string }): Promise<void> {
+async function assertOutputClose(
+  model: LayersModel,
+  inputs: tf.Tensor | tf.Tensor[],
+  expected: tf.Tensor,
+  options: { atol: number; rtol: number; message: string },
+): Promise<void> {
   const actual = output(model, inputs);
   try {
     await assertClose(actual, expected, options);
@@ -156,7 +161,11 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
           const disabled = peftModel.disableAdapter(() => output(peftModel.model, inputs));
           await assertClose(disabled, base, { atol: 1e-6, rtol: 1e-6, message: 'disabled output differs from base' });
           await assertOutputClose(peftModel.model, inputs, adapted, { atol: 1e-6, rtol: 1e-6, message: 'output after disableAdapter() not restored' });
-          expect(() => peftModel.disableAdapter(() => { throw new Error('inside'); })).toThrow('inside');
+          expect(() =>
+            peftModel.disableAdapter(() => {
+              throw new Error('inside');
+            }),
+          ).toThrow('inside');
           await assertOutputClose(peftModel.model, inputs, adapted, { atol: 1e-6, rtol: 1e-6, message: 'state not restored after a throwing disableAdapter()' });
           tf.dispose([adapted, disabled]);
           peftModel.deleteAdapter('default');

@@ -25,5 +25,7 @@ export function editDistance(a: string, b: string): number {
 
 /** `1234567` → `1,234,567` (Python's `{:,d}`). */
 export function formatThousands(value: number): string {
-  return Math.trunc(value).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return Math.trunc(value)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }

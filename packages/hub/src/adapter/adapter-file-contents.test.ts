@@ -40,7 +40,10 @@ function trainedPeftModel(): PeftModel {
 }
 
 async function outputOf(model: tfl.LayersModel): Promise<number[][]> {
-  const x = tf.tensor2d([[0.5, -1, 2, 0.25], [1, 1, -0.5, 0]]);
+  const x = tf.tensor2d([
+    [0.5, -1, 2, 0.25],
+    [1, 1, -0.5, 0],
+  ]);
   const y = model.predict(x) as tf.Tensor;
   const values = (await y.array()) as number[][];
   tf.dispose([x, y]);
@@ -124,7 +127,10 @@ describe('peftModelFromAdapterFiles', () => {
     const peftModel = trainedPeftModel();
     const files = await adapterFilesFromPeftModel(peftModel);
     const input = tfl.input({ shape: [4] });
-    const other = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 7, name: 'lin1' }).apply(tfl.layers.dense({ units: 6, name: 'lin0' }).apply(input)) as tfl.SymbolicTensor });
+    const other = tfl.model({
+      inputs: input,
+      outputs: tfl.layers.dense({ units: 7, name: 'lin1' }).apply(tfl.layers.dense({ units: 6, name: 'lin0' }).apply(input)) as tfl.SymbolicTensor,
+    });
     const before = await outputOf(other);
     const trainableBefore = other.weights.map((weight) => weight.trainable);
     const countBefore = tf.memory().numTensors;

@@ -53,7 +53,11 @@ function trainedPeftModel(): PeftModel {
   return peftModel;
 }
 
-const input = () => tf.tensor2d([[0.5, -1, 2, 0.25], [1, 1, -0.5, 0]]);
+const input = () =>
+  tf.tensor2d([
+    [0.5, -1, 2, 0.25],
+    [1, 1, -0.5, 0],
+  ]);
 
 async function outputOf(model: tfl.LayersModel | PeftModel): Promise<number[][]> {
   const x = input();
@@ -203,7 +207,11 @@ describe('fromPretrained and loadAdapter', () => {
     await savePretrained(original, dir);
     disposePeftModel(original);
     const tensors = await loadSafetensorsData(join(dir, 'adapter_model.safetensors'));
-    await saveSafetensors(join(dir, 'adapter_model.safetensors'), { 'base_model.model.lin0.scale_vector': tensors['base_model.model.lin0.scale_vector'] }, { metadata: { format: 'pt' } });
+    await saveSafetensors(
+      join(dir, 'adapter_model.safetensors'),
+      { 'base_model.model.lin0.scale_vector': tensors['base_model.model.lin0.scale_vector'] },
+      { metadata: { format: 'pt' } },
+    );
 
     const base = baseModel();
     const baseOutput = await outputOf(base);
@@ -240,10 +248,7 @@ describe('fromPretrained and loadAdapter', () => {
     const peftModel = trainedPeftModel();
     await expect(loadAdapter(peftModel, dir, 'wrong')).rejects.toSatisfy(
       (error) =>
-        AdapterFormatError.isInstance(error) &&
-        error.tensorName === 'base_model.model.lin1.scale_vector' &&
-        error.message.includes('[4]') &&
-        error.message.includes('[3]'),
+        AdapterFormatError.isInstance(error) && error.tensorName === 'base_model.model.lin1.scale_vector' && error.message.includes('[4]') && error.message.includes('[3]'),
     );
     expect(peftModel.adapterNames).toEqual(['default', 'other']);
 
@@ -263,9 +268,7 @@ describe('fromPretrained and loadAdapter', () => {
   it('explains folders without the files PEFT writes', async () => {
     const peftModel = trainedPeftModel();
     await mkdir(join(dir, 'empty'), { recursive: true });
-    await expect(loadAdapter(peftModel, join(dir, 'empty'), 'x')).rejects.toSatisfy(
-      (error) => AdapterFolderError.isInstance(error) && error.file === 'adapter_config.json',
-    );
+    await expect(loadAdapter(peftModel, join(dir, 'empty'), 'x')).rejects.toSatisfy((error) => AdapterFolderError.isInstance(error) && error.file === 'adapter_config.json');
     await mkdir(join(dir, 'pickle'), { recursive: true });
     await writeFile(join(dir, 'pickle', 'adapter_config.json'), '{"peft_type":"OUTPUT_SCALE","target_modules":["lin0"]}');
     await writeFile(join(dir, 'pickle', 'adapter_model.bin'), 'not read');
@@ -304,7 +307,13 @@ describe('fromPretrained and loadAdapter', () => {
     // Only the adapter files were downloaded, not README.md.
     const snapshots = await readdir(join(root, `cache-${caseNumber}`, `models--me--adapter-${caseNumber}`, 'snapshots'));
     const files = await readdir(join(root, `cache-${caseNumber}`, `models--me--adapter-${caseNumber}`, 'snapshots', snapshots[0]), { recursive: true });
-    expect(files.map(String).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'other', join('other', 'adapter_config.json'), join('other', 'adapter_model.safetensors')]);
+    expect(files.map(String).sort()).toEqual([
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'other',
+      join('other', 'adapter_config.json'),
+      join('other', 'adapter_model.safetensors'),
+    ]);
     // And offline, from the cache.
     const offline = await fromPretrained(baseModel(), repoId, { ...options, offline: true });
     expect(offline.adapterNames).toEqual(['default']);

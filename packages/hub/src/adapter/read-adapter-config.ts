@@ -39,7 +39,11 @@ export async function adapterWeightsPath(folder: string): Promise<string> {
   const { stat } = await import('node:fs/promises');
   const { join } = await import('node:path');
   const path = join(folder, ADAPTER_WEIGHTS_NAME);
-  const exists = async (file: string) => stat(file).then((stats) => stats.isFile(), () => false);
+  const exists = async (file: string) =>
+    stat(file).then(
+      (stats) => stats.isFile(),
+      () => false,
+    );
   if (await exists(path)) {
     return path;
   }

@@ -14,9 +14,7 @@ export class HubAuthenticationError extends PeftHubError {
 
   constructor(options: { repoId: string; status?: number; hadToken: boolean; detail?: string; cause?: unknown }) {
     const status = options.status === undefined ? '' : ` (HTTP ${options.status})`;
-    const hint = options.hadToken
-      ? 'the token was refused; check that it is valid and has access to this repository'
-      : 'no token was given; pass `token` or set HF_TOKEN';
+    const hint = options.hadToken ? 'the token was refused; check that it is valid and has access to this repository' : 'no token was given; pass `token` or set HF_TOKEN';
     const detail = options.detail === undefined ? '' : `: ${options.detail}`;
     super(`access to repository "${options.repoId}" was denied${status}${detail}; ${hint}`, { cause: options.cause });
     this.name = 'HubAuthenticationError';

@@ -14,10 +14,7 @@ export class HubDownloadError extends PeftHubError {
   readonly path: string;
 
   constructor(options: { repoId: string; revision: string; path: string; reason: string; cause?: unknown }) {
-    super(
-      `downloading "${options.path}" from repository "${options.repoId}" at revision "${options.revision}" failed: ${options.reason}`,
-      { cause: options.cause },
-    );
+    super(`downloading "${options.path}" from repository "${options.repoId}" at revision "${options.revision}" failed: ${options.reason}`, { cause: options.cause });
     this.name = 'HubDownloadError';
     this.repoId = options.repoId;
     this.revision = options.revision;

@@ -177,9 +177,7 @@ describe('downloadRepo', () => {
         error.message.includes(`repository "${repoId}" at revision "main"`) &&
         error.message.includes('README.md'),
     );
-    await expect(downloadRepo(repoId, { cacheDir, revision: 'dev' })).rejects.toSatisfy(
-      (error) => HubOfflineError.isInstance(error) && error.missing.join() === 'refs/dev',
-    );
+    await expect(downloadRepo(repoId, { cacheDir, revision: 'dev' })).rejects.toSatisfy((error) => HubOfflineError.isInstance(error) && error.missing.join() === 'refs/dev');
     await expect(downloadRepo('org/never-downloaded', { cacheDir })).rejects.toThrow(HubOfflineError);
     vi.stubEnv('HF_HUB_OFFLINE', '0');
     await expect(downloadRepo(repoId, { endpoint: hub.url, cacheDir, files: ['README.md'] })).resolves.toMatchObject({ fromCache: false });

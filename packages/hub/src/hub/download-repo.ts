@@ -112,7 +112,10 @@ export async function downloadRepo(repoId: string, options: DownloadRepoOptions 
 
   let remoteFiles: RemoteFile[];
   try {
-    remoteFiles = requestedFiles !== undefined ? await describeFiles(hubRepo, requestedFiles, commit, endpoint, hubFetch, context) : await listRepoFiles(hubRepo, commit, endpoint, hubFetch, filter);
+    remoteFiles =
+      requestedFiles !== undefined
+        ? await describeFiles(hubRepo, requestedFiles, commit, endpoint, hubFetch, context)
+        : await listRepoFiles(hubRepo, commit, endpoint, hubFetch, filter);
   } catch (error) {
     throw translateHubError(error, { ...context, action: 'listing the files' });
   }
@@ -146,11 +149,7 @@ export async function downloadRepo(repoId: string, options: DownloadRepoOptions 
  * Downloads one file into the cache (see `downloadRepo`) and returns its path inside the snapshot
  * folder, `<cache>/models--org--name/snapshots/<commit>/<path>`.
  */
-export async function downloadFile(
-  repoId: string,
-  path: string,
-  options: Omit<DownloadRepoOptions, 'files' | 'allowPatterns' | 'ignorePatterns'> = {},
-): Promise<string> {
+export async function downloadFile(repoId: string, path: string, options: Omit<DownloadRepoOptions, 'files' | 'allowPatterns' | 'ignorePatterns'> = {}): Promise<string> {
   const snapshot = await downloadRepo(repoId, { ...options, files: [path] });
   return joinRepoPath(snapshot.folder, path);
 }
@@ -335,7 +334,12 @@ async function serveFromCache(
     files = [...new Set(requestedFiles)].sort();
   } else {
     const { stat } = await import('node:fs/promises');
-    if (!(await stat(folder).then((stats) => stats.isDirectory(), () => false))) {
+    if (
+      !(await stat(folder).then(
+        (stats) => stats.isDirectory(),
+        () => false,
+      ))
+    ) {
       return { missing: [`snapshots/${commit}`] };
     }
     files = (await listSnapshotFiles(folder)).filter(filter);

@@ -117,7 +117,12 @@ function toArray(patterns: string | readonly string[] | undefined): string[] {
 async function listFolder(folder: string, filter: (path: string) => boolean): Promise<string[]> {
   const { readdir, stat } = await import('node:fs/promises');
   const { join } = await import('node:path');
-  if (!(await stat(folder).then((stats) => stats.isDirectory(), () => false))) {
+  if (
+    !(await stat(folder).then(
+      (stats) => stats.isDirectory(),
+      () => false,
+    ))
+  ) {
     throw new InvalidHubArgumentError({ argument: 'folder', message: `${JSON.stringify(folder)} is not a folder` });
   }
   const files: string[] = [];

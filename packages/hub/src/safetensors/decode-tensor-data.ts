@@ -12,12 +12,7 @@ const INT32_MAX = 2147483647;
  * buffer this call may reinterpret in place; otherwise they are copied first, so the result never
  * aliases the caller's input.
  */
-export function decodeTensorData(
-  info: SafetensorsTensorInfo,
-  input: Uint8Array,
-  fresh: boolean,
-  source?: string,
-): LoadedTensorData {
+export function decodeTensorData(info: SafetensorsTensorInfo, input: Uint8Array, fresh: boolean, source?: string): LoadedTensorData {
   const { dtype, name } = info;
   const tensorDtype = SAFETENSORS_TO_TENSOR_DTYPE[dtype];
   if (tensorDtype === undefined) {

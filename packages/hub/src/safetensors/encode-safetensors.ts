@@ -1,14 +1,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { SafetensorsWriteError } from '../errors/safetensors-write-error';
 import { encodeBfloat16, encodeFloat16 } from './half-precision';
-import {
-  SAFETENSORS_DTYPE_BYTES,
-  WRITABLE_DTYPES,
-  isSafetensorsDtype,
-  safetensorsDtypeRank,
-  type SafetensorsDtype,
-  type TensorDtype,
-} from './safetensors-dtype';
+import { SAFETENSORS_DTYPE_BYTES, WRITABLE_DTYPES, isSafetensorsDtype, safetensorsDtypeRank, type SafetensorsDtype, type TensorDtype } from './safetensors-dtype';
 import { LITTLE_ENDIAN_HOST, swapBytes, type TensorData, type TensorValues } from './tensor-data';
 
 /** What the writer accepts for each tensor: a `tf.Tensor` (read with `await data()`) or plain data. */
@@ -54,18 +47,11 @@ const encoder = new TextEncoder();
  * 8 bytes. (With several metadata keys, Rust writes them in hash-map order, which is not
  * reproducible; here they keep insertion order.)
  */
-export function planSafetensors(
-  tensors: Readonly<Record<string, WritableTensor>> | ReadonlyMap<string, WritableTensor>,
-  options: SaveSafetensorsOptions = {},
-): SafetensorsPlan {
+export function planSafetensors(tensors: Readonly<Record<string, WritableTensor>> | ReadonlyMap<string, WritableTensor>, options: SaveSafetensorsOptions = {}): SafetensorsPlan {
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const described = entries.map(([name, tensor]) => describeTensor(name, tensor, options));
   const nameBytes = new Map(described.map((entry) => [entry.name, encoder.encode(entry.name)]));
-  described.sort(
-    (left, right) =>
-      safetensorsDtypeRank(right.dtype) - safetensorsDtypeRank(left.dtype) ||
-      compareBytes(nameBytes.get(left.name)!, nameBytes.get(right.name)!),
-  );
+  described.sort((left, right) => safetensorsDtypeRank(right.dtype) - safetensorsDtypeRank(left.dtype) || compareBytes(nameBytes.get(left.name)!, nameBytes.get(right.name)!));
 
   const parts: string[] = [];
   if (options.metadata !== undefined) {
@@ -85,9 +71,7 @@ export function planSafetensors(
     const begin = offset;
     offset += elements * SAFETENSORS_DTYPE_BYTES[entry.dtype];
     planned.push({ ...entry, begin, end: offset });
-    parts.push(
-      `${JSON.stringify(entry.name)}:{"dtype":${JSON.stringify(entry.dtype)},"shape":[${entry.shape.join(',')}],"data_offsets":[${begin},${offset}]}`,
-    );
+    parts.push(`${JSON.stringify(entry.name)}:{"dtype":${JSON.stringify(entry.dtype)},"shape":[${entry.shape.join(',')}],"data_offsets":[${begin},${offset}]}`);
   }
   const json = encoder.encode(`{${parts.join(',')}}`);
   const padded = Math.ceil(json.byteLength / 8) * 8;
@@ -188,8 +172,7 @@ function describeTensor(
     }
   }
   const requested = options.dtypes?.[name];
-  const dtype: SafetensorsDtype =
-    requested ?? (tensorDtype === 'float32' ? (options.floatDtype ?? 'F32') : tensorDtype === 'int32' ? 'I32' : 'BOOL');
+  const dtype: SafetensorsDtype = requested ?? (tensorDtype === 'float32' ? (options.floatDtype ?? 'F32') : tensorDtype === 'int32' ? 'I32' : 'BOOL');
   if (!isSafetensorsDtype(dtype) || !WRITABLE_DTYPES[tensorDtype].includes(dtype)) {
     throw new SafetensorsWriteError({
       message: `tensor "${name}" (${tensorDtype}) cannot be written as ${String(dtype)}; choose one of ${WRITABLE_DTYPES[tensorDtype].join(', ')}`,

@@ -59,7 +59,10 @@ describe('loading', () => {
       const tensors = await loadSafetensors(source);
       try {
         expect(Object.keys(tensors).sort()).toEqual(['bias', 'ids', 'weight']);
-        expect(await tensors.weight.array()).toEqual([[1, 2, 3], [4, 5, 6]]);
+        expect(await tensors.weight.array()).toEqual([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]);
         expect(await tensors.bias.array()).toEqual([0.5, -0.5, 0]);
         expect(tensors.ids.dtype).toBe('int32');
         expect(await tensors.ids.array()).toEqual([-1, 99]);
@@ -102,10 +105,7 @@ describe('loading', () => {
   it('names a missing tensor and the ones present', async () => {
     await expect(loadSafetensors(sample, { names: ['bias', 'nope'] })).rejects.toSatisfy(
       (error) =>
-        SafetensorsFormatError.isInstance(error) &&
-        error.problem === 'tensor-not-found' &&
-        error.tensorName === 'nope' &&
-        error.message.includes('"ids", "bias", "weight"'),
+        SafetensorsFormatError.isInstance(error) && error.problem === 'tensor-not-found' && error.tensorName === 'nope' && error.message.includes('"ids", "bias", "weight"'),
     );
   });
 

@@ -24,10 +24,7 @@ export async function readSafetensorsHeader(source: SafetensorsSource): Promise<
  * Loads tensors as `tf.Tensor`s, keyed by name. The caller owns (and disposes) them. On any
  * error, the tensors already created are disposed before the error is thrown.
  */
-export async function loadSafetensors(
-  source: SafetensorsSource,
-  options: LoadSafetensorsOptions = {},
-): Promise<Record<string, Tensor>> {
+export async function loadSafetensors(source: SafetensorsSource, options: LoadSafetensorsOptions = {}): Promise<Record<string, Tensor>> {
   const reader = await openSafetensors(source);
   const result: Record<string, Tensor> = {};
   try {
@@ -44,10 +41,7 @@ export async function loadSafetensors(
 }
 
 /** Loads tensors as plain typed arrays (no tfjs tensors are created), keyed by name. */
-export async function loadSafetensorsData(
-  source: SafetensorsSource,
-  options: LoadSafetensorsOptions = {},
-): Promise<Record<string, LoadedTensorData>> {
+export async function loadSafetensorsData(source: SafetensorsSource, options: LoadSafetensorsOptions = {}): Promise<Record<string, LoadedTensorData>> {
   const reader = await openSafetensors(source);
   const result: Record<string, LoadedTensorData> = {};
   try {

@@ -3,23 +3,7 @@
  * (increasing alignment). The writer sorts tensors by this order, descending, then by name, as
  * the Rust/Python library does.
  */
-export const SAFETENSORS_DTYPES = [
-  'BOOL',
-  'U8',
-  'I8',
-  'F8_E5M2',
-  'F8_E4M3',
-  'I16',
-  'U16',
-  'F16',
-  'BF16',
-  'I32',
-  'U32',
-  'F32',
-  'F64',
-  'I64',
-  'U64',
-] as const;
+export const SAFETENSORS_DTYPES = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'] as const;
 
 export type SafetensorsDtype = (typeof SAFETENSORS_DTYPES)[number];
 

@@ -56,10 +56,7 @@ const cases: HostileCase[] = [
   { name: 'JSON that is not an object', bytes: buildSafetensorsBytes('[1,2]'), problem: 'invalid-json', message: /not a JSON object/ },
   {
     name: 'duplicate tensor names',
-    bytes: buildSafetensorsBytes(
-      `{"w":${JSON.stringify(f32(0, 4))},"w":${JSON.stringify(f32(4, 8))}}`,
-      new Uint8Array(8),
-    ),
+    bytes: buildSafetensorsBytes(`{"w":${JSON.stringify(f32(0, 4))},"w":${JSON.stringify(f32(4, 8))}}`, new Uint8Array(8)),
     problem: 'duplicate-key',
     tensorName: 'w',
     message: /key "w" appears twice in the header/,
@@ -190,9 +187,7 @@ describe('hostile safetensors input', () => {
     const path = join(folder, 'truncated.safetensors');
     const full = buildSafetensorsBytes({ a: f32(0, 400) }, new Uint8Array(400));
     await writeFile(path, full.subarray(0, full.byteLength - 10));
-    await expect(loadSafetensorsData(path)).rejects.toSatisfy(
-      (error) => SafetensorsFormatError.isInstance(error) && error.problem === 'truncated' && error.message.includes(path),
-    );
+    await expect(loadSafetensorsData(path)).rejects.toSatisfy((error) => SafetensorsFormatError.isInstance(error) && error.problem === 'truncated' && error.message.includes(path));
   });
 
   it('accepts an empty file (no tensors) and null metadata', async () => {

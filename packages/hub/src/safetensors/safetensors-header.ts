@@ -112,7 +112,10 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, source?: 
   for (const entry of entries) {
     const [start] = entry.dataOffsets;
     if (start !== expectedStart) {
-      const relation = start < expectedStart ? `overlaps tensor "${previous?.name}"` : `leaves a gap of ${start - expectedStart} bytes after ${previous === undefined ? 'the header' : `tensor "${previous.name}"`}`;
+      const relation =
+        start < expectedStart
+          ? `overlaps tensor "${previous?.name}"`
+          : `leaves a gap of ${start - expectedStart} bytes after ${previous === undefined ? 'the header' : `tensor "${previous.name}"`}`;
       throw new SafetensorsFormatError({
         problem: 'invalid-offsets',
         message: `tensor "${entry.name}": data_offsets [${entry.dataOffsets.join(', ')}] ${relation}`,

@@ -57,16 +57,15 @@ describe('serializeSafetensors', () => {
       'attn.0': { dtype: 'float32', shape: [1, 2, 3], values: new Float32Array([0, 1, 2, 3, 4, 5]) },
     });
     expect(Array.from(bytes)).toEqual([
-      64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34,
-      70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95,
-      111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64,
-      0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+      64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91,
+      49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0,
+      0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
     ]);
     // `test_empty` with metadata {"framework": "pt"}.
     const empty = await serializeSafetensors({}, { metadata: { framework: 'pt' } });
     expect(Array.from(empty)).toEqual([
-      40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95, 95, 34, 58, 123, 34, 102, 114, 97,
-      109, 101, 119, 111, 114, 107, 34, 58, 34, 112, 116, 34, 125, 125, 32, 32, 32, 32, 32,
+      40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95, 95, 34, 58, 123, 34, 102, 114, 97, 109, 101, 119, 111, 114, 107, 34, 58, 34, 112, 116, 34,
+      125, 125, 32, 32, 32, 32, 32,
     ]);
   });
 
@@ -78,7 +77,10 @@ describe('serializeSafetensors', () => {
   });
 
   it('round-trips every writable dtype through tf tensors', async () => {
-    const floats = tf.tensor2d([[1.5, -2.25, 3e-5], [65504, -0, 1e30]]);
+    const floats = tf.tensor2d([
+      [1.5, -2.25, 3e-5],
+      [65504, -0, 1e30],
+    ]);
     const ints = tf.tensor1d([-2147483648, 0, 2147483647], 'int32');
     const smallInts = tf.tensor1d([-128, 0, 127], 'int32');
     const bytesInts = tf.tensor1d([0, 7, 255], 'int32');
@@ -108,8 +110,19 @@ describe('serializeSafetensors', () => {
     const header = await readSafetensorsHeader(file);
     expect(header.metadata).toEqual({ format: 'pt' });
     expect(Object.fromEntries(header.tensors.map((info) => [info.name, info.dtype]))).toEqual({
-      f32: 'F32', f16: 'F16', bf16: 'BF16', f64: 'F64', i32: 'I32', i64: 'I64', i16: 'I16', i8: 'I8', u8: 'U8',
-      bool: 'BOOL', boolAsU8: 'U8', scalar: 'F32', empty: 'F32',
+      f32: 'F32',
+      f16: 'F16',
+      bf16: 'BF16',
+      f64: 'F64',
+      i32: 'I32',
+      i64: 'I64',
+      i16: 'I16',
+      i8: 'I8',
+      u8: 'U8',
+      bool: 'BOOL',
+      boolAsU8: 'U8',
+      scalar: 'F32',
+      empty: 'F32',
     });
     const loaded = await loadSafetensors(file);
     try {
@@ -158,12 +171,10 @@ describe('serializeSafetensors', () => {
       );
       await expect(serializeSafetensors({ floats }, { dtypes: { floats: 'I32' } })).rejects.toThrow(/cannot be written as I32; choose one of F32, F16, BF16, F64/);
       await expect(serializeSafetensors({ __metadata__: floats })).rejects.toThrow(SafetensorsWriteError);
-      await expect(
-        serializeSafetensors({ big: { dtype: 'int32', shape: [1], values: new Int32Array([300]) } }, { dtypes: { big: 'U8' } }),
-      ).rejects.toThrow(/value 300 at flat index 0 does not fit in U8/);
-      await expect(serializeSafetensors({ bad: { dtype: 'float32', shape: [3], values: new Float32Array(2) } })).rejects.toThrow(
-        /has 2 values but shape \[3\] needs 3/,
+      await expect(serializeSafetensors({ big: { dtype: 'int32', shape: [1], values: new Int32Array([300]) } }, { dtypes: { big: 'U8' } })).rejects.toThrow(
+        /value 300 at flat index 0 does not fit in U8/,
       );
+      await expect(serializeSafetensors({ bad: { dtype: 'float32', shape: [3], values: new Float32Array(2) } })).rejects.toThrow(/has 2 values but shape \[3\] needs 3/);
       await expect(serializeSafetensors({ floats }, { metadata: { format: 1 as unknown as string } })).rejects.toThrow(SafetensorsWriteError);
     } finally {
       tf.dispose([strings, floats]);

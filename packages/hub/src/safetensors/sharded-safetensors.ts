@@ -60,10 +60,7 @@ export async function readSafetensorsIndex(path: string): Promise<SafetensorsInd
  * shard is opened once and only the selected tensors are read. Every tensor must be in the shard
  * the index names. The caller disposes the returned tensors; on error none are left allocated.
  */
-export async function loadShardedSafetensors(
-  path: string,
-  options: LoadSafetensorsOptions = {},
-): Promise<Record<string, Tensor>> {
+export async function loadShardedSafetensors(path: string, options: LoadSafetensorsOptions = {}): Promise<Record<string, Tensor>> {
   const { join } = await import('node:path');
   const index = await readSafetensorsIndex(path);
   const allNames = Object.keys(index.weightMap);

@@ -26,12 +26,12 @@ describe('fake hub, driven by @huggingface/hub itself', () => {
     for await (const entry of listFiles({ repo: 'org/model', hubUrl: hub.url, recursive: true, revision: sha })) {
       entries.push(entry);
     }
-    expect(entries.filter((entry) => entry.type === 'file').map((entry) => entry.path).sort()).toEqual([
-      '.gitattributes',
-      'config.json',
-      'nested/deep/file.txt',
-      'weights.safetensors',
-    ]);
+    expect(
+      entries
+        .filter((entry) => entry.type === 'file')
+        .map((entry) => entry.path)
+        .sort(),
+    ).toEqual(['.gitattributes', 'config.json', 'nested/deep/file.txt', 'weights.safetensors']);
     expect(entries.find((entry) => entry.path === 'weights.safetensors')?.lfs?.size).toBe(4);
     const paths = await pathsInfo({ repo: 'org/model', hubUrl: hub.url, paths: ['config.json', 'missing'], revision: 'main' });
     expect(paths.map((entry) => entry.path)).toEqual(['config.json']);
@@ -44,9 +44,7 @@ describe('fake hub, driven by @huggingface/hub itself', () => {
 
   it('accepts repo creation and commits with regular and LFS files', async () => {
     await createRepo({ repo: 'org/pushed', hubUrl: hub.url, accessToken: token });
-    await expect(createRepo({ repo: 'org/pushed', hubUrl: hub.url, accessToken: token })).rejects.toSatisfy(
-      (error) => error instanceof HubApiError && error.statusCode === 409,
-    );
+    await expect(createRepo({ repo: 'org/pushed', hubUrl: hub.url, accessToken: token })).rejects.toSatisfy((error) => error instanceof HubApiError && error.statusCode === 409);
     const big = new Uint8Array(20_000).map((_, index) => index % 251);
     const output = await uploadFiles({
       repo: 'org/pushed',
@@ -64,13 +62,9 @@ describe('fake hub, driven by @huggingface/hub itself', () => {
   });
 
   it('answers a bad token with 401, and injected faults', async () => {
-    await expect(modelInfo({ name: 'org/model', hubUrl: hub.url, accessToken: 'hf_wrong' })).rejects.toSatisfy(
-      (error) => error instanceof HubApiError && error.statusCode === 401,
-    );
+    await expect(modelInfo({ name: 'org/model', hubUrl: hub.url, accessToken: 'hf_wrong' })).rejects.toSatisfy((error) => error instanceof HubApiError && error.statusCode === 401);
     hub.addFault({ kind: 'status', status: 503, path: '/api/models/org/model/revision' });
-    await expect(modelInfo({ name: 'org/model', hubUrl: hub.url })).rejects.toSatisfy(
-      (error) => error instanceof HubApiError && error.statusCode === 503,
-    );
+    await expect(modelInfo({ name: 'org/model', hubUrl: hub.url })).rejects.toSatisfy((error) => error instanceof HubApiError && error.statusCode === 503);
     await expect(modelInfo({ name: 'org/model', hubUrl: hub.url })).resolves.toBeDefined();
     hub.addFault({ kind: 'drop', file: 'config.json' });
     const blob = await downloadFile({ repo: 'org/model', path: 'config.json', hubUrl: hub.url });

@@ -163,7 +163,9 @@ export async function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHu
 
   const makeCommit = (repo: Repo, parent: string | undefined, files: Map<string, StoredFile>, message: string): string => {
     commitCounter++;
-    const sha = createHash('sha1').update(`${repo.name}\n${commitCounter}\n${randomBytes(8).toString('hex')}`).digest('hex');
+    const sha = createHash('sha1')
+      .update(`${repo.name}\n${commitCounter}\n${randomBytes(8).toString('hex')}`)
+      .digest('hex');
     repo.commits.set(sha, { sha, message, parent, files, date: new Date(Date.UTC(2024, 0, 1, 0, 0, commitCounter)).toISOString() });
     return sha;
   };
@@ -244,7 +246,10 @@ export async function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHu
     requests.push(record);
     hub.onRequest?.(record);
 
-    const segments = url.pathname.split('/').filter((segment) => segment !== '').map((segment) => decodeURIComponent(segment));
+    const segments = url.pathname
+      .split('/')
+      .filter((segment) => segment !== '')
+      .map((segment) => decodeURIComponent(segment));
     const decodedPath = `/${segments.join('/')}`;
     const statusFault = takeFault(
       (fault) =>
@@ -481,7 +486,10 @@ export async function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHu
       });
       return;
     }
-    const lines = body.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as { key: string; value: Record<string, unknown> });
+    const lines = body
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as { key: string; value: Record<string, unknown> });
     let message = '';
     const additions: Array<[string, StoredFile]> = [];
     const deletions: string[] = [];
@@ -543,13 +551,7 @@ export async function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHu
     return undefined;
   }
 
-  function serveContent(
-    request: IncomingMessage,
-    response: ServerResponse,
-    content: Uint8Array,
-    headers: Record<string, string>,
-    file: string,
-  ): void {
+  function serveContent(request: IncomingMessage, response: ServerResponse, content: Uint8Array, headers: Record<string, string>, file: string): void {
     const size = content.byteLength;
     let start = 0;
     let end = size - 1;

@@ -32,7 +32,17 @@ export const sequenceInputs = (seed = 5): tf.Tensor => tf.randomNormal([2, 3, 6]
 export function convNet(): tfl.LayersModel {
   return tfl.sequential({
     layers: [
-      tfl.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', inputShape: [6, 6, 2], name: 'conv', kernelInitializer: initializer(21), biasInitializer: initializer(22) }),
+      tfl.layers.conv2d({
+        filters: 4,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        activation: 'relu',
+        inputShape: [6, 6, 2],
+        name: 'conv',
+        kernelInitializer: initializer(21),
+        biasInitializer: initializer(22),
+      }),
       tfl.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'valid', name: 'conv1', kernelInitializer: initializer(23), biasInitializer: initializer(24) }),
       tfl.layers.flatten({ name: 'flatten' }),
       tfl.layers.dense({ units: 2, name: 'head', kernelInitializer: initializer(25), biasInitializer: initializer(26) }),

@@ -21,8 +21,12 @@ export function lycorisConvNet(): tfl.LayersModel {
   // Small weights: LoKr's unscaled Kronecker deltas of perturbed factors must not blow up SGD.
   const initializer = (seed: number) => tfl.initializers.randomNormal({ mean: 0, stddev: 0.15, seed });
   const x = tfl.input({ shape: [6, 6, 2] });
-  let h = tfl.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv', kernelInitializer: initializer(11), biasInitializer: initializer(12) }).apply(x) as tfl.SymbolicTensor;
-  h = tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', name: 'conv1', kernelInitializer: initializer(13), biasInitializer: initializer(14) }).apply(h) as tfl.SymbolicTensor;
+  let h = tfl.layers
+    .conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv', kernelInitializer: initializer(11), biasInitializer: initializer(12) })
+    .apply(x) as tfl.SymbolicTensor;
+  h = tfl.layers
+    .conv2d({ filters: 6, kernelSize: 3, padding: 'same', name: 'conv1', kernelInitializer: initializer(13), biasInitializer: initializer(14) })
+    .apply(h) as tfl.SymbolicTensor;
   h = tfl.layers.conv2d({ filters: 4, kernelSize: 1, name: 'pointwise', kernelInitializer: initializer(15), biasInitializer: initializer(16) }).apply(h) as tfl.SymbolicTensor;
   h = tfl.layers.flatten({ name: 'flat' }).apply(h) as tfl.SymbolicTensor;
   const y = tfl.layers.dense({ units: 2, name: 'head', kernelInitializer: initializer(17) }).apply(h) as tfl.SymbolicTensor;
@@ -49,8 +53,18 @@ export function lycorisConformanceCases(): ConformanceCase[] {
       config: { r: 2, target_modules: ['lin0', 'lin1'], rank_dropout: 0.5, module_dropout: 0.1, modules_to_save: ['lin2'] },
       otherConfig: { r: 2, target_modules: ['lin1'], modules_to_save: ['lin2'] },
     },
-    { name: 'Conv2D (stride, same, 1×1) + Dense', makeModel: lycorisConvNet, makeInputs: lycorisConvInputs, config: { r: 2, alpha: 1, target_modules: ['conv', 'conv1', 'pointwise', 'head'] } },
-    { name: 'Conv2D, effective form', makeModel: lycorisConvNet, makeInputs: lycorisConvInputs, config: { r: 2, alpha: 3, target_modules: ['conv', 'conv1', 'pointwise'], use_effective_conv2d: true } },
+    {
+      name: 'Conv2D (stride, same, 1×1) + Dense',
+      makeModel: lycorisConvNet,
+      makeInputs: lycorisConvInputs,
+      config: { r: 2, alpha: 1, target_modules: ['conv', 'conv1', 'pointwise', 'head'] },
+    },
+    {
+      name: 'Conv2D, effective form',
+      makeModel: lycorisConvNet,
+      makeInputs: lycorisConvInputs,
+      config: { r: 2, alpha: 3, target_modules: ['conv', 'conv1', 'pointwise'], use_effective_conv2d: true },
+    },
   ];
 }
 export { describeConvReference } from './conv-reference';

@@ -46,7 +46,10 @@ export function bertConfig(raw: PretrainedConfig, source = 'config.json'): BertC
   const id2label = read.object('id2label');
   const problemType = read.has('problem_type') ? read.string('problem_type', '') : null;
   if (problemType !== null && !['regression', 'single_label_classification', 'multi_label_classification'].includes(problemType)) {
-    throw new ModelLoadError(`${source}: problem_type "${problemType}" is not one of regression, single_label_classification, multi_label_classification`, { problem: 'invalid-config', path: source });
+    throw new ModelLoadError(`${source}: problem_type "${problemType}" is not one of regression, single_label_classification, multi_label_classification`, {
+      problem: 'invalid-config',
+      path: source,
+    });
   }
   return {
     vocabSize: read.integer('vocab_size', 30522, 1),
@@ -86,10 +89,8 @@ export function buildBert(config: BertConfig, options: BuildOptions & { head?: B
   const headDim = config.hiddenSize / config.numAttentionHeads;
 
   const dense = (name: string, units: number) => linear({ name, units, useBias: true, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
-  const layerNorm = (name: string) =>
-    fusedLayerNorm({ name, axis: -1, epsilon: config.layerNormEps, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
-  const embedding = (name: string, inputDim: number) =>
-    tfl.layers.embedding({ name, inputDim, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
+  const layerNorm = (name: string) => fusedLayerNorm({ name, axis: -1, epsilon: config.layerNormEps, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
+  const embedding = (name: string, inputDim: number) => tfl.layers.embedding({ name, inputDim, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
 
   const embeddings = join(prefix, 'embeddings');
   const words = embedding(`${embeddings}.word_embeddings`, config.vocabSize).apply(inputIds) as SymbolicTensor;
@@ -105,12 +106,12 @@ export function buildBert(config: BertConfig, options: BuildOptions & { head?: B
     const q = dense(`${block}.attention.self.query`, config.hiddenSize).apply(hidden) as SymbolicTensor;
     const k = dense(`${block}.attention.self.key`, config.hiddenSize).apply(hidden) as SymbolicTensor;
     const v = dense(`${block}.attention.self.value`, config.hiddenSize).apply(hidden) as SymbolicTensor;
-    let x = new ScaledDotProductAttention({ name: glue(`${block}.attention.self`, 'sdpa'), numHeads: config.numAttentionHeads, headDim, scoreDivisors: [Math.sqrt(headDim)] }).apply([
-      q,
-      k,
-      v,
-      bias,
-    ]) as SymbolicTensor;
+    let x = new ScaledDotProductAttention({
+      name: glue(`${block}.attention.self`, 'sdpa'),
+      numHeads: config.numAttentionHeads,
+      headDim,
+      scoreDivisors: [Math.sqrt(headDim)],
+    }).apply([q, k, v, bias]) as SymbolicTensor;
     x = dense(`${block}.attention.output.dense`, config.hiddenSize).apply(x) as SymbolicTensor;
     x = tfl.layers.add({ name: glue(`${block}.attention.output`, 'residual') }).apply([x, hidden]) as SymbolicTensor;
     const attended = layerNorm(`${block}.attention.output.LayerNorm`).apply(x) as SymbolicTensor;

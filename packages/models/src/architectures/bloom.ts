@@ -87,8 +87,7 @@ export function buildBloom(config: BloomConfig, options: BuildOptions & { head?:
   const slopes = alibiSlopes(config.numAttentionHeads);
 
   const dense = (name: string, units: number) => linear({ name, units, useBias: true, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
-  const layerNorm = (name: string) =>
-    fusedLayerNorm({ name, axis: -1, epsilon: config.layerNormEpsilon, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
+  const layerNorm = (name: string) => fusedLayerNorm({ name, axis: -1, epsilon: config.layerNormEpsilon, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
 
   const wordEmbeddings = embedding({ name: join(prefix, 'word_embeddings'), inputDim: config.vocabSize, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
   let hidden = wordEmbeddings.apply(inputIds) as SymbolicTensor;

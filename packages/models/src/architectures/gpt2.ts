@@ -70,10 +70,8 @@ export function buildGPT2(config: GPT2Config, options: BuildOptions & { head?: '
   const { inputIds, attentionMask } = causalInputs();
   const headDim = config.nEmbd / config.nHead;
 
-  const dense = (name: string, units: number) =>
-    gpt2Conv1D({ name, units, useBias: true, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
-  const layerNorm = (name: string) =>
-    fusedLayerNorm({ name, axis: -1, epsilon: config.layerNormEpsilon, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
+  const dense = (name: string, units: number) => gpt2Conv1D({ name, units, useBias: true, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
+  const layerNorm = (name: string) => fusedLayerNorm({ name, axis: -1, epsilon: config.layerNormEpsilon, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
 
   const wte = embedding({ name: join(prefix, 'wte'), inputDim: config.vocabSize, outputDim: config.nEmbd, embeddingsInitializer: init.normal() });
   const tokens = wte.apply(inputIds) as SymbolicTensor;
@@ -89,7 +87,10 @@ export function buildGPT2(config: GPT2Config, options: BuildOptions & { head?: '
     if (config.scaleAttnByInverseLayerIdx) divisors.push(index + 1);
     let x = layerNorm(`${block}.ln_1`).apply(hidden) as SymbolicTensor;
     x = dense(`${block}.attn.c_attn`, 3 * config.nEmbd).apply(x) as SymbolicTensor;
-    x = new ScaledDotProductAttention({ name: glue(`${block}.attn`, 'sdpa'), numHeads: config.nHead, headDim, scoreDivisors: divisors, fusedQkv: true }).apply([x, bias]) as SymbolicTensor;
+    x = new ScaledDotProductAttention({ name: glue(`${block}.attn`, 'sdpa'), numHeads: config.nHead, headDim, scoreDivisors: divisors, fusedQkv: true }).apply([
+      x,
+      bias,
+    ]) as SymbolicTensor;
     x = dense(`${block}.attn.c_proj`, config.nEmbd).apply(x) as SymbolicTensor;
     hidden = tfl.layers.add({ name: glue(block, 'attn_residual') }).apply([x, hidden]) as SymbolicTensor;
     x = layerNorm(`${block}.ln_2`).apply(hidden) as SymbolicTensor;

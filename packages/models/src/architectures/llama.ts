@@ -57,7 +57,10 @@ function ropeScaling(read: ConfigReader, source: string): RopeScaling | null {
       originalMaxPositionEmbeddings: number('original_max_position_embeddings'),
     };
   }
-  throw new ModelLoadError(`${source}: rope_scaling type ${JSON.stringify(type)} is not supported (supported: default, linear, llama3)`, { problem: 'invalid-config', path: source });
+  throw new ModelLoadError(`${source}: rope_scaling type ${JSON.stringify(type)} is not supported (supported: default, linear, llama3)`, {
+    problem: 'invalid-config',
+    path: source,
+  });
 }
 
 const DEFAULTS: Record<string, { vocab: number; hidden: number; intermediate: number; layers: number; heads: number; kvHeads?: number; maxPositions: number }> = {
@@ -74,7 +77,10 @@ export function llamaConfig(raw: PretrainedConfig, source = 'config.json'): Llam
   const numAttentionHeads = read.integer('num_attention_heads', defaults.heads, 1);
   const numKeyValueHeads = read.integer('num_key_value_heads', defaults.kvHeads ?? numAttentionHeads, 1);
   if (numAttentionHeads % numKeyValueHeads !== 0) {
-    throw new ModelLoadError(`${source}: num_attention_heads ${numAttentionHeads} is not a multiple of num_key_value_heads ${numKeyValueHeads}`, { problem: 'invalid-config', path: source });
+    throw new ModelLoadError(`${source}: num_attention_heads ${numAttentionHeads} is not a multiple of num_key_value_heads ${numKeyValueHeads}`, {
+      problem: 'invalid-config',
+      path: source,
+    });
   }
   if (!read.has('head_dim') && hiddenSize % numAttentionHeads !== 0) {
     throw new ModelLoadError(`${source}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numAttentionHeads}`, { problem: 'invalid-config', path: source });
@@ -123,14 +129,15 @@ export function buildLlama(config: LlamaConfig, options: BuildOptions & { head?:
   const { inputIds, attentionMask } = causalInputs();
   const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
 
-  const dense = (name: string, units: number, useBias: boolean) =>
-    linear({ name, units, useBias, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
+  const dense = (name: string, units: number, useBias: boolean) => linear({ name, units, useBias, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
   const rmsNorm = (name: string) => new LlamaRMSNorm({ name, epsilon: config.rmsNormEps, initializer: init.onesName });
 
   const embedTokens = embedding({ name: join(prefix, 'embed_tokens'), inputDim: config.vocabSize, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
   let hidden = embedTokens.apply(inputIds) as SymbolicTensor;
   const positionIds = new PositionIds({ name: glue(prefix, 'position_ids') }).apply(hidden) as SymbolicTensor;
-  const [cos, sin] = new RotaryEmbedding({ name: glue(prefix, 'rotary_emb'), dim: headDim, base: config.ropeTheta, scaling: config.ropeScaling }).apply(positionIds) as SymbolicTensor[];
+  const [cos, sin] = new RotaryEmbedding({ name: glue(prefix, 'rotary_emb'), dim: headDim, base: config.ropeTheta, scaling: config.ropeScaling }).apply(
+    positionIds,
+  ) as SymbolicTensor[];
   const bias = new AttentionMaskBias({ name: glue(prefix, 'attention_mask'), causal: true, slidingWindow: config.slidingWindow }).apply([attentionMask, hidden]) as SymbolicTensor;
 
   for (let index = 0; index < config.numHiddenLayers; index++) {

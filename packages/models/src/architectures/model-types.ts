@@ -35,10 +35,7 @@ export interface ModelTypeDefinition<Config = any> {
   readonly architecture: ArchitectureConfig;
 }
 
-const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for('peftjs.models.modelTypes')] ??= new Map<string, ModelTypeDefinition>()) as Map<
-  string,
-  ModelTypeDefinition
->;
+const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for('peftjs.models.modelTypes')] ??= new Map<string, ModelTypeDefinition>()) as Map<string, ModelTypeDefinition>;
 
 /**
  * Registers how to build a model type, so `AutoModel…fromPretrained` can load it. The

@@ -86,8 +86,7 @@ export function buildOPT(config: OPTConfig, options: BuildOptions & { head?: 'ca
   const headDim = config.hiddenSize / config.numAttentionHeads;
   const affine = config.layerNormElementwiseAffine;
 
-  const dense = (name: string, units: number, useBias = config.enableBias) =>
-    linear({ name, units, useBias, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
+  const dense = (name: string, units: number, useBias = config.enableBias) => linear({ name, units, useBias, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
   const layerNorm = (name: string) =>
     fusedLayerNorm({ name, axis: -1, epsilon: 1e-5, center: affine, scale: affine, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
 
@@ -96,7 +95,12 @@ export function buildOPT(config: OPTConfig, options: BuildOptions & { head?: 'ca
   const bias = new AttentionMaskBias({ name: glue(prefix, 'attention_mask'), causal: true }).apply([attentionMask, tokens]) as SymbolicTensor;
   const positionIds = new OPTPositionIds({ name: glue(prefix, 'position_ids'), offset: OPT_POSITION_OFFSET }).apply(bias) as SymbolicTensor;
   const positions = tfl.layers
-    .embedding({ name: `${prefix}.embed_positions`, inputDim: config.maxPositionEmbeddings + OPT_POSITION_OFFSET, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() })
+    .embedding({
+      name: `${prefix}.embed_positions`,
+      inputDim: config.maxPositionEmbeddings + OPT_POSITION_OFFSET,
+      outputDim: config.hiddenSize,
+      embeddingsInitializer: init.normal(),
+    })
     .apply(positionIds) as SymbolicTensor;
   const projected = config.wordEmbedProjDim !== config.hiddenSize;
   if (projected) tokens = dense(`${prefix}.project_in`, config.hiddenSize, false).apply(tokens) as SymbolicTensor;

@@ -55,7 +55,8 @@ export function t5Config(raw: PretrainedConfig, source = 'config.json'): T5Confi
     });
   }
   const activation = feedForwardProj === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1]!;
-  if (!isActivationName(activation)) throw new ModelLoadError(`${source}: feed_forward_proj activation "${activation}" is not supported`, { problem: 'invalid-config', path: source });
+  if (!isActivationName(activation))
+    throw new ModelLoadError(`${source}: feed_forward_proj activation "${activation}" is not supported`, { problem: 'invalid-config', path: source });
   const numLayers = read.integer('num_layers', defaults.layers, 1);
   const padTokenId = read.integer('pad_token_id', 0);
   return {
@@ -124,7 +125,12 @@ export function buildT5(config: T5Config, options: BuildOptions & { head?: T5Hea
     const q = dense(`${path}.q`, inner).apply(x) as SymbolicTensor;
     const k = dense(`${path}.k`, inner).apply(x) as SymbolicTensor;
     const v = dense(`${path}.v`, inner).apply(x) as SymbolicTensor;
-    const attended = new ScaledDotProductAttention({ name: glue(path, 'sdpa'), numHeads: config.numHeads, headDim: config.dKv, scoreDivisors: [] }).apply([q, k, v, bias]) as SymbolicTensor;
+    const attended = new ScaledDotProductAttention({ name: glue(path, 'sdpa'), numHeads: config.numHeads, headDim: config.dKv, scoreDivisors: [] }).apply([
+      q,
+      k,
+      v,
+      bias,
+    ]) as SymbolicTensor;
     return dense(`${path}.o`, config.dModel).apply(attended) as SymbolicTensor;
   };
   const feedForward = (path: string, x: SymbolicTensor): SymbolicTensor => {
@@ -141,7 +147,12 @@ export function buildT5(config: T5Config, options: BuildOptions & { head?: T5Hea
   };
   const residual = (path: string, a: SymbolicTensor, b: SymbolicTensor) => tfl.layers.add({ name: glue(path, 'residual') }).apply([a, b]) as SymbolicTensor;
 
-  const shared = tfl.layers.embedding({ name: 'shared', inputDim: config.vocabSize, outputDim: config.dModel, embeddingsInitializer: random ? tfl.initializers.randomNormal({ mean: 0, stddev: config.initializerFactor, seed: options.seed }) : init.zeros() });
+  const shared = tfl.layers.embedding({
+    name: 'shared',
+    inputDim: config.vocabSize,
+    outputDim: config.dModel,
+    embeddingsInitializer: random ? tfl.initializers.randomNormal({ mean: 0, stddev: config.initializerFactor, seed: options.seed }) : init.zeros(),
+  });
 
   // Encoder.
   const embeds = shared.apply(inputIds) as SymbolicTensor;

@@ -65,7 +65,11 @@ function looksLikePath(value: string): boolean {
 export async function resolveBaseModel(nameOrPath: string, adapterFolder: string): Promise<ResolvedBaseModel> {
   const { resolve, isAbsolute } = await import('node:path');
   const { stat } = await import('node:fs/promises');
-  const isFolder = (path: string) => stat(path).then((stats) => stats.isDirectory(), () => false);
+  const isFolder = (path: string) =>
+    stat(path).then(
+      (stats) => stats.isDirectory(),
+      () => false,
+    );
   const fromWorkingDirectory = resolve(nameOrPath);
   if (await isFolder(fromWorkingDirectory)) return { location: fromWorkingDirectory, kind: 'folder', nameOrPath };
   if (!isAbsolute(nameOrPath)) {
@@ -132,7 +136,19 @@ function modelTaskFor(className: string, expected: string | null, config: Record
 }
 
 async function loadAutoPeftModel(className: string, expected: string | null, adapterDirOrRepoId: string, options: AutoPeftModelOptions = {}): Promise<PeftModel> {
-  const { adapterName, isTrainable, baseModelNameOrPath, baseRevision, subfolder, revision, dtype: _dtype, quantization: _quantization, doubleQuant: _doubleQuant, frozenStore: _frozenStore, ...hub } = options;
+  const {
+    adapterName,
+    isTrainable,
+    baseModelNameOrPath,
+    baseRevision,
+    subfolder,
+    revision,
+    dtype: _dtype,
+    quantization: _quantization,
+    doubleQuant: _doubleQuant,
+    frozenStore: _frozenStore,
+    ...hub
+  } = options;
   const { join } = await import('node:path');
   const adapterFolder = await resolveAdapterFolder(adapterDirOrRepoId, { ...hub, revision, subfolder });
   const config = await readAdapterConfig(adapterFolder);

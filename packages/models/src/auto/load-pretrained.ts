@@ -44,9 +44,12 @@ function frozenStoreMode(options: FromPretrainedOptions): 'auto' | 'native' | 'a
     throw new InvalidConfigError(`frozenStore "${mode}" is not one of auto, native, arrays, none`, { field: 'frozenStore' });
   }
   if (mode === 'none' && ((options.dtype !== undefined && options.dtype !== 'float32') || options.quantization !== undefined)) {
-    throw new InvalidConfigError(`frozenStore "none" keeps float32 tfjs variables; dtype ${options.dtype ?? 'float32'} / quantization ${options.quantization ?? 'none'} need a frozen-weight store (frozenStore auto, native or arrays)`, {
-      field: 'frozenStore',
-    });
+    throw new InvalidConfigError(
+      `frozenStore "none" keeps float32 tfjs variables; dtype ${options.dtype ?? 'float32'} / quantization ${options.quantization ?? 'none'} need a frozen-weight store (frozenStore auto, native or arrays)`,
+      {
+        field: 'frozenStore',
+      },
+    );
   }
   return mode;
 }
@@ -82,7 +85,14 @@ export function getGenerationDefaults(model: LayersModel): GenerationDefaults | 
   return config ? generationDefaults.get(config) : undefined;
 }
 
-function finish(model: LayersModel, config: PretrainedConfig, task: ModelTask, definition: ModelTypeDefinition, nameOrPath: string | undefined, generation?: GenerationDefaults): LayersModel {
+function finish(
+  model: LayersModel,
+  config: PretrainedConfig,
+  task: ModelTask,
+  definition: ModelTypeDefinition,
+  nameOrPath: string | undefined,
+  generation?: GenerationDefaults,
+): LayersModel {
   const taskDefinition = definition.tasks[task]!;
   setModelInfo(model, {
     modelType: config.model_type,
@@ -133,7 +143,10 @@ export async function loadPretrained(
   if (storeMode === 'native' || storeMode === 'auto') {
     addon = await loadNativeStore();
     if (!addon && storeMode === 'native') {
-      throw new InvalidConfigError(`frozenStore "native" needs @peftjs/native's frozen-weight store, which is unavailable here: ${nativeStoreUnavailableReason()}; use frozenStore "arrays" (or "auto")`, { field: 'frozenStore' });
+      throw new InvalidConfigError(
+        `frozenStore "native" needs @peftjs/native's frozen-weight store, which is unavailable here: ${nativeStoreUnavailableReason()}; use frozenStore "arrays" (or "auto")`,
+        { field: 'frozenStore' },
+      );
     }
   }
   const folder = await resolveModelFolder(dirOrRepoId, options);

@@ -32,9 +32,12 @@ function autoClass(task: ModelTask): AutoModelClass {
 function modelClass(className: string, modelTypes: readonly string[], task: ModelTask): PretrainedModelClass {
   const check = (modelType: unknown, where: string) => {
     if (modelType !== undefined && !modelTypes.includes(modelType as string)) {
-      throw new ModelLoadError(`${className} loads model_type ${modelTypes.join(' or ')}, but ${where} has "${String(modelType)}"; use an AutoModel class to dispatch on model_type`, {
-        problem: 'invalid-config',
-      });
+      throw new ModelLoadError(
+        `${className} loads model_type ${modelTypes.join(' or ')}, but ${where} has "${String(modelType)}"; use an AutoModel class to dispatch on model_type`,
+        {
+          problem: 'invalid-config',
+        },
+      );
     }
   };
   return {

@@ -54,7 +54,13 @@ export function rowKind(row: DataRow, where: string, error: (message: string) =>
     }
   }
   if ('text' in row) throw error(`${where}: "text" must be a string, got ${describe(row.text)}`);
-  throw error(`${where}: a row needs "text", "prompt" + "completion", or "input_ids"; it has ${Object.keys(row).map((key) => `"${key}"`).join(', ') || 'no fields'}`);
+  throw error(
+    `${where}: a row needs "text", "prompt" + "completion", or "input_ids"; it has ${
+      Object.keys(row)
+        .map((key) => `"${key}"`)
+        .join(', ') || 'no fields'
+    }`,
+  );
 }
 
 function checkIds(ids: unknown, vocabSize: number | undefined, where: string, error: (message: string) => Error): number[] {

@@ -31,7 +31,11 @@ export interface FrozenCheckpoint extends FrozenWeightProvider {
 async function checkpointFiles(folder: string): Promise<string[]> {
   const { join } = await import('node:path');
   const { access } = await import('node:fs/promises');
-  const exists = (path: string) => access(path).then(() => true, () => false);
+  const exists = (path: string) =>
+    access(path).then(
+      () => true,
+      () => false,
+    );
   const single = join(folder, WEIGHTS_NAME);
   if (await exists(single)) return [single];
   const indexPath = join(folder, SAFETENSORS_INDEX_NAME);
@@ -71,11 +75,7 @@ function transpose(values: Float32Array, rows: number, cols: number): Float32Arr
  * storages are converted in native memory straight from the mapping. Without it, each weight is
  * read into JS arrays (converted or quantised there).
  */
-export async function openFrozenCheckpoint(
-  folder: string,
-  storage: FrozenStorage,
-  options: { basePrefix?: string; addon?: NativeStoreAddon },
-): Promise<FrozenCheckpoint> {
+export async function openFrozenCheckpoint(folder: string, storage: FrozenStorage, options: { basePrefix?: string; addon?: NativeStoreAddon }): Promise<FrozenCheckpoint> {
   const files = await checkpointFiles(folder);
   const tensors = new Map<string, Located>();
   for (const path of files) {

@@ -62,7 +62,15 @@ export class FrozenLinear extends DenseClass {
       internals.kernel = kernel;
       if (internals.useBias) {
         // Created frozen, so the weights read [kernel, bias] as a Dense's do (IA3 and others take weights[0] as the kernel).
-        internals.bias = this.addWeight('bias', [internals.units], 'float32', internals.biasInitializer as never, internals.biasRegularizer as never, false, internals.biasConstraint as never);
+        internals.bias = this.addWeight(
+          'bias',
+          [internals.units],
+          'float32',
+          internals.biasInitializer as never,
+          internals.biasRegularizer as never,
+          false,
+          internals.biasConstraint as never,
+        );
       }
     }
     super.build(inputShape);

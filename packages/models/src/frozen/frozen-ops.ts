@@ -40,8 +40,7 @@ export function frozenMatMul(x: tf.Tensor, weight: FrozenWeight, transposeWeight
     const value = tf.reshape(product(flat, weight, transposeWeight), [...input.shape.slice(0, -1), outer]);
     return {
       value,
-      gradFunc: (dy: tf.Tensor) =>
-        tf.tidy(() => tf.reshape(product(tf.reshape(dy, [-1, outer]) as tf.Tensor2D, weight, !transposeWeight), input.shape)),
+      gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.reshape(product(tf.reshape(dy, [-1, outer]) as tf.Tensor2D, weight, !transposeWeight), input.shape)),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return tf.tidy(() => op(x));
@@ -53,7 +52,9 @@ export function frozenGather(ids: tf.Tensor, weight: FrozenWeight): tf.Tensor {
     const flat = tf.reshape(ids.dtype === 'int32' ? ids : tf.cast(ids, 'int32'), [ids.size]);
     let rows: tf.Tensor;
     if (nativeKernel(weight, STORE_GATHER_KERNEL)) {
-      rows = tf.engine().runKernel(STORE_GATHER_KERNEL, { indices: flat }, { entry: weight.entry!, rows: weight.rows, cols: weight.cols } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      rows = tf
+        .engine()
+        .runKernel(STORE_GATHER_KERNEL, { indices: flat }, { entry: weight.entry!, rows: weight.rows, cols: weight.cols } as unknown as tf.NamedAttrMap) as tf.Tensor;
     } else {
       rows = tf.gather(frozenWeightTensor(weight), flat);
     }

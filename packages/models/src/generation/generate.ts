@@ -168,8 +168,14 @@ export async function generate(target: LayersModel | PeftModel, inputIds: tf.Ten
         tf.tidy(() => {
           const length = rows[0]!.length;
           const newCount = index > 0 ? 1 : length;
-          const ids = tf.tensor2d(rows.map((row) => row.slice(length - newCount)), [batch, newCount], 'int32');
-          const pastTensors = past ?? cached.layers.flatMap((layout) => [tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim]), tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim])]);
+          const ids = tf.tensor2d(
+            rows.map((row) => row.slice(length - newCount)),
+            [batch, newCount],
+            'int32',
+          );
+          const pastTensors =
+            past ??
+            cached.layers.flatMap((layout) => [tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim]), tf.zeros([batch, layout.numKeyValueHeads, 0, layout.headDim])]);
           const outputs = run([ids, encoderMask, tf.tensor2d(attention, [batch, length], 'float32'), ...cross, ...pastTensors], cached.decoder);
           keepPresents(outputs.slice(1));
           return lastPosition(outputs[0]!);
@@ -191,7 +197,11 @@ export async function generate(target: LayersModel | PeftModel, inputIds: tf.Ten
       tf.tidy(() => {
         const length = rows[0]!.length;
         const newCount = useCache && index > 0 ? 1 : length;
-        const ids = tf.tensor2d(rows.map((row) => row.slice(length - newCount)), [batch, newCount], 'int32');
+        const ids = tf.tensor2d(
+          rows.map((row) => row.slice(length - newCount)),
+          [batch, newCount],
+          'int32',
+        );
         const attention = tf.tensor2d(attentionRows, [batch, length], 'float32');
         if (!cached) return lastPosition(run(model.inputs.length >= 2 ? [ids, attention] : [ids], model)[0]!);
         const positions = stepPositions(attentionRows, length, newCount, newCount === length, plan);
@@ -231,7 +241,11 @@ export async function generate(target: LayersModel | PeftModel, inputIds: tf.Ten
         if (finished[row]) return;
         if (eos.includes(token)) finished[row] = true;
         const generated = sequences[row]!.slice(start);
-        if (options.stopSequences?.some((stop) => stop.length > 0 && stop.length <= generated.length && stop.every((id, position) => generated[generated.length - stop.length + position] === id))) {
+        if (
+          options.stopSequences?.some(
+            (stop) => stop.length > 0 && stop.length <= generated.length && stop.every((id, position) => generated[generated.length - stop.length + position] === id),
+          )
+        ) {
           finished[row] = true;
         }
       });

@@ -11,8 +11,6 @@ export function isActivationName(name: string): name is ActivationName {
   return (ACTIVATIONS as readonly string[]).includes(name);
 }
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
 /** Applies a transformers activation with the same formula transformers uses. */
 export function applyActivation(name: ActivationName, x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {

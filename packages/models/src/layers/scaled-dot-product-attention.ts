@@ -148,9 +148,7 @@ export class ScaledDotProductAttention extends layers.Layer implements KeyValueC
       // A few queries against many keys (a decoding step): K·Qᵀ, then transpose the small result.
       // Same dot products; q·Kᵀ with a transposed many-row operand is several times slower on wasm.
       let scores =
-        groups * seq <= 8 && keys > 4 * groups * seq
-          ? tf.transpose(tf.matMul(k, tf.transpose(grouped, [0, 1, 3, 2])), [0, 1, 3, 2])
-          : tf.matMul(grouped, k, false, true);
+        groups * seq <= 8 && keys > 4 * groups * seq ? tf.transpose(tf.matMul(k, tf.transpose(grouped, [0, 1, 3, 2])), [0, 1, 3, 2]) : tf.matMul(grouped, k, false, true);
       for (const divisor of this.scoreDivisors) scores = tf.div(scores, divisor);
       scores = tf.reshape(scores, [batch, this.numHeads, seq, keys]);
       if (this.alibiSlopes) scores = tf.add(scores, alibiBias(bias, this.alibiSlopes));

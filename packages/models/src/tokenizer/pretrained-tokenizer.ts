@@ -89,10 +89,13 @@ export class PretrainedTokenizer {
   static async fromPretrained(dirOrRepoId: string, options: ResolveModelOptions = {}): Promise<PretrainedTokenizer> {
     const tokenizer = await loadTokenizer(await resolveModelFolder(dirOrRepoId, options));
     if (!tokenizer) {
-      throw new ModelLoadError(`${dirOrRepoId} has no ${TOKENIZER_NAME}; pass token ids directly, or add the tokenizer.json of the model (tokenizer.save_pretrained(dir) in Python writes it)`, {
-        problem: 'missing-file',
-        path: dirOrRepoId,
-      });
+      throw new ModelLoadError(
+        `${dirOrRepoId} has no ${TOKENIZER_NAME}; pass token ids directly, or add the tokenizer.json of the model (tokenizer.save_pretrained(dir) in Python writes it)`,
+        {
+          problem: 'missing-file',
+          path: dirOrRepoId,
+        },
+      );
     }
     return tokenizer;
   }
@@ -127,17 +130,25 @@ export class PretrainedTokenizer {
     const rows = texts.map((text, index) => {
       const encoding = this.encode(text, { addSpecialTokens: options.addSpecialTokens, textPair: options.textPairs?.[index] });
       if (options.truncation && maxLength !== undefined && encoding.inputIds.length > maxLength) {
-        return { inputIds: encoding.inputIds.slice(0, maxLength), attentionMask: encoding.attentionMask.slice(0, maxLength), tokenTypeIds: encoding.tokenTypeIds.slice(0, maxLength) };
+        return {
+          inputIds: encoding.inputIds.slice(0, maxLength),
+          attentionMask: encoding.attentionMask.slice(0, maxLength),
+          tokenTypeIds: encoding.tokenTypeIds.slice(0, maxLength),
+        };
       }
       return encoding;
     });
     const padding = options.padding ?? 'longest';
-    if (padding === false) return { inputIds: rows.map((row) => row.inputIds), attentionMask: rows.map((row) => row.attentionMask), tokenTypeIds: rows.map((row) => row.tokenTypeIds) };
-    if (padding === 'max_length' && maxLength === undefined) throw new InvalidConfigError("padding 'max_length' needs maxLength (the tokenizer has no model_max_length)", { field: 'maxLength' });
+    if (padding === false)
+      return { inputIds: rows.map((row) => row.inputIds), attentionMask: rows.map((row) => row.attentionMask), tokenTypeIds: rows.map((row) => row.tokenTypeIds) };
+    if (padding === 'max_length' && maxLength === undefined)
+      throw new InvalidConfigError("padding 'max_length' needs maxLength (the tokenizer has no model_max_length)", { field: 'maxLength' });
     const length = padding === 'max_length' ? maxLength! : Math.max(...rows.map((row) => row.inputIds.length));
     const padId = this.padTokenId ?? this.eosTokenId;
     if (padId === undefined && rows.some((row) => row.inputIds.length < length)) {
-      throw new InvalidConfigError('the tokenizer has no pad_token (nor eos_token) to pad with; pass padding: false or set pad_token in tokenizer_config.json', { field: 'padding' });
+      throw new InvalidConfigError('the tokenizer has no pad_token (nor eos_token) to pad with; pass padding: false or set pad_token in tokenizer_config.json', {
+        field: 'padding',
+      });
     }
     const side = options.paddingSide ?? this.paddingSide;
     const pad = <T>(row: T[], value: T): T[] => {

@@ -28,7 +28,7 @@ function frozenHead(model: LayersModel, override: LmHeadProjection | undefined):
   if (model.outputs.length !== 1) return null;
   const output = model.outputs[0]!;
   const node = output.sourceLayer.inboundNodes[output.nodeIndex];
-  if (!node || node.inputTensors.length !== 1) return null;
+  if (node?.inputTensors.length !== 1) return null;
   const projection = override ?? layerProjection(output.sourceLayer);
   return projection ? { hidden: node.inputTensors[0]!, projection } : null;
 }

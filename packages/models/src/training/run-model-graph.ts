@@ -162,5 +162,12 @@ function runUnit(
     }
     return local.get(leaving[0]!.id)!;
   };
-  values.set(leaving[0]!.id, checkpointed(forward, entering.map((tensor) => values.get(tensor.id)!), variables));
+  values.set(
+    leaving[0]!.id,
+    checkpointed(
+      forward,
+      entering.map((tensor) => values.get(tensor.id)!),
+      variables,
+    ),
+  );
 }

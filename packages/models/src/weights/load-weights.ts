@@ -80,7 +80,10 @@ export async function loadWeights(model: LayersModel, source: WeightSource, opti
     plan.push({ name, key, param });
   }
   if (missing.length > 0) {
-    const shown = missing.slice(0, 8).map((name) => `"${name}"`).join(', ');
+    const shown = missing
+      .slice(0, 8)
+      .map((name) => `"${name}"`)
+      .join(', ');
     throw new ModelLoadError(`${source.label} lacks ${missing.length} weight(s) the model needs: ${shown}${missing.length > 8 ? ', …' : ''}`, {
       problem: 'missing-weight',
       tensorName: missing[0],

@@ -43,7 +43,11 @@ function fromReaders(label: string, readers: Map<string, SafetensorsReader>): We
 export async function openWeights(dir: string): Promise<WeightSource> {
   const { join } = await import('node:path');
   const { access, readdir } = await import('node:fs/promises');
-  const exists = (path: string) => access(path).then(() => true, () => false);
+  const exists = (path: string) =>
+    access(path).then(
+      () => true,
+      () => false,
+    );
   const single = join(dir, WEIGHTS_NAME);
   if (await exists(single)) {
     const reader = await openSafetensors(single);
@@ -76,7 +80,9 @@ export async function openWeights(dir: string): Promise<WeightSource> {
   const other = files.filter((file) => /\.(bin|pt|pth|h5|msgpack|ckpt)$/.test(file));
   throw new ModelLoadError(
     `no ${WEIGHTS_NAME} or ${SAFETENSORS_INDEX_NAME} in ${dir}` +
-      (other.length ? `; found ${other.join(', ')}, but only safetensors checkpoints can be read (convert with transformers: model.save_pretrained(dir, safe_serialization=True))` : ''),
+      (other.length
+        ? `; found ${other.join(', ')}, but only safetensors checkpoints can be read (convert with transformers: model.save_pretrained(dir, safe_serialization=True))`
+        : ''),
     { problem: 'missing-file', path: dir },
   );
 }

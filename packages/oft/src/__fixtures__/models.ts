@@ -23,7 +23,9 @@ export function sequenceMlp(): tfl.LayersModel {
 /** Conv2D (stride 2, same padding, relu) → Conv2D (valid) → flatten → Dense. */
 export function convNet(): tfl.LayersModel {
   const x = tfl.input({ shape: [7, 7, 3] });
-  let h = tfl.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv', kernelInitializer: init(7, 0.15), biasInitializer: init(8, 0.15) }).apply(x) as tfl.SymbolicTensor;
+  let h = tfl.layers
+    .conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv', kernelInitializer: init(7, 0.15), biasInitializer: init(8, 0.15) })
+    .apply(x) as tfl.SymbolicTensor;
   h = tfl.layers.conv2d({ filters: 4, kernelSize: 2, name: 'conv1', kernelInitializer: init(9, 0.15), biasInitializer: init(10, 0.15) }).apply(h) as tfl.SymbolicTensor;
   const flat = tfl.layers.flatten({ name: 'flat' }).apply(h) as tfl.SymbolicTensor;
   return tfl.model({ inputs: x, outputs: tfl.layers.dense({ units: 2, name: 'head', kernelInitializer: init(13, 0.15) }).apply(flat) as tfl.SymbolicTensor });

@@ -12,7 +12,14 @@ export function seededValues(size: number, seed: number, scale = 1): Float32Arra
 }
 
 export function seededTensor(shape: number[], seed: number, scale = 1): tf.Tensor {
-  return tf.tensor(seededValues(shape.reduce((product, dim) => product * dim, 1), seed, scale), shape);
+  return tf.tensor(
+    seededValues(
+      shape.reduce((product, dim) => product * dim, 1),
+      seed,
+      scale,
+    ),
+    shape,
+  );
 }
 
 /**
@@ -46,12 +53,7 @@ export async function runOn(
  * small values, relative for large ones), as a ratio: ≤ 1 passes. `scale` defaults to 1; long
  * float32 reductions pass the output's largest magnitude (their rounding error grows with it).
  */
-export function worstError(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tolerance = 1e-5,
-  scale = 1,
-): number {
+export function worstError(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = 1e-5, scale = 1): number {
   if (actual.length !== expected.length) {
     return Number.POSITIVE_INFINITY;
   }

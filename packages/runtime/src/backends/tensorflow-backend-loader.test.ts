@@ -21,11 +21,7 @@ vi.mock('./import-optional', async (importOriginal) => {
 /** What importing tfjs-node does: register the `tensorflow` backend (priority 3) and switch to it. */
 function fakeTfjsNode(options: { gpu: boolean; packageName: string }) {
   return async () => {
-    tf.registerBackend(
-      'tensorflow',
-      () => Object.assign(new MathBackendCPU(), { isUsingGpuDevice: options.gpu, isGPUPackage: options.packageName.endsWith('-gpu') }),
-      3,
-    );
+    tf.registerBackend('tensorflow', () => Object.assign(new MathBackendCPU(), { isUsingGpuDevice: options.gpu, isGPUPackage: options.packageName.endsWith('-gpu') }), 3);
     await tf.setBackend('tensorflow');
     return { version: { 'tfjs-core': '4.22.0', 'tfjs-node': '4.22.0' } };
   };
@@ -90,9 +86,7 @@ describe('the tensorflow backend (tfjs-node stand-ins)', () => {
     fakes.set('@tensorflow/tfjs-node-gpu', nativeLoadFailure('@tensorflow/tfjs-node-gpu'));
     const error = await initBackend({ backend: 'tensorflow' }).catch((caught: unknown) => caught);
     expect(BackendInitError.isInstance(error)).toBe(true);
-    expect((error as Error).message).toMatch(
-      /^backend "tensorflow" \(@tensorflow\/tfjs-node-gpu\) failed to initialise: importing it failed: libcudart/,
-    );
+    expect((error as Error).message).toMatch(/^backend "tensorflow" \(@tensorflow\/tfjs-node-gpu\) failed to initialise: importing it failed: libcudart/);
     expect((error as Error).cause).toBeInstanceOf(Error);
   });
 });

@@ -14,8 +14,7 @@ export const wasmBackendLoader: BackendLoader = createTfjsPackageLoader({
   name: 'wasm',
   packageName: '@tensorflow/tfjs-backend-wasm',
   versionExport: 'version_wasm',
-  initHint:
-    'the .wasm binaries could not be loaded (in a bundle, serve them and call setWasmPaths() from @tensorflow/tfjs-backend-wasm)',
+  initHint: 'the .wasm binaries could not be loaded (in a bundle, serve them and call setWasmPaths() from @tensorflow/tfjs-backend-wasm)',
   async beforeActivate(options) {
     lastThreadsResult = { threads: 1 };
     if (options.wasmThreads !== undefined && options.wasmThreads > 1) {

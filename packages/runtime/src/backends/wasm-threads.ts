@@ -74,8 +74,8 @@ export async function enableWasmThreads(threads: number): Promise<WasmThreadsRes
     instantiateWasm: (info: { env: Record<string, unknown> }, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) => {
       // tfjs' C++ side gives XNNPACK half the logical cores: report twice the threads asked for.
       info.env.emscripten_num_logical_cores = () => 2 * threads;
-      void WebAssembly.instantiate(readFileSync(join(outDirectory, 'tfjs-backend-wasm-threaded-simd.wasm')), info as WebAssembly.Imports).then(
-        (result) => receive(result.instance, result.module),
+      void WebAssembly.instantiate(readFileSync(join(outDirectory, 'tfjs-backend-wasm-threaded-simd.wasm')), info as WebAssembly.Imports).then((result) =>
+        receive(result.instance, result.module),
       );
       return {};
     },

@@ -58,7 +58,11 @@ export const webgpuBackendLoader: BackendLoader = {
       if (options.acceptSoftwareAdapter !== true && !(await mayHaveGpu())) {
         // Automatic selection on a Linux machine with no GPU device node: the only adapter Dawn
         // could find is a software one (which would be refused), so Dawn is not even started.
-        throw new BackendInitError({ backend: 'webgpu', packageName: dawnPackage, reason: 'no GPU device (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg); ask for backend: \'webgpu\' to try a software adapter' });
+        throw new BackendInitError({
+          backend: 'webgpu',
+          packageName: dawnPackage,
+          reason: "no GPU device (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg); ask for backend: 'webgpu' to try a software adapter",
+        });
       }
       const dawn = await importOrExplain(dawnPackage);
       const create = moduleExport(dawn, 'create') as (flags: string[]) => Gpu;
@@ -103,7 +107,12 @@ export const webgpuBackendLoader: BackendLoader = {
         requiredLimits: Object.fromEntries(limitNames.map((name) => [name, adapter.limits[name]])),
       });
     } catch (error) {
-      throw new BackendInitError({ backend: 'webgpu', packageName: dawnPackage, reason: `requestDevice failed: ${error instanceof Error ? error.message : String(error)}`, cause: error });
+      throw new BackendInitError({
+        backend: 'webgpu',
+        packageName: dawnPackage,
+        reason: `requestDevice failed: ${error instanceof Error ? error.message : String(error)}`,
+        cause: error,
+      });
     }
     if (tf.findBackendFactory('webgpu') != null) {
       tf.removeBackend('webgpu');

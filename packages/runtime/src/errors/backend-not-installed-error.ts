@@ -15,10 +15,7 @@ export class BackendNotInstalledError extends PeftRuntimeError {
   constructor(options: { backend: string; packageNames: readonly string[]; cause?: unknown }) {
     const [first, ...rest] = options.packageNames;
     const alternatives = rest.length === 0 ? '' : ` (or ${rest.join(', or ')})`;
-    super(
-      `backend "${options.backend}" is not installed: run \`npm install ${first}\`${alternatives}`,
-      { cause: options.cause },
-    );
+    super(`backend "${options.backend}" is not installed: run \`npm install ${first}\`${alternatives}`, { cause: options.cause });
     this.name = 'BackendNotInstalledError';
     this.backend = options.backend;
     this.packageNames = options.packageNames;

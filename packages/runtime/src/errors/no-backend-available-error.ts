@@ -10,10 +10,7 @@ export class NoBackendAvailableError extends PeftRuntimeError {
 
   constructor(options: { attempts: readonly { backend: string; error: Error }[] }) {
     const reasons = options.attempts.map(({ backend, error }) => `${backend}: ${error.message}`).join('; ');
-    super(
-      `no TensorFlow.js backend could be initialised (${reasons}); ` +
-        'install one: `npm install @tensorflow/tfjs-backend-wasm` works everywhere',
-    );
+    super(`no TensorFlow.js backend could be initialised (${reasons}); ` + 'install one: `npm install @tensorflow/tfjs-backend-wasm` works everywhere');
     this.name = 'NoBackendAvailableError';
     this.attempts = options.attempts;
   }

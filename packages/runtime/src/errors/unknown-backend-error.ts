@@ -15,9 +15,7 @@ export class UnknownBackendError extends PeftRuntimeError {
 
   constructor(options: { requested: string; source: 'option' | 'env'; validChoices: readonly string[] }) {
     const where = options.source === 'env' ? 'PEFTJS_BACKEND' : 'options.backend';
-    super(
-      `unknown backend "${options.requested}" (from ${where}); valid choices: ${options.validChoices.join(', ')}`,
-    );
+    super(`unknown backend "${options.requested}" (from ${where}); valid choices: ${options.validChoices.join(', ')}`);
     this.name = 'UnknownBackendError';
     this.requested = options.requested;
     this.source = options.source;

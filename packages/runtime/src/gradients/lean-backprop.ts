@@ -82,16 +82,22 @@ function leanGradients(this: EngineInternals, f: () => Tensor, xs: Tensor[], dy?
       for (const inputName in node.inputs) {
         if (!(inputName in inputGradients)) throw new Error(`Cannot backprop through input ${inputName}. Available gradients found: ${Object.keys(inputGradients)}.`);
         const dx = this.tidy(() => inputGradients[inputName]!());
-        if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${inputName} must have 'float32' dtype, but has '${dx.dtype}'`);
+        if (dx.dtype !== 'float32')
+          throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${inputName} must have 'float32' dtype, but has '${dx.dtype}'`);
         const x = node.inputs[inputName]!;
         if (!util.arraysEqual(dx.shape, x.shape)) {
-          throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input '${inputName}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`);
+          throw new Error(
+            `Error in gradient for op ${node.kernelName}. The gradient of input '${inputName}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`,
+          );
         }
         const current = accumulated.get(x.id);
         if (current == null) {
           accumulated.set(x.id, dx);
         } else {
-          accumulated.set(x.id, this.tidy(() => add(current, dx)));
+          accumulated.set(
+            x.id,
+            this.tidy(() => add(current, dx)),
+          );
           current.dispose();
           if (outermost && dx !== dy && !isStillUsed(accumulated, dx)) dx.dispose();
         }

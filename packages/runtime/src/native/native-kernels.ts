@@ -67,9 +67,9 @@ async function load(env: Readonly<Record<string, string | undefined>>): Promise<
       : `@peftjs/native failed to import: ${error instanceof Error ? error.message : String(error)}`;
     return;
   }
-  const loadNative = module.loadNative as (options: { env: Readonly<Record<string, string | undefined>> }) =>
-    | { available: true; addon: NativeAddon }
-    | { available: false; reason: string };
+  const loadNative = module.loadNative as (options: {
+    env: Readonly<Record<string, string | undefined>>;
+  }) => { available: true; addon: NativeAddon } | { available: false; reason: string };
   const status = loadNative({ env });
   if (status.available) {
     state.addon = status.addon;

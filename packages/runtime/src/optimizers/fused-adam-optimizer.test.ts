@@ -60,7 +60,7 @@ describe('FusedAdamOptimizer', () => {
     });
   }
 
-  it('runs tfjs\' own update on cpu, with the same numbers', async () => {
+  it("runs tfjs' own update on cpu, with the same numbers", async () => {
     await tf.setBackend('cpu');
     const fused = await train(createFusedAdam({ learningRate: 0.05 }));
     const reference = await train(tf.train.adam(0.05));

@@ -124,10 +124,7 @@ export class FusedAdamWOptimizer extends FusedAdamOptimizer {
     return 'AdamW';
   }
 
-  static override fromConfig<T extends serialization.Serializable>(
-    cls: serialization.SerializableConstructor<T>,
-    config: serialization.ConfigDict,
-  ): T {
+  static override fromConfig<T extends serialization.Serializable>(cls: serialization.SerializableConstructor<T>, config: serialization.ConfigDict): T {
     return new cls(config.learningRate, config.beta1, config.beta2, config.epsilon, config.weightDecay ?? 0.01);
   }
 }
@@ -140,11 +137,5 @@ export function createFusedAdam(options: FusedAdamOptions = {}): FusedAdamOptimi
 
 /** AdamW (decoupled weight decay, default 0.01 as in PyTorch) with the fused per-variable update. */
 export function createFusedAdamW(options: FusedAdamWOptions = {}): FusedAdamWOptimizer {
-  return new FusedAdamWOptimizer(
-    options.learningRate ?? 0.001,
-    options.beta1 ?? 0.9,
-    options.beta2 ?? 0.999,
-    options.epsilon,
-    options.weightDecay ?? 0.01,
-  );
+  return new FusedAdamWOptimizer(options.learningRate ?? 0.001, options.beta1 ?? 0.9, options.beta2 ?? 0.999, options.epsilon, options.weightDecay ?? 0.01);
 }

@@ -51,12 +51,7 @@ export function createBatchMatMulKernel(stock: KernelConfig): KernelFunc {
   };
 }
 
-function batchedProduct(
-  backend: WasmBackend,
-  a: TensorInfo,
-  b: TensorInfo,
-  product: (x: TensorInfo, y: TensorInfo) => TensorInfo,
-): TensorInfo {
+function batchedProduct(backend: WasmBackend, a: TensorInfo, b: TensorInfo, product: (x: TensorInfo, y: TensorInfo) => TensorInfo): TensorInfo {
   const [m, k] = a.shape.slice(-2);
   const [k2, n] = b.shape.slice(-2);
   const batchShapeA = a.shape.slice(0, -2);
@@ -85,22 +80,13 @@ function batchedProduct(
     const slice = product(aSlice, bSlice);
     temporaries.push(slice);
     // Heap views are taken after every allocation: growing the heap detaches older views.
-    (backend.typedArrayFromHeap(out) as Float32Array).set(
-      backend.typedArrayFromHeap(slice) as Float32Array,
-      index * outSize,
-    );
+    (backend.typedArrayFromHeap(out) as Float32Array).set(backend.typedArrayFromHeap(slice) as Float32Array, index * outSize);
     disposeAll(backend, temporaries);
   }
   return out;
 }
 
-function copyMatrix(
-  backend: WasmBackend,
-  source: TensorInfo,
-  index: number,
-  shape: [number, number],
-  temporaries: TensorInfo[],
-): TensorInfo {
+function copyMatrix(backend: WasmBackend, source: TensorInfo, index: number, shape: [number, number], temporaries: TensorInfo[]): TensorInfo {
   const size = shape[0] * shape[1];
   const copy = backend.makeOutput(shape, 'float32');
   temporaries.push(copy);
@@ -109,8 +95,4 @@ function copyMatrix(
   return copy;
 }
 
-export const batchMatMulKernelFix: WasmFixUnit = kernelOverrideFix(
-  WasmFix.batchMatMulKernel,
-  BatchMatMul,
-  createBatchMatMulKernel,
-);
+export const batchMatMulKernelFix: WasmFixUnit = kernelOverrideFix(WasmFix.batchMatMulKernel, BatchMatMul, createBatchMatMulKernel);

@@ -112,8 +112,7 @@ describe('the BatchMatMul gradient', () => {
         const a = seededTensor(aShape, 4);
         const b = seededTensor(bShape, 5);
         const weights = seededTensor([3, 5, 4], 6);
-        const f = (x: tf.Tensor, z: tf.Tensor) =>
-          tf.sum(tf.mul(tf.matMul(tf.tile(tf.expandDims(x, 0), [3, 1, 1]), z, transposeA, transposeB), weights));
+        const f = (x: tf.Tensor, z: tf.Tensor) => tf.sum(tf.mul(tf.matMul(tf.tile(tf.expandDims(x, 0), [3, 1, 1]), z, transposeA, transposeB), weights));
         return tf.grads(f)([a, b]);
       });
       expect(broadcast.shapes).toEqual([aShape, bShape]);
@@ -125,9 +124,9 @@ describe('the BatchMatMul gradient', () => {
   it('replaces a stock gradient that fails on broadcast batch dims', async () => {
     await withoutGradientFix(async () => {
       expect(tf.getGradient(tf.BatchMatMul)).not.toBe(batchMatMulGradConfig);
-      await expect(
-        runOn('cpu', () => tf.grads((x: tf.Tensor, z: tf.Tensor) => tf.sum(tf.matMul(x, z)))([tf.ones([5, 7]), tf.ones([3, 7, 4])])),
-      ).rejects.toThrow(/does not match the shape/);
+      await expect(runOn('cpu', () => tf.grads((x: tf.Tensor, z: tf.Tensor) => tf.sum(tf.matMul(x, z)))([tf.ones([5, 7]), tf.ones([3, 7, 4])]))).rejects.toThrow(
+        /does not match the shape/,
+      );
     });
     expect(registeredWasmFixes()).toContain(WasmFix.batchMatMulGrad);
   });
@@ -164,9 +163,7 @@ describe('the wasm BatchMatMul kernel fix', () => {
       const w = seededTensor([9, 4], 10);
       const bias = seededTensor([4], 11);
       const weights = seededTensor([6, 4], 12);
-      return tf.grads((input: tf.Tensor, kernel: tf.Tensor, b: tf.Tensor) =>
-        tf.sum(tf.mul(tf.fused.matMul({ a: input, b: kernel, bias: b }), weights)),
-      )([x, w, bias]);
+      return tf.grads((input: tf.Tensor, kernel: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: input, b: kernel, bias: b }), weights)))([x, w, bias]);
     };
     const wasm = await runOn('wasm', compute);
     const cpu = await runOn('cpu', compute);

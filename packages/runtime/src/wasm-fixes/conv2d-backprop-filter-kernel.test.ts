@@ -25,7 +25,18 @@ const cases: [string, number[], number[], [number, number] | number, Pad][] = [
   ['strides [2, 3], 4x2 filter, same', [2, 10, 11, 2], [4, 2, 2, 3], [2, 3], 'same'],
   ['1x1 (LoRA up-projection)', [3, 5, 5, 8], [1, 1, 8, 4], 1, 'valid'],
   ['numeric pad 1', [1, 6, 6, 2], [3, 3, 2, 2], 1, 1],
-  ['explicit asymmetric pads', [2, 6, 5, 3], [3, 2, 3, 2], [2, 1], [[0, 0], [2, 0], [1, 3], [0, 0]]],
+  [
+    'explicit asymmetric pads',
+    [2, 6, 5, 3],
+    [3, 2, 3, 2],
+    [2, 1],
+    [
+      [0, 0],
+      [2, 0],
+      [1, 3],
+      [0, 0],
+    ],
+  ],
   ['filter as large as the input', [2, 4, 4, 1], [4, 4, 1, 3], 1, 'valid'],
 ];
 
@@ -35,9 +46,10 @@ function filterGradient(xShape: number[], filterShape: number[], strides: [numbe
     const filter = seededTensor(filterShape, 2) as tf.Tensor4D;
     const y = tf.conv2d(x, filter, strides, pad as 'same');
     const weights = seededTensor(y.shape, 3);
-    const [dx, dFilter] = tf.grads((input: tf.Tensor, f: tf.Tensor) =>
-      tf.sum(tf.mul(tf.conv2d(input as tf.Tensor4D, f as tf.Tensor4D, strides, pad as 'same'), weights)),
-    )([x, filter]);
+    const [dx, dFilter] = tf.grads((input: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(input as tf.Tensor4D, f as tf.Tensor4D, strides, pad as 'same'), weights)))([
+      x,
+      filter,
+    ]);
     return [dFilter, dx];
   };
 }
@@ -66,9 +78,7 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const compute = () => {
       const x = seededTensor(xShape, 5) as tf.Tensor4D;
       const dy = seededTensor([4, 64, 64, 3], 6) as tf.Tensor4D;
-      return tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, f as tf.Tensor4D, 1, 'same'), dy)))(
-        seededTensor([5, 5, 12, 3], 7),
-      );
+      return tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, f as tf.Tensor4D, 1, 'same'), dy)))(seededTensor([5, 5, 12, 3], 7));
     };
     const wasm = await runOn('wasm', compute);
     const cpu = await runOn('cpu', compute);
@@ -81,12 +91,16 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const compute = () => {
       const x = seededTensor([2, 3, 7, 6], 8);
       const dy = seededTensor([2, 4, 4, 3], 9);
-      return tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, {
-        strides: [2, 2],
-        pad: 'same',
-        dataFormat: 'NCHW',
-        filterShape: [3, 3, 3, 4],
-      }) as tf.Tensor;
+      return tf.engine().runKernel(
+        tf.Conv2DBackpropFilter,
+        { x, dy },
+        {
+          strides: [2, 2],
+          pad: 'same',
+          dataFormat: 'NCHW',
+          filterShape: [3, 3, 3, 4],
+        },
+      ) as tf.Tensor;
     };
     const wasm = await runOn('wasm', compute);
     const cpu = await runOn('cpu', compute);
@@ -98,9 +112,7 @@ describe('Conv2DBackpropFilter on wasm', () => {
   it('is missing on stock wasm (what the fix fills)', async () => {
     unregisterWasmFixes({ fixes: [WasmFix.conv2DBackpropFilter] });
     try {
-      await expect(runOn('wasm', filterGradient([1, 4, 4, 1], [2, 2, 1, 1], 1, 'valid'))).rejects.toThrow(
-        /Conv2DBackpropFilter' not registered/,
-      );
+      await expect(runOn('wasm', filterGradient([1, 4, 4, 1], [2, 2, 1, 1], 1, 'valid'))).rejects.toThrow(/Conv2DBackpropFilter' not registered/);
     } finally {
       registerWasmFixes();
     }

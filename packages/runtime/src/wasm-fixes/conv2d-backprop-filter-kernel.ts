@@ -34,8 +34,7 @@ interface Conv2DBackpropFilterAttrs {
 export const conv2DBackpropFilterKernel: KernelFunc = (args) => {
   const backend = args.backend as WasmBackend;
   const { x, dy } = (args as KernelArgs).inputs as { x: TensorInfo; dy: TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
-    args.attrs as unknown as Conv2DBackpropFilterAttrs;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
   const info = backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
     filterShape,
@@ -112,10 +111,7 @@ export const conv2DBackpropFilterKernel: KernelFunc = (args) => {
       }
       const product = runWasmKernel(BatchMatMul, backend, { a: patches, b: dyMatrix }, { transposeA: false, transposeB: false });
       temporaries.push(product);
-      (backend.typedArrayFromHeap(out) as Float32Array).set(
-        backend.typedArrayFromHeap(product) as Float32Array,
-        chunkStart * outChannels,
-      );
+      (backend.typedArrayFromHeap(out) as Float32Array).set(backend.typedArrayFromHeap(product) as Float32Array, chunkStart * outChannels);
       disposeAll(backend, temporaries.splice(temporaries.indexOf(patches)));
     }
   } finally {
@@ -124,8 +120,4 @@ export const conv2DBackpropFilterKernel: KernelFunc = (args) => {
   return out;
 };
 
-export const conv2DBackpropFilterKernelFix: WasmFixUnit = missingKernelFix(
-  WasmFix.conv2DBackpropFilter,
-  Conv2DBackpropFilter,
-  conv2DBackpropFilterKernel,
-);
+export const conv2DBackpropFilterKernelFix: WasmFixUnit = missingKernelFix(WasmFix.conv2DBackpropFilter, Conv2DBackpropFilter, conv2DBackpropFilterKernel);

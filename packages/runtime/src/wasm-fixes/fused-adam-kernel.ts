@@ -36,7 +36,11 @@ export const fusedAdamKernel: KernelFunc = (args) => {
   const { x, m, v, g, accBeta1, accBeta2 } = inputs as Record<'x' | 'm' | 'v' | 'g' | 'accBeta1' | 'accBeta2', TensorInfo>;
   const { learningRate, beta1, beta2, epsilon, weightDecay } = attrs as unknown as FusedAdamAttrs;
   const size = x.shape.reduce((product, dim) => product * dim, 1);
-  for (const [name, tensor] of [['m', m], ['v', v], ['g', g]] as const) {
+  for (const [name, tensor] of [
+    ['m', m],
+    ['v', v],
+    ['g', g],
+  ] as const) {
     if (tensor.dtype !== 'float32' || tensor.shape.reduce((product, dim) => product * dim, 1) !== size) {
       throw new Error(`PeftjsFusedAdam: ${name} must be float32 with the variable's ${size} values; got ${tensor.dtype} [${tensor.shape.join(', ')}]`);
     }

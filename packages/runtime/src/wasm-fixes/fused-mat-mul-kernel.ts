@@ -34,8 +34,4 @@ export function createFusedMatMulKernel(stock: KernelConfig): KernelFunc {
   };
 }
 
-export const fusedMatMulKernelFix: WasmFixUnit = kernelOverrideFix(
-  WasmFix.fusedMatMulKernel,
-  _FusedMatMul,
-  createFusedMatMulKernel,
-);
+export const fusedMatMulKernelFix: WasmFixUnit = kernelOverrideFix(WasmFix.fusedMatMulKernel, _FusedMatMul, createFusedMatMulKernel);

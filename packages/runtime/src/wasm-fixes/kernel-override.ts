@@ -15,10 +15,10 @@ interface Layer {
 }
 
 /** Every override in place, by its kernel function; global like tfjs' own registries. */
-const layers: Map<KernelFunc, Layer> = ((globalThis as Record<symbol, unknown>)[Symbol.for('peftjs.runtime.kernelLayers')] ??= new Map<
+const layers: Map<KernelFunc, Layer> = ((globalThis as Record<symbol, unknown>)[Symbol.for('peftjs.runtime.kernelLayers')] ??= new Map<KernelFunc, Layer>()) as Map<
   KernelFunc,
   Layer
->()) as Map<KernelFunc, Layer>;
+>;
 
 /** Whether `kernelFunc` is the registered wasm kernel or one it was registered over. */
 function inStack(kernelName: string, kernelFunc: KernelFunc): boolean {
@@ -41,11 +41,7 @@ function inStack(kernelName: string, kernelFunc: KernelFunc): boolean {
  * when another override has been stacked on top since (that one then falls back past it). Not
  * needed (nothing registered) when wasm has no such kernel, or when `create` returns undefined.
  */
-export function kernelOverrideFix(
-  name: WasmFixName,
-  kernelName: string,
-  create: (below: KernelConfig) => KernelFunc | undefined,
-): WasmFixUnit & { readonly kernelName: string } {
+export function kernelOverrideFix(name: WasmFixName, kernelName: string, create: (below: KernelConfig) => KernelFunc | undefined): WasmFixUnit & { readonly kernelName: string } {
   let installed: KernelFunc | undefined;
   return {
     name,

@@ -12,9 +12,26 @@ import { WasmFix } from './wasm-fix-names';
 // Indices of the addon's sgemm parameter block (`SgemmParam` in @peftjs/native; repeated here so
 // that runtime needs no value import from the optional package).
 const P = {
-  batch: 0, m: 1, n: 2, k: 3, a: 4, b: 5, c: 6, aStride: 7, bStride: 8, transposeA: 9, transposeB: 10,
-  bias: 11, biasStride: 12, biasScalar: 13, activation: 14, leakyreluAlpha: 15, prelu: 16, preluScalar: 17,
-  aMatrices: 18, bMatrices: 19,
+  batch: 0,
+  m: 1,
+  n: 2,
+  k: 3,
+  a: 4,
+  b: 5,
+  c: 6,
+  aStride: 7,
+  bStride: 8,
+  transposeA: 9,
+  transposeB: 10,
+  bias: 11,
+  biasStride: 12,
+  biasScalar: 13,
+  activation: 14,
+  leakyreluAlpha: 15,
+  prelu: 16,
+  preluScalar: 17,
+  aMatrices: 18,
+  bMatrices: 19,
 } as const;
 const SGEMM_PARAMS = 20;
 

@@ -71,7 +71,7 @@ const shapeCases: [string, number[], number[]][] = [
 ];
 
 describe.runIf(native)('native BatchMatMul', () => {
-  it('is the registered wasm kernel, over runtime\'s own', () => {
+  it("is the registered wasm kernel, over runtime's own", () => {
     expect(registeredWasmFixes()).toEqual(WASM_FIX_NAMES);
     expect(isNativeBatchMatMul(tf.getKernel(tf.BatchMatMul, 'wasm').kernelFunc)).toBe(true);
   });
@@ -134,7 +134,7 @@ describe.runIf(native)('native BatchMatMul', () => {
     }
   });
 
-  it('keeps its place over runtime\'s kernel when that one is removed and registered again', () => {
+  it("keeps its place over runtime's kernel when that one is removed and registered again", () => {
     unregisterWasmFixes({ fixes: [WasmFix.batchMatMulKernel] });
     expect(isNativeBatchMatMul(tf.getKernel(tf.BatchMatMul, 'wasm').kernelFunc)).toBe(true);
     registerWasmFixes({ fixes: [WasmFix.batchMatMulKernel] });
@@ -155,9 +155,18 @@ describe.runIf(native)('native _FusedMatMul', () => {
         const outputs: tf.Tensor[] = [];
         for (const [transposeA, transposeB] of flagCases) {
           for (const [aShape, bShape] of [
-            [[13, 21], [21, 17]],
-            [[3, 13, 21], [21, 17]],
-            [[2, 13, 21], [2, 21, 17]],
+            [
+              [13, 21],
+              [21, 17],
+            ],
+            [
+              [3, 13, 21],
+              [21, 17],
+            ],
+            [
+              [2, 13, 21],
+              [2, 21, 17],
+            ],
           ] as [number[], number[]][]) {
             for (const bias of [seededTensor([17], 3), seededTensor([1], 4), undefined]) {
               outputs.push(

@@ -16,15 +16,14 @@ let allFixes: string[];
 beforeAll(async () => {
   stockGradient = tf.getGradient(tf.BatchMatMul); // tfjs-layers registered it as it was imported
   const native = (await initBackend({ backend: 'wasm' })).native?.available === true;
-  allFixes = WASM_FIX_NAMES.filter((fix) => native || (fix !== WasmFix.nativeMatMul && fix !== WasmFix.nativeFusedMatMul && fix !== WasmFix.storeMatMul && fix !== WasmFix.storeGather));
+  allFixes = WASM_FIX_NAMES.filter(
+    (fix) => native || (fix !== WasmFix.nativeMatMul && fix !== WasmFix.nativeFusedMatMul && fix !== WasmFix.storeMatMul && fix !== WasmFix.storeGather),
+  );
 });
 
 function wasmKernelFuncs() {
   return Object.fromEntries(
-    [tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.UnsortedSegmentSum, tf.Conv2DBackpropFilter].map((name) => [
-      name,
-      tf.getKernel(name, 'wasm')?.kernelFunc,
-    ]),
+    [tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.UnsortedSegmentSum, tf.Conv2DBackpropFilter].map((name) => [name, tf.getKernel(name, 'wasm')?.kernelFunc]),
   );
 }
 

@@ -39,9 +39,10 @@ const units: readonly WasmFixUnit[] = [
  * What is registered, shared by every copy of this package in the process (tfjs' registries are
  * global too), so that each fix is registered once.
  */
-const registered: Map<WasmFixName, Restore> = ((globalThis as Record<symbol, unknown>)[
-  Symbol.for('peftjs.runtime.wasmFixes')
-] ??= new Map<WasmFixName, Restore>()) as Map<WasmFixName, Restore>;
+const registered: Map<WasmFixName, Restore> = ((globalThis as Record<symbol, unknown>)[Symbol.for('peftjs.runtime.wasmFixes')] ??= new Map<WasmFixName, Restore>()) as Map<
+  WasmFixName,
+  Restore
+>;
 
 export interface RegisterWasmFixesOptions {
   /** The fixes to register (default: all of them). Fixes not listed are left as they are. */
@@ -64,10 +65,7 @@ export interface RegisterWasmFixesOptions {
  */
 export function registerWasmFixes(options: RegisterWasmFixesOptions = {}): WasmFixName[] {
   if (getKernel(BatchMatMul, 'wasm') == null) {
-    throw new WasmFixesError(
-      "the wasm backend's kernels are not registered: import '@tensorflow/tfjs-backend-wasm' " +
-        '(or call initBackend()) before registerWasmFixes()',
-    );
+    throw new WasmFixesError("the wasm backend's kernels are not registered: import '@tensorflow/tfjs-backend-wasm' " + '(or call initBackend()) before registerWasmFixes()');
   }
   const selected = selectUnits(options.fixes);
   const toApply = new Set(selected.filter((unit) => !registered.has(unit.name) || !unit.isActive()));

@@ -37,10 +37,22 @@ function expectedGradient(x: tf.Tensor, reps: number[], dy: tf.Tensor): tf.Tenso
 describe.each(['cpu', 'wasm'])('Tile gradient on %s', (backend) => {
   it.each([
     [[3], [4]],
-    [[2, 3], [1, 5]],
-    [[2, 3], [4, 2]],
-    [[2, 1, 3], [2, 6, 1]],
-    [[1, 2, 2, 2], [2, 1, 3, 2]],
+    [
+      [2, 3],
+      [1, 5],
+    ],
+    [
+      [2, 3],
+      [4, 2],
+    ],
+    [
+      [2, 1, 3],
+      [2, 6, 1],
+    ],
+    [
+      [1, 2, 2, 2],
+      [2, 1, 3, 2],
+    ],
   ])('x %j tiled %j equals the sum over its copies', async (shape, reps) => {
     await tf.setBackend(backend);
     registerWasmFixes({ fixes: [WasmFix.tileGrad] });

@@ -40,17 +40,13 @@ describe('UnsortedSegmentSum on wasm', () => {
   it('takes N-D segment ids as TensorFlow does (the cpu kernel throws on them)', async () => {
     // x [2, 2, 3], ids [2, 2]: out [numSegments, 3] sums the rows of x.reshape([4, 3]) by flattened id.
     const x = [1, 2, 3, 10, 20, 30, 100, 200, 300, 1000, 2000, 3000];
-    const wasm = await runOn('wasm', () =>
-      tf.unsortedSegmentSum(tf.tensor3d(x, [2, 2, 3]), tf.tensor2d([2, 0, 2, -1], [2, 2], 'int32') as unknown as tf.Tensor1D, 3),
-    );
+    const wasm = await runOn('wasm', () => tf.unsortedSegmentSum(tf.tensor3d(x, [2, 2, 3]), tf.tensor2d([2, 0, 2, -1], [2, 2], 'int32') as unknown as tf.Tensor1D, 3));
     expect(wasm.shapes).toEqual([[3, 3]]);
     expect(Array.from(wasm.values[0])).toEqual([10, 20, 30, 0, 0, 0, 101, 202, 303]);
   });
 
   it('sums int32 data exactly', async () => {
-    const wasm = await runOn('wasm', () =>
-      tf.unsortedSegmentSum(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([1, 1, 0], 'int32'), 2),
-    );
+    const wasm = await runOn('wasm', () => tf.unsortedSegmentSum(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([1, 1, 0], 'int32'), 2));
     expect(Array.from(wasm.values[0])).toEqual([5, 6, 4, 6]);
   });
 
@@ -70,9 +66,7 @@ describe('UnsortedSegmentSum on wasm', () => {
   it('is missing on stock wasm (what the fix fills)', async () => {
     unregisterWasmFixes({ fixes: [WasmFix.unsortedSegmentSum] });
     try {
-      await expect(
-        runOn('wasm', () => tf.unsortedSegmentSum(tf.ones([2]), tf.tensor1d([0, 1], 'int32'), 2)),
-      ).rejects.toThrow(/UnsortedSegmentSum' not registered/);
+      await expect(runOn('wasm', () => tf.unsortedSegmentSum(tf.ones([2]), tf.tensor1d([0, 1], 'int32'), 2))).rejects.toThrow(/UnsortedSegmentSum' not registered/);
     } finally {
       registerWasmFixes();
     }

@@ -48,8 +48,4 @@ export const unsortedSegmentSumKernel: KernelFunc = (args) => {
   return out;
 };
 
-export const unsortedSegmentSumKernelFix: WasmFixUnit = missingKernelFix(
-  WasmFix.unsortedSegmentSum,
-  UnsortedSegmentSum,
-  unsortedSegmentSumKernel,
-);
+export const unsortedSegmentSumKernelFix: WasmFixUnit = missingKernelFix(WasmFix.unsortedSegmentSum, UnsortedSegmentSum, unsortedSegmentSumKernel);

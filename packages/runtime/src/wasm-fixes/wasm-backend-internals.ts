@@ -37,12 +37,7 @@ export function wasmKernel(kernelName: string): KernelFunc {
 }
 
 /** Runs a registered wasm kernel that returns one tensor. */
-export function runWasmKernel(
-  kernelName: string,
-  backend: WasmBackend,
-  inputs: NamedTensorInfoMap,
-  attrs: NamedAttrMap = {},
-): TensorInfo {
+export function runWasmKernel(kernelName: string, backend: WasmBackend, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
   return wasmKernel(kernelName)({ inputs, backend: backend as never, attrs }) as TensorInfo;
 }
 

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
  *   dV = Pᵀ dO,  dP = dO Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),  dQ = dS K / d,  dK = dSᵀ Q / d
  */
 export function attentionOp(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor, numHeads: number, scoreDivisors: readonly number[]): tf.Tensor {
-  const [batch, kvHeads, rows, headDim] = q.shape as [number, number, number, number];
+  const [batch, kvHeads, rows] = q.shape as [number, number, number, number];
   const keys = k.shape[2]!;
   const seq = (rows * kvHeads) / numHeads;
   const scale = scoreDivisors.reduce((product, divisor) => product / divisor, 1);

@@ -50,7 +50,11 @@ describe.each(['cpu'])('fused ops on %s equal their composition, forward and gra
       return y;
     };
     await expectSameValueAndGradients((input, scale, offset) => layerNormOp(input!, scale!, offset!, 1e-5), reference as Fn, [x, gamma, beta]);
-    await expectSameValueAndGradients((input) => layerNormOp(input!, null, null, 1e-5), (input) => reference(input!), [x]);
+    await expectSameValueAndGradients(
+      (input) => layerNormOp(input!, null, null, 1e-5),
+      (input) => reference(input!),
+      [x],
+    );
     tf.dispose([x, gamma, beta]);
   });
 
@@ -98,7 +102,10 @@ describe.each(['cpu'])('attentionOp on %s', (backend) => {
     // A causal mask with one padded key in the second row.
     const bias = tf.tidy(() => {
       const causal = tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0);
-      const padding = tf.tensor2d([[1, 1, 1, 1, 1], [0, 1, 1, 1, 1]]);
+      const padding = tf.tensor2d([
+        [1, 1, 1, 1, 1],
+        [0, 1, 1, 1, 1],
+      ]);
       const allowed = tf.mul(tf.reshape(causal, [1, 1, seq, seq]), tf.reshape(padding, [batch, 1, 1, seq]));
       return tf.mul(tf.sub(1, allowed), -1e9);
     });
