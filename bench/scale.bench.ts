@@ -10,6 +10,7 @@
  *   pnpm bench scale                                   everything (long: run under the heavy lock)
  *   SCALE_SHAPES=smollm-135m,gpt2-124m SCALE_STORAGES=float32 SCALE_STEPS=3 pnpm bench scale
  *   SCALE_TORCH=0 …                                    skip the PyTorch anchor
+ *   SCALE_NATIVE_FUSED=off,on …                        peftjs without and with the native fused kernels (default on)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ const shapes = list('SCALE_SHAPES', SHAPES.map((shape) => shape.name).join(','))
 const storages = list('SCALE_STORAGES', 'float32,bfloat16,int8,nf4');
 const checkpointingModes = list('SCALE_CHECKPOINTING', 'off,on').map((mode) => mode === 'on');
 const steps = process.env.SCALE_STEPS ?? '3';
+const nativeFusedModes = list('SCALE_NATIVE_FUSED', 'on').map((mode) => mode === 'on');
 const batch = process.env.SCALE_BATCH ?? '4';
 const seq = process.env.SCALE_SEQ ?? '128';
 const torchPython = '/usr/bin/python3';
@@ -64,7 +66,7 @@ const format = (value: number | undefined, digits: number) => (value === undefin
 
 function print(row: Row, anchor: Row | undefined): void {
   const ratio = (ours: number | undefined, theirs: number | undefined) => (ours && theirs ? ` (${(ours / theirs).toFixed(2)}×)` : '');
-  const what = `${row.shape.padEnd(15)} ${row.runtime.padEnd(7)} ${row.storage.padEnd(8)} ckpt ${row.checkpointing ? 'on ' : 'off'}`;
+  const what = `${row.shape.padEnd(15)} ${row.runtime.padEnd(7)} ${row.storage.padEnd(8)} ckpt ${row.checkpointing ? 'on ' : 'off'}${row.nativeFused === false ? ' (no native fused)' : ''}`;
   if (!row.ok) {
     console.log(`${what}  FAILED: ${row.error}`);
     return;
@@ -103,26 +105,29 @@ for (const shape of shapes) {
   }
   for (const storage of storages) {
     for (const checkpointing of checkpointingModes) {
-      const result = runChild(tsx, [
-        '--tsconfig',
-        join(root, 'tsconfig.json'),
-        join(benchDirectory, 'scale', 'scale-worker.ts'),
-        folder,
-        '--targets',
-        shape.targets.join(','),
-        '--storage',
-        storage,
-        '--steps',
-        steps,
-        '--batch',
-        batch,
-        '--seq',
-        seq,
-        ...(checkpointing ? ['--checkpointing'] : []),
-      ]);
-      const row: Row = { ...result, shape: shape.name, runtime: 'peftjs', storage, checkpointing, ok: result.ok === true };
-      rows.push(row);
-      print(row, anchor);
+      for (const nativeFused of nativeFusedModes) {
+        const result = runChild(tsx, [
+          '--tsconfig',
+          join(root, 'tsconfig.json'),
+          join(benchDirectory, 'scale', 'scale-worker.ts'),
+          folder,
+          '--targets',
+          shape.targets.join(','),
+          '--storage',
+          storage,
+          '--steps',
+          steps,
+          '--batch',
+          batch,
+          '--seq',
+          seq,
+          ...(checkpointing ? ['--checkpointing'] : []),
+          ...(nativeFused ? [] : ['--no-native-fused']),
+        ]);
+        const row: Row = { ...result, shape: shape.name, runtime: 'peftjs', storage, checkpointing, nativeFused, ok: result.ok === true };
+        rows.push(row);
+        print(row, anchor);
+      }
     }
   }
 }

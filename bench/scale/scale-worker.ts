@@ -5,7 +5,10 @@
  * line `RESULT {json}`.
  *
  *   tsx scale-worker.ts <folder> --targets q_proj,v_proj --storage float32 [--checkpointing]
- *                       [--batch 4] [--seq 128] [--steps 3]
+ *                       [--batch 4] [--seq 128] [--steps 3] [--no-native-fused]
+ *
+ * `--no-native-fused` leaves out runtime's native fused kernels (RMSNorm, SwiGLU, RoPE, attention
+ * softmax, cross-entropy): the models' fused ops then run their tfjs compositions.
  */
 import '@tensorflow/tfjs-backend-cpu';
 
@@ -14,7 +17,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { getPeftModel, registerTuner, setWarningHandler } from '@peftjs/core';
 import { createLoraConfig, lora } from '@peftjs/lora';
 import { AutoModelForCausalLM, causalLmTrainingLoss } from '@peftjs/models';
-import { initBackend } from '@peftjs/runtime';
+import { initBackend, unregisterWasmFixes, WasmFix } from '@peftjs/runtime';
 
 function argument(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -28,11 +31,13 @@ const checkpointing = process.argv.includes('--checkpointing');
 const batch = Number(argument('batch', '4'));
 const seq = Number(argument('seq', '128'));
 const steps = Number(argument('steps', '3'));
+const nativeFused = !process.argv.includes('--no-native-fused');
 
-const result: Record<string, unknown> = { storage, checkpointing, batch, seq };
+const result: Record<string, unknown> = { storage, checkpointing, batch, seq, nativeFused };
 const started = performance.now();
 try {
   await initBackend({ backend: 'wasm', wasmThreads: 1, threads: 1 });
+  if (!nativeFused) unregisterWasmFixes({ fixes: [WasmFix.nativeFused] });
   setWarningHandler(() => {});
   registerTuner(lora);
   const options: Record<string, unknown> = {};

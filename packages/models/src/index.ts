@@ -129,6 +129,12 @@ export { FrozenLinear, FrozenGPT2Conv1D, FrozenEmbedding, storedWeightOf, type F
 export { FrozenWeightVariable } from './frozen/frozen-weight-variable';
 export { NativeFrozenWeight, ArrayFrozenWeight, frozenWeightTensor, type FrozenWeight } from './frozen/frozen-weight';
 export { frozenMatMul, frozenGather, STORE_MAT_MUL_KERNEL, STORE_GATHER_KERNEL } from './frozen/frozen-ops';
+export { rmsNormOp } from './layers/fused/rms-norm-op';
+export { layerNormOp } from './layers/fused/layer-norm-op';
+export { swigluOp, geluTanhOp } from './layers/fused/gated-activation-op';
+export { rotaryOp } from './layers/fused/rotary-op';
+export { attentionOp } from './layers/fused/attention-op';
+export { NativeFusedKernel, type NativeFusedKernelName } from './layers/fused/native-fused-kernels';
 export { buildWithFrozenWeights, type FrozenWeightProvider, type FrozenWeightRequest } from './frozen/frozen-build-scope';
 export { openFrozenCheckpoint, type FrozenCheckpoint } from './frozen/frozen-checkpoint';
 export {

@@ -665,6 +665,132 @@ static napi_value measure_peak(napi_env env, napi_callback_info info) {
       {"measurePeak", NULL, measure_peak, NULL, NULL, NULL, napi_default, NULL},
 /* ==== end of the frozen-weight store ==== */
 
+
+/* ==== fused non-GEMM kernels (see fused.h) ==== */
+#include "fused.h"
+
+#define FUSED_SPAN(name, index, elements)                                          \
+  const float *name = span(data, length, p[index], (double)(elements));            \
+  if (name == NULL) return fail(env, "fused: an operand lies outside the memory")
+
+/*
+ * fused(memory, params): one fused kernel in place on `memory`; params[0] is the operation
+ * (enum peftjs_fused_op), the rest its sizes, byte offsets and scalars as FusedParam in
+ * native-addon.ts lays out. Outputs must not overlap inputs.
+ */
+static napi_value fused(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *data;
+  size_t length, count;
+  double *p;
+  if (argc < 2 || !memory_of(env, argv[0], &data, &length)) return fail(env, "fused: memory must be an ArrayBuffer or Uint8Array");
+  if (!params_of(env, argv[1], &p, &count) || count < 16) return fail(env, "fused: params must be a Float64Array of 16");
+  if (!is_count(p[1]) || !is_count(p[2])) return fail(env, "fused: bad size");
+  switch ((int)p[0]) {
+    case PEFTJS_FUSED_RMS_NORM: {
+      double rows = p[1], dim = p[2];
+      FUSED_SPAN(x, 3, rows * dim);
+      FUSED_SPAN(w, 4, dim);
+      FUSED_SPAN(y, 5, rows * dim);
+      peftjs_rms_norm((long)rows, (long)dim, x, w, (float *)y, (float)p[6]);
+      return NULL;
+    }
+    case PEFTJS_FUSED_RMS_NORM_GRAD: {
+      double rows = p[1], dim = p[2];
+      FUSED_SPAN(x, 3, rows * dim);
+      FUSED_SPAN(w, 4, dim);
+      FUSED_SPAN(dy, 5, rows * dim);
+      FUSED_SPAN(dx, 6, rows * dim);
+      FUSED_SPAN(dw, 7, dim);
+      if (peftjs_rms_norm_grad((long)rows, (long)dim, x, w, dy, (float *)dx, (float *)dw, (float)p[8]) != 0) return fail(env, "fused: out of native memory");
+      return NULL;
+    }
+    case PEFTJS_FUSED_SWIGLU:
+    case PEFTJS_FUSED_SWIGLU_GRAD: {
+      double n = p[1];
+      FUSED_SPAN(g, 2, n);
+      FUSED_SPAN(u, 3, n);
+      FUSED_SPAN(y, 4, n);
+      if ((int)p[0] == PEFTJS_FUSED_SWIGLU) {
+        peftjs_swiglu((long)n, g, u, (float *)y);
+        return NULL;
+      }
+      FUSED_SPAN(dg, 5, n);
+      FUSED_SPAN(du, 6, n);
+      peftjs_swiglu_grad((long)n, g, u, y, (float *)dg, (float *)du);
+      return NULL;
+    }
+    case PEFTJS_FUSED_GELU_TANH:
+    case PEFTJS_FUSED_GELU_TANH_GRAD: {
+      double n = p[1];
+      FUSED_SPAN(x, 2, n);
+      FUSED_SPAN(y, 3, n);
+      if ((int)p[0] == PEFTJS_FUSED_GELU_TANH) {
+        peftjs_gelu_tanh((long)n, x, (float *)y);
+        return NULL;
+      }
+      FUSED_SPAN(dx, 4, n);
+      peftjs_gelu_tanh_grad((long)n, x, y, (float *)dx);
+      return NULL;
+    }
+    case PEFTJS_FUSED_ROTARY: {
+      if (!is_count(p[3]) || !is_count(p[4]) || !is_count(p[5]) || ((long)p[4] & 1) != 0 || (p[5] != 1 && p[5] != p[1])) return fail(env, "fused: bad rotary shape");
+      double batch = p[1], heads = p[2], seq = p[3], dim = p[4];
+      FUSED_SPAN(x, 6, batch * heads * seq * dim);
+      FUSED_SPAN(c, 7, p[5] * seq * dim);
+      FUSED_SPAN(s, 8, p[5] * seq * dim);
+      FUSED_SPAN(y, 9, batch * heads * seq * dim);
+      peftjs_rotary((long)batch, (long)heads, (long)seq, (long)dim, (long)p[5], x, c, s, (float *)y, p[10] != 0);
+      return NULL;
+    }
+    case PEFTJS_FUSED_SOFTMAX: {
+      if (!is_count(p[3]) || !is_count(p[4]) || !is_count(p[7]) || (p[6] >= 0 && p[7] != 1 && p[7] != p[1]) || !(p[9] >= 0 && p[9] <= 4))
+        return fail(env, "fused: bad softmax shape");
+      double batch = p[1], heads = p[2], seq = p[3], keys = p[4];
+      FUSED_SPAN(scores, 5, batch * heads * seq * keys);
+      const float *bias = NULL;
+      if (p[6] >= 0) {
+        bias = span(data, length, p[6], p[7] * seq * keys);
+        if (bias == NULL) return fail(env, "fused: the bias lies outside the memory");
+      }
+      FUSED_SPAN(out, 8, batch * heads * seq * keys);
+      peftjs_softmax((long)batch, (long)heads, (long)seq, (long)keys, scores, bias, (long)p[7], p + 10, (int)p[9], (float *)out);
+      return NULL;
+    }
+    case PEFTJS_FUSED_SOFTMAX_GRAD: {
+      double rows = p[1], keys = p[2];
+      FUSED_SPAN(probabilities, 3, rows * keys);
+      FUSED_SPAN(dp, 4, rows * keys);
+      FUSED_SPAN(ds, 5, rows * keys);
+      peftjs_softmax_grad((long)rows, (long)keys, probabilities, dp, (float *)ds, (float)p[6]);
+      return NULL;
+    }
+    case PEFTJS_FUSED_CROSS_ENTROPY: {
+      double rows = p[1], vocab = p[2];
+      if (vocab < 1) return fail(env, "fused: bad vocabulary size");
+      FUSED_SPAN(logits, 3, rows * vocab);
+      FUSED_SPAN(labels, 4, rows);
+      FUSED_SPAN(weights, 5, rows);
+      FUSED_SPAN(loss, 6, rows);
+      const float *grad = NULL;
+      if (p[7] >= 0) {
+        grad = span(data, length, p[7], rows * vocab);
+        if (grad == NULL) return fail(env, "fused: the gradient lies outside the memory");
+      }
+      const int32_t *ids = (const int32_t *)labels;
+      for (long r = 0; r < (long)rows; r++)
+        if (ids[r] < 0 || ids[r] >= (long)vocab) return fail(env, "fused: a label is outside the vocabulary");
+      peftjs_cross_entropy((long)rows, (long)vocab, logits, ids, weights, (float *)loss, (float *)grad);
+      return NULL;
+    }
+    default:
+      return fail(env, "fused: unknown operation");
+  }
+}
+/* ==== end of the fused non-GEMM kernels ==== */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
@@ -673,6 +799,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setIsa", NULL, set_isa, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       PEFTJS_STORE_PROPERTIES
+      {"fused", NULL, fused, NULL, NULL, NULL, napi_default, NULL},
   };
   peftjs_dynamic_code();
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;

@@ -16,5 +16,8 @@ export {
   STORE_MAT_MUL_PARAMS,
   StoreGatherParam,
   STORE_GATHER_PARAMS,
+  FusedOp,
+  FusedParam,
+  FUSED_PARAMS,
 } from './native-addon';
-export type { NativeAddon, NativeInfo, NativeIsa, NativeMemory, NativeActivationName, NativeStoreEntryInfo, NativeStoreStats } from './native-addon';
+export type { NativeAddon, NativeInfo, NativeIsa, NativeMemory, NativeActivationName, NativeStoreEntryInfo, NativeStoreStats, FusedOpName } from './native-addon';

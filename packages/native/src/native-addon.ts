@@ -48,6 +48,8 @@ export interface NativeAddon {
   storeMatMul(memory: NativeMemory, params: Float64Array): void;
   /** `out[i] = W[ids[i]]` in place on `memory`; `params` as `StoreGatherParam` says. */
   storeGather(memory: NativeMemory, params: Float64Array): void;
+  /** One fused non-GEMM kernel in place on `memory`; `params` (16) holds a `FusedOp` first, then as `FusedParam` says. */
+  fused(memory: NativeMemory, params: Float64Array): void;
   /** GFLOP/s of one core's widest FMA on independent registers (the GEMM's ceiling), best over `milliseconds`. 0 without AVX2. */
   measurePeak(milliseconds?: number): number;
 }
@@ -191,3 +193,44 @@ export const AdamParam = {
   oneMinusBeta2: 16,
 } as const;
 export const ADAM_PARAMS = 17;
+
+/** Operations of `fused` (its `params[0]`). */
+export const FusedOp = {
+  rmsNorm: 1,
+  rmsNormGrad: 2,
+  swiglu: 3,
+  swigluGrad: 4,
+  rotary: 5,
+  softmax: 6,
+  softmaxGrad: 7,
+  crossEntropy: 8,
+  geluTanh: 9,
+  geluTanhGrad: 10,
+} as const;
+export type FusedOpName = keyof typeof FusedOp;
+export const FUSED_PARAMS = 16;
+
+/**
+ * The `fused` parameter blocks, by operation: each lists, from index 1, its sizes (elements),
+ * byte offsets of float32 operands (int32 for labels) and scalars. Outputs must not overlap inputs.
+ */
+export const FusedParam = {
+  /** y = x · rsqrt(mean(x²) + eps) · w over rows of `dim`. */
+  rmsNorm: { rows: 1, dim: 2, x: 3, weight: 4, y: 5, epsilon: 6 },
+  /** dx and dw (summed over rows). */
+  rmsNormGrad: { rows: 1, dim: 2, x: 3, weight: 4, dy: 5, dx: 6, dWeight: 7, epsilon: 8 },
+  /** y = silu(gate) · up. */
+  swiglu: { size: 1, gate: 2, up: 3, y: 4 },
+  swigluGrad: { size: 1, gate: 2, up: 3, dy: 4, dGate: 5, dUp: 6 },
+  /** y = x·cos + rotate_half(x)·sin (transposed: the input gradient); x [batch, heads, seq, dim], cos / sin [cosBatch (1 or batch), 1, seq, dim]. */
+  rotary: { batch: 1, heads: 2, seq: 3, dim: 4, cosBatch: 5, x: 6, cos: 7, sin: 8, y: 9, transposed: 10 },
+  /** p = softmax(scores / d₁ / … + bias) over keys; scores [batch, heads, seq, keys], bias [biasBatch (1 or batch), 1, seq, keys] or -1; up to 4 divisors from index 10. */
+  softmax: { batch: 1, heads: 2, seq: 3, keys: 4, scores: 5, bias: 6, biasBatch: 7, p: 8, divisorCount: 9, divisors: 10 },
+  /** dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale. */
+  softmaxGrad: { rows: 1, keys: 2, p: 3, dp: 4, ds: 5, scale: 6 },
+  /** loss[r] = logsumexp(logits[r]) − logits[r][label[r]]; grad (or -1) = (softmax − onehot) · weight[r]. */
+  crossEntropy: { rows: 1, vocab: 2, logits: 3, labels: 4, weights: 5, loss: 6, grad: 7 },
+  /** y = 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))). */
+  geluTanh: { size: 1, x: 2, y: 3 },
+  geluTanhGrad: { size: 1, x: 2, dy: 3, dx: 4 },
+} as const;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { hasFusedKernel, NativeFusedKernel, runFusedKernel } from '../layers/fused/native-fused-kernels';
 import { IGNORE_INDEX } from './losses';
 import type { LmHeadProjection } from './lm-head-projection';
 
@@ -49,6 +50,13 @@ export function chunkedCrossEntropy(rows: tf.Tensor2D, labels: tf.Tensor1D, head
         const chunkValid = tf.slice(valid, [start], [size]);
         const safe = tf.where(tf.cast(chunkValid, 'bool'), tf.slice(ids, [start], [size]), tf.zerosLike(tf.slice(ids, [start], [size])));
         const logits = head.logits(chunk);
+        if (hasFusedKernel(NativeFusedKernel.crossEntropy, logits)) {
+          // One native pass per row: log-sum-exp, the label's logit and (softmax − one-hot)·weight.
+          const weights = tf.div(chunkValid, scored);
+          const [perRow, dLogits] = runFusedKernel(NativeFusedKernel.crossEntropy, { logits, labels: safe, weights }, { withGradient: recording }) as tf.Tensor[];
+          const lossSum = tf.sum(tf.mul(perRow!, chunkValid));
+          return [lossSum, dLogits ? head.inputGradient(dLogits as tf.Tensor2D) : undefined];
+        }
         const maximum = tf.max(logits, -1, true);
         const shifted = tf.sub(logits, maximum);
         const exponentials = tf.exp(shifted);

@@ -4,3 +4,4 @@ export { registerWasmFixes, unregisterWasmFixes, registeredWasmFixes } from './r
 export type { RegisterWasmFixesOptions } from './register-wasm-fixes';
 export { batchMatMulGradConfig } from './batch-mat-mul-grad';
 export { tileGradConfig } from './tile-grad';
+export { NativeFusedKernel } from './native-fused-kernels';

@@ -17,7 +17,8 @@ beforeAll(async () => {
   stockGradient = tf.getGradient(tf.BatchMatMul); // tfjs-layers registered it as it was imported
   const native = (await initBackend({ backend: 'wasm' })).native?.available === true;
   allFixes = WASM_FIX_NAMES.filter(
-    (fix) => native || (fix !== WasmFix.nativeMatMul && fix !== WasmFix.nativeFusedMatMul && fix !== WasmFix.storeMatMul && fix !== WasmFix.storeGather),
+    (fix) =>
+      native || (fix !== WasmFix.nativeMatMul && fix !== WasmFix.nativeFusedMatMul && fix !== WasmFix.storeMatMul && fix !== WasmFix.storeGather && fix !== WasmFix.nativeFused),
   );
 });
 

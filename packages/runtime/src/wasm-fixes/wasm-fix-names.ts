@@ -24,6 +24,8 @@ export const WasmFix = {
   storeGather: 'store-gather',
   /** `Tile` gradient as one sum per tiled axis (tfjs-core's adds one slice per repetition). */
   tileGrad: 'tile-grad',
+  /** `PeftjsRmsNorm`, `PeftjsSwiglu`, `PeftjsRotary`, `PeftjsAttentionSoftmax`, `PeftjsCrossEntropy`, … and their gradients on @peftjs/native (only when the addon loaded). */
+  nativeFused: 'native-fused',
 } as const;
 
 export type WasmFixName = (typeof WasmFix)[keyof typeof WasmFix];

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { hasFusedKernel, NativeFusedKernel, runFusedKernel } from './native-fused-kernels';
 
 /**
  * `silu(gate) · up` (Llama's SwiGLU core) as one op with its own gradient: the backward pass
@@ -6,12 +7,15 @@ import * as tf from '@tensorflow/tfjs-core';
  *   d gate = dy · up · σ(g) · (1 + g · (1 − σ(g))),   d up = dy · g · σ(g)
  */
 export function swigluOp(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  // The native kernels take equal shapes only (no broadcasting).
+  const native = gate.shape.length === up.shape.length && gate.shape.every((dim, axis) => dim === up.shape[axis]) && hasFusedKernel(NativeFusedKernel.swiglu, gate, up);
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [g, u, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([g, u]);
-    const value = tf.mul(tf.mul(g, tf.sigmoid(g)), u);
+    const value = native ? (runFusedKernel(NativeFusedKernel.swiglu, { gate: g, up: u }) as tf.Tensor) : tf.mul(tf.mul(g, tf.sigmoid(g)), u);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [savedGate, savedUp] = saved as [tf.Tensor, tf.Tensor];
+      if (native) return runFusedKernel(NativeFusedKernel.swigluGrad, { gate: savedGate, up: savedUp, dy }) as tf.Tensor[];
       const sigmoid = tf.sigmoid(savedGate);
       const silu = tf.mul(savedGate, sigmoid);
       const dGate = tf.mul(tf.mul(dy, savedUp), tf.mul(sigmoid, tf.add(1, tf.mul(savedGate, tf.sub(1, sigmoid)))));
@@ -29,6 +33,7 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  * op whose backward pass keeps only `x` (the op-by-op tape keeps five intermediates).
  */
 export function geluTanhOp(x: tf.Tensor): tf.Tensor {
+  if (hasFusedKernel(NativeFusedKernel.geluTanh, x)) return nativeGeluTanh(x);
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([input]);
@@ -45,6 +50,17 @@ export function geluTanhOp(x: tf.Tensor): tf.Tensor {
       );
       return tf.mul(dy, derivative);
     };
+    return { value, gradFunc };
+  });
+  return op(x);
+}
+
+function nativeGeluTanh(x: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([input]);
+    const value = runFusedKernel(NativeFusedKernel.geluTanh, { x: input }) as tf.Tensor;
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => runFusedKernel(NativeFusedKernel.geluTanhGrad, { x: saved[0]!, dy }) as tf.Tensor;
     return { value, gradFunc };
   });
   return op(x);

@@ -1,0 +1,239 @@
+/*
+ * Fused non-GEMM kernels: each replaces a chain of tfjs kernels (one pass over memory instead of
+ * one per elementwise op, and no intermediates on the heap). Float32 arithmetic in the order of
+ * the tfjs compositions they replace; reductions accumulate in float64, so results differ from
+ * tfjs' float32 sums by rounding only.
+ */
+#include "fused.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PEFTJS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PEFTJS_CLONES
+#endif
+
+/*
+ * expf without branches, so loops over it vectorise: 2^n · p(r) with x = n·ln2 + r, |r| ≤ ln2/2,
+ * and p Cephes' degree-6 polynomial (≤ 2 ulp on the range). Below −87.3 it is 0 (softmax's masked
+ * scores are −1e9), above 88.7 it saturates at FLT_MAX's neighbourhood.
+ */
+static inline float fast_exp(float x) {
+  const float hi = 88.3762626647949f, lo = -87.3365447505531f;
+  float clamped = x > hi ? hi : (x < lo ? lo : x);
+  float n = floorf(clamped * 1.44269504088896341f + 0.5f);
+  float r = clamped - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  union {
+    int32_t i;
+    float f;
+  } scale;
+  scale.i = ((int32_t)n + 127) << 23;
+  float result = p * scale.f;
+  return x < lo ? 0.0f : result;
+}
+
+PEFTJS_CLONES
+static void rms_row(long dim, const float *restrict x, const float *restrict w, float *restrict y, float eps) {
+  double sum = 0;
+  for (long i = 0; i < dim; i++) sum += (double)x[i] * x[i];
+  float inverse = 1.0f / sqrtf((float)(sum / (double)dim) + eps);
+  for (long i = 0; i < dim; i++) y[i] = w[i] * (x[i] * inverse);
+}
+
+void peftjs_rms_norm(long rows, long dim, const float *x, const float *w, float *y, float eps) {
+  for (long r = 0; r < rows; r++) rms_row(dim, x + r * dim, w, y + r * dim, eps);
+}
+
+PEFTJS_CLONES
+static void rms_grad_row(long dim, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx, double *restrict dw, float eps) {
+  double sum = 0;
+  for (long i = 0; i < dim; i++) sum += (double)x[i] * x[i];
+  float rstd = 1.0f / sqrtf((float)(sum / (double)dim) + eps);
+  double dot = 0;
+  for (long i = 0; i < dim; i++) {
+    float x_hat = x[i] * rstd;
+    dot += (double)(dy[i] * w[i]) * x_hat;
+    dw[i] += (double)(dy[i] * x_hat);
+  }
+  float mean = (float)(dot / (double)dim);
+  for (long i = 0; i < dim; i++) dx[i] = rstd * (dy[i] * w[i] - (x[i] * rstd) * mean);
+}
+
+int peftjs_rms_norm_grad(long rows, long dim, const float *x, const float *w, const float *dy, float *dx, float *dw, float eps) {
+  double *sums = (double *)calloc((size_t)dim, sizeof(double));
+  if (sums == NULL) return -1;
+  for (long r = 0; r < rows; r++) rms_grad_row(dim, x + r * dim, w, dy + r * dim, dx + r * dim, sums, eps);
+  for (long i = 0; i < dim; i++) dw[i] = (float)sums[i];
+  free(sums);
+  return 0;
+}
+
+PEFTJS_CLONES
+void peftjs_swiglu(long n, const float *restrict g, const float *restrict u, float *restrict y) {
+  for (long i = 0; i < n; i++) {
+    float sigmoid = 1.0f / (1.0f + fast_exp(-g[i]));
+    y[i] = (g[i] * sigmoid) * u[i];
+  }
+}
+
+PEFTJS_CLONES
+void peftjs_swiglu_grad(long n, const float *restrict g, const float *restrict u, const float *restrict dy, float *restrict dg, float *restrict du) {
+  for (long i = 0; i < n; i++) {
+    float sigmoid = 1.0f / (1.0f + fast_exp(-g[i]));
+    dg[i] = (dy[i] * u[i]) * (sigmoid * (1.0f + g[i] * (1.0f - sigmoid)));
+    du[i] = dy[i] * (g[i] * sigmoid);
+  }
+}
+
+/* tanh(z) = 1 − 2 / (e^{2z} + 1), through the branch-free exp. */
+static inline float fast_tanh(float z) { return 1.0f - 2.0f / (fast_exp(2.0f * z) + 1.0f); }
+
+#define PEFTJS_SQRT_2_OVER_PI 0.7978845608028654f
+
+PEFTJS_CLONES
+void peftjs_gelu_tanh(long n, const float *restrict x, float *restrict y) {
+  for (long i = 0; i < n; i++) {
+    float v = x[i];
+    float inner = PEFTJS_SQRT_2_OVER_PI * (v + 0.044715f * (v * v * v));
+    y[i] = (v * 0.5f) * (1.0f + fast_tanh(inner));
+  }
+}
+
+PEFTJS_CLONES
+void peftjs_gelu_tanh_grad(long n, const float *restrict x, const float *restrict dy, float *restrict dx) {
+  for (long i = 0; i < n; i++) {
+    float v = x[i], square = v * v;
+    float t = fast_tanh(PEFTJS_SQRT_2_OVER_PI * (v + 0.044715f * (square * v)));
+    float derivative = 0.5f * (1.0f + t) + ((0.5f * v) * (1.0f - t * t)) * (PEFTJS_SQRT_2_OVER_PI * (1.0f + (3.0f * 0.044715f) * square));
+    dx[i] = dy[i] * derivative;
+  }
+}
+
+PEFTJS_CLONES
+static void rotary_row(long half, const float *restrict x, const float *restrict c, const float *restrict s, float *restrict y, int transposed) {
+  if (!transposed) {
+    for (long i = 0; i < half; i++) y[i] = x[i] * c[i] + (-x[i + half]) * s[i];
+    for (long i = half; i < 2 * half; i++) y[i] = x[i] * c[i] + x[i - half] * s[i];
+  } else {
+    for (long i = 0; i < half; i++) y[i] = x[i] * c[i] + x[i + half] * s[i + half];
+    for (long i = half; i < 2 * half; i++) y[i] = x[i] * c[i] + -(x[i - half] * s[i - half]);
+  }
+}
+
+void peftjs_rotary(long batch, long heads, long seq, long dim, long cos_batch, const float *x, const float *cos, const float *sin, float *y, int transposed) {
+  long half = dim / 2;
+  for (long b = 0; b < batch; b++) {
+    const float *c = cos + (cos_batch == 1 ? 0 : b) * seq * dim, *s = sin + (cos_batch == 1 ? 0 : b) * seq * dim;
+    for (long h = 0; h < heads; h++)
+      for (long t = 0; t < seq; t++) {
+        long row = ((b * heads + h) * seq + t) * dim;
+        rotary_row(half, x + row, c + t * dim, s + t * dim, y + row, transposed);
+      }
+  }
+}
+
+/* One row of softmax(x / d₁ / … + bias) over `keys`; p may alias nothing. */
+PEFTJS_CLONES
+static void softmax_row(long keys, const float *restrict x, const float *restrict bias, const double *divisors, int divisor_count, float *restrict p) {
+  float maximum = -INFINITY;
+  for (long i = 0; i < keys; i++) {
+    float v = x[i];
+    for (int d = 0; d < divisor_count; d++) v = v / (float)divisors[d];
+    if (bias != NULL) v = v + bias[i];
+    p[i] = v;
+    maximum = v > maximum ? v : maximum;
+  }
+  float sum = 0;
+  for (long i = 0; i < keys; i++) {
+    float e = fast_exp(p[i] - maximum);
+    p[i] = e;
+    sum += e;
+  }
+  float inverse = 1.0f / sum;
+  for (long i = 0; i < keys; i++) p[i] = p[i] * inverse;
+}
+
+void peftjs_softmax(long batch, long heads, long seq, long keys, const float *scores, const float *bias, long bias_batch, const double *divisors, int divisor_count,
+                    float *p) {
+  for (long b = 0; b < batch; b++) {
+    const float *rows_bias = bias == NULL ? NULL : bias + (bias_batch == 1 ? 0 : b) * seq * keys;
+    for (long h = 0; h < heads; h++)
+      for (long t = 0; t < seq; t++) {
+        long row = ((b * heads + h) * seq + t) * keys;
+        softmax_row(keys, scores + row, rows_bias == NULL ? NULL : rows_bias + t * keys, divisors, divisor_count, p + row);
+      }
+  }
+}
+
+PEFTJS_CLONES
+static void softmax_grad_row(long keys, const float *restrict p, const float *restrict dp, float *restrict ds, float scale) {
+  float dot = 0;
+  for (long i = 0; i < keys; i++) dot += dp[i] * p[i];
+  for (long i = 0; i < keys; i++) ds[i] = (p[i] * (dp[i] - dot)) * scale;
+}
+
+void peftjs_softmax_grad(long rows, long keys, const float *p, const float *dp, float *ds, float scale) {
+  for (long r = 0; r < rows; r++) softmax_grad_row(keys, p + r * keys, dp + r * keys, ds + r * keys, scale);
+}
+
+PEFTJS_CLONES
+static float row_max(long n, const float *restrict x) {
+  float maximum = -INFINITY;
+  for (long i = 0; i < n; i++) maximum = x[i] > maximum ? x[i] : maximum;
+  return maximum;
+}
+
+/* Σ exp(x − shift), with each term written to `out` when it is not NULL. Eight partial sums keep the float32 sum accurate over a vocabulary. */
+PEFTJS_CLONES
+static double exp_sum(long n, const float *restrict x, float shift, float *restrict out) {
+  float partial[16] = {0};
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int lane = 0; lane < 16; lane++) {
+      float e = fast_exp(x[i + lane] - shift);
+      if (out != NULL) out[i + lane] = e;
+      partial[lane] += e;
+    }
+  double sum = 0;
+  for (; i < n; i++) {
+    float e = fast_exp(x[i] - shift);
+    if (out != NULL) out[i] = e;
+    sum += e;
+  }
+  for (int lane = 0; lane < 16; lane++) sum += partial[lane];
+  return sum;
+}
+
+PEFTJS_CLONES
+static void scale_row(long n, float *restrict x, float factor, float weight) {
+  for (long i = 0; i < n; i++) x[i] = (x[i] * factor) * weight;
+}
+
+void peftjs_cross_entropy(long rows, long vocab, const float *logits, const int *labels, const float *weights, float *loss, float *grad) {
+  for (long r = 0; r < rows; r++) {
+    const float *x = logits + r * vocab;
+    float maximum = row_max(vocab, x);
+    float *g = grad == NULL ? NULL : grad + r * vocab;
+    float sum = (float)exp_sum(vocab, x, maximum, g);
+    long label = labels[r];
+    loss[r] = logf(sum) - (x[label] - maximum);
+    if (g != NULL) {
+      float weight = weights[r];
+      float picked = g[label];
+      scale_row(vocab, g, 1.0f / sum, weight);
+      g[label] = (picked / sum - 1.0f) * weight;
+    }
+  }
+}
