@@ -44,10 +44,53 @@ static inline float fast_exp(float x) {
   return x < lo ? 0.0f : result;
 }
 
+/*
+ * Row reductions in 16 independent lanes, so they vectorise without reassociating a single chain
+ * (-ffast-math is not used); the lanes are combined at the end.
+ */
+#define PEFTJS_LANES 16
+
+static inline float lanes_max(long n, const float *restrict x) {
+  float lanes[PEFTJS_LANES];
+  for (int lane = 0; lane < PEFTJS_LANES; lane++) lanes[lane] = -INFINITY;
+  long i = 0;
+  for (; i + PEFTJS_LANES <= n; i += PEFTJS_LANES)
+    for (int lane = 0; lane < PEFTJS_LANES; lane++) lanes[lane] = x[i + lane] > lanes[lane] ? x[i + lane] : lanes[lane];
+  float maximum = -INFINITY;
+  for (; i < n; i++) maximum = x[i] > maximum ? x[i] : maximum;
+  for (int lane = 0; lane < PEFTJS_LANES; lane++) maximum = lanes[lane] > maximum ? lanes[lane] : maximum;
+  return maximum;
+}
+
+static inline double lanes_sum(long n, const float *restrict x) {
+  float lanes[PEFTJS_LANES] = {0};
+  long i = 0;
+  for (; i + PEFTJS_LANES <= n; i += PEFTJS_LANES)
+    for (int lane = 0; lane < PEFTJS_LANES; lane++) lanes[lane] += x[i + lane];
+  double sum = 0;
+  for (; i < n; i++) sum += x[i];
+  for (int lane = 0; lane < PEFTJS_LANES; lane++) sum += lanes[lane];
+  return sum;
+}
+
+static inline double lanes_dot(long n, const float *restrict x, const float *restrict y) {
+  float lanes[PEFTJS_LANES] = {0};
+  long i = 0;
+  for (; i + PEFTJS_LANES <= n; i += PEFTJS_LANES)
+    for (int lane = 0; lane < PEFTJS_LANES; lane++) lanes[lane] += x[i + lane] * y[i + lane];
+  double sum = 0;
+  for (; i < n; i++) sum += x[i] * y[i];
+  for (int lane = 0; lane < PEFTJS_LANES; lane++) sum += lanes[lane];
+  return sum;
+}
+
+static inline void exp_shifted(long n, const float *restrict x, float shift, float *restrict out) {
+  for (long i = 0; i < n; i++) out[i] = fast_exp(x[i] - shift);
+}
+
 PEFTJS_CLONES
 static void rms_row(long dim, const float *restrict x, const float *restrict w, float *restrict y, float eps) {
-  double sum = 0;
-  for (long i = 0; i < dim; i++) sum += (double)x[i] * x[i];
+  double sum = lanes_dot(dim, x, x);
   float inverse = 1.0f / sqrtf((float)(sum / (double)dim) + eps);
   for (long i = 0; i < dim; i++) y[i] = w[i] * (x[i] * inverse);
 }
@@ -57,26 +100,32 @@ void peftjs_rms_norm(long rows, long dim, const float *x, const float *w, float 
 }
 
 PEFTJS_CLONES
-static void rms_grad_row(long dim, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx, double *restrict dw, float eps) {
-  double sum = 0;
-  for (long i = 0; i < dim; i++) sum += (double)x[i] * x[i];
+static void rms_grad_row(long dim, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx, float *restrict dw, float eps) {
+  double sum = lanes_dot(dim, x, x);
   float rstd = 1.0f / sqrtf((float)(sum / (double)dim) + eps);
+  float lanes[PEFTJS_LANES] = {0};
+  long i = 0;
+  for (; i + PEFTJS_LANES <= dim; i += PEFTJS_LANES)
+    for (int lane = 0; lane < PEFTJS_LANES; lane++) {
+      float x_hat = x[i + lane] * rstd;
+      lanes[lane] += (dy[i + lane] * w[i + lane]) * x_hat;
+      dw[i + lane] += dy[i + lane] * x_hat;
+    }
   double dot = 0;
-  for (long i = 0; i < dim; i++) {
+  for (; i < dim; i++) {
     float x_hat = x[i] * rstd;
-    dot += (double)(dy[i] * w[i]) * x_hat;
-    dw[i] += (double)(dy[i] * x_hat);
+    dot += (dy[i] * w[i]) * x_hat;
+    dw[i] += dy[i] * x_hat;
   }
+  for (int lane = 0; lane < PEFTJS_LANES; lane++) dot += lanes[lane];
   float mean = (float)(dot / (double)dim);
   for (long i = 0; i < dim; i++) dx[i] = rstd * (dy[i] * w[i] - (x[i] * rstd) * mean);
 }
 
 int peftjs_rms_norm_grad(long rows, long dim, const float *x, const float *w, const float *dy, float *dx, float *dw, float eps) {
-  double *sums = (double *)calloc((size_t)dim, sizeof(double));
-  if (sums == NULL) return -1;
-  for (long r = 0; r < rows; r++) rms_grad_row(dim, x + r * dim, w, dy + r * dim, dx + r * dim, sums, eps);
-  for (long i = 0; i < dim; i++) dw[i] = (float)sums[i];
-  free(sums);
+  /* dw summed over rows in float32, as tfjs' sum over the row axis does. */
+  memset(dw, 0, (size_t)dim * sizeof(float));
+  for (long r = 0; r < rows; r++) rms_grad_row(dim, x + r * dim, w, dy + r * dim, dx + r * dim, dw, eps);
   return 0;
 }
 
@@ -144,24 +193,24 @@ void peftjs_rotary(long batch, long heads, long seq, long dim, long cos_batch, c
   }
 }
 
-/* One row of softmax(x / d₁ / … + bias) over `keys`; p may alias nothing. */
+/* One row of softmax(x / d₁ / … + bias) over `keys`. */
 PEFTJS_CLONES
 static void softmax_row(long keys, const float *restrict x, const float *restrict bias, const double *divisors, int divisor_count, float *restrict p) {
-  float maximum = -INFINITY;
-  for (long i = 0; i < keys; i++) {
-    float v = x[i];
-    for (int d = 0; d < divisor_count; d++) v = v / (float)divisors[d];
-    if (bias != NULL) v = v + bias[i];
-    p[i] = v;
-    maximum = v > maximum ? v : maximum;
+  if (divisor_count == 0) {
+    memcpy(p, x, (size_t)keys * sizeof(float));
+  } else {
+    float first = (float)divisors[0];
+    for (long i = 0; i < keys; i++) p[i] = x[i] / first;
   }
-  float sum = 0;
-  for (long i = 0; i < keys; i++) {
-    float e = fast_exp(p[i] - maximum);
-    p[i] = e;
-    sum += e;
+  for (int d = 1; d < divisor_count; d++) {
+    float divisor = (float)divisors[d];
+    for (long i = 0; i < keys; i++) p[i] = p[i] / divisor;
   }
-  float inverse = 1.0f / sum;
+  if (bias != NULL)
+    for (long i = 0; i < keys; i++) p[i] = p[i] + bias[i];
+  float maximum = lanes_max(keys, p);
+  for (long i = 0; i < keys; i++) p[i] = fast_exp(p[i] - maximum);
+  float inverse = 1.0f / (float)lanes_sum(keys, p);
   for (long i = 0; i < keys; i++) p[i] = p[i] * inverse;
 }
 
@@ -179,8 +228,7 @@ void peftjs_softmax(long batch, long heads, long seq, long keys, const float *sc
 
 PEFTJS_CLONES
 static void softmax_grad_row(long keys, const float *restrict p, const float *restrict dp, float *restrict ds, float scale) {
-  float dot = 0;
-  for (long i = 0; i < keys; i++) dot += dp[i] * p[i];
+  float dot = (float)lanes_dot(keys, dp, p);
   for (long i = 0; i < keys; i++) ds[i] = (p[i] * (dp[i] - dot)) * scale;
 }
 
@@ -188,33 +236,27 @@ void peftjs_softmax_grad(long rows, long keys, const float *p, const float *dp, 
   for (long r = 0; r < rows; r++) softmax_grad_row(keys, p + r * keys, dp + r * keys, ds + r * keys, scale);
 }
 
-PEFTJS_CLONES
-static float row_max(long n, const float *restrict x) {
-  float maximum = -INFINITY;
-  for (long i = 0; i < n; i++) maximum = x[i] > maximum ? x[i] : maximum;
-  return maximum;
-}
+#define PEFTJS_CE_BLOCK 2048
 
-/* Σ exp(x − shift), with each term written to `out` when it is not NULL. Eight partial sums keep the float32 sum accurate over a vocabulary. */
+/* Σ exp(x − shift) over a row, each term written to `out`, or (out NULL) to a small buffer. */
 PEFTJS_CLONES
 static double exp_sum(long n, const float *restrict x, float shift, float *restrict out) {
-  float partial[16] = {0};
-  long i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int lane = 0; lane < 16; lane++) {
-      float e = fast_exp(x[i + lane] - shift);
-      if (out != NULL) out[i + lane] = e;
-      partial[lane] += e;
-    }
-  double sum = 0;
-  for (; i < n; i++) {
-    float e = fast_exp(x[i] - shift);
-    if (out != NULL) out[i] = e;
-    sum += e;
+  if (out != NULL) {
+    exp_shifted(n, x, shift, out);
+    return lanes_sum(n, out);
   }
-  for (int lane = 0; lane < 16; lane++) sum += partial[lane];
+  float block[PEFTJS_CE_BLOCK] __attribute__((aligned(64)));
+  double sum = 0;
+  for (long start = 0; start < n; start += PEFTJS_CE_BLOCK) {
+    long count = n - start < PEFTJS_CE_BLOCK ? n - start : PEFTJS_CE_BLOCK;
+    exp_shifted(count, x + start, shift, block);
+    sum += lanes_sum(count, block);
+  }
   return sum;
 }
+
+PEFTJS_CLONES
+static float row_max(long n, const float *restrict x) { return lanes_max(n, x); }
 
 PEFTJS_CLONES
 static void scale_row(long n, float *restrict x, float factor, float weight) {

@@ -17,7 +17,7 @@ const packageDirectory = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const buildDirectory = join(packageDirectory, 'build');
 const output = join(buildDirectory, 'Release', 'peftjs_native.node');
 const reportPath = join(buildDirectory, 'build-report.json');
-const sources = ['binding.c', 'gemm.c', 'adam.c', 'threads.c', 'store.c'].map((file) => join(packageDirectory, 'csrc', file));
+const sources = ['binding.c', 'gemm.c', 'adam.c', 'threads.c', 'store.c', 'fused.c'].map((file) => join(packageDirectory, 'csrc', file));
 const timeout = 10 * 60 * 1000;
 
 function log(message) {
@@ -31,6 +31,7 @@ function sourceHash() {
     ...sources,
     join(packageDirectory, 'csrc', 'gemm.h'),
     join(packageDirectory, 'csrc', 'store.h'),
+    join(packageDirectory, 'csrc', 'fused.h'),
     join(packageDirectory, 'csrc', 'gemm_kernel.inc'),
     join(packageDirectory, 'binding.gyp'),
   ]) {
