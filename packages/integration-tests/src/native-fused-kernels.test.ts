@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attentionOp, chunkedCrossEntropy, geluTanhOp, NativeFusedKernel, rmsNormOp, rotaryOp, swigluOp, weightProjection } from '@peftjs/models';
+import { attentionOp, chunkedCrossEntropy, geluTanhOp, layerNormOp, NativeFusedKernel, rmsNormOp, rotaryOp, swigluOp, weightProjection } from '@peftjs/models';
 import { initBackend, registerWasmFixes, unregisterWasmFixes, WasmFix } from '@peftjs/runtime';
 
 // Each native fused kernel (wasm with @peftjs/native) against the tfjs composition it replaces,
@@ -88,6 +88,16 @@ describe('native fused kernels equal the tfjs composition on wasm, value and gra
     const weight = tf.randomNormal([576], 1, 0.3, 'float32', 5);
     await expectNativeMatchesComposition((input, scale) => rmsNormOp(input!, scale!, 1e-5), [x, weight], NativeFusedKernel.rmsNorm);
     tf.dispose([x, weight]);
+  });
+
+  it('LayerNorm (with scale and offset, and without)', async ({ skip }) => {
+    if (!native) skip();
+    const x = tf.randomNormal([2, 9, 768], 0.5, 2, 'float32', 1);
+    const gamma = tf.randomNormal([768], 1, 0.3, 'float32', 2);
+    const beta = tf.randomNormal([768], 0, 0.3, 'float32', 3);
+    await expectNativeMatchesComposition((input, scale, offset) => layerNormOp(input!, scale!, offset!, 1e-5), [x, gamma, beta], NativeFusedKernel.layerNorm);
+    await expectNativeMatchesComposition((input) => layerNormOp(input!, null, null, 1e-5), [x], NativeFusedKernel.layerNorm);
+    tf.dispose([x, gamma, beta]);
   });
 
   it('SwiGLU and tanh-GELU', async ({ skip }) => {

@@ -707,6 +707,27 @@ static napi_value fused(napi_env env, napi_callback_info info) {
       if (peftjs_rms_norm_grad((long)rows, (long)dim, x, w, dy, (float *)dx, (float *)dw, (float)p[8]) != 0) return fail(env, "fused: out of native memory");
       return NULL;
     }
+    case PEFTJS_FUSED_LAYER_NORM:
+    case PEFTJS_FUSED_LAYER_NORM_GRAD: {
+      /* [3] x [4] gamma [5] beta (forward) or dy (backward) [6] y or dx [7] eps or dgamma [8] dbeta [9] eps; -1: none */
+      int backward = (int)p[0] == PEFTJS_FUSED_LAYER_NORM_GRAD;
+      double rows = p[1], dim = p[2];
+      FUSED_SPAN(x, 3, rows * dim);
+      const float *gamma = NULL, *beta = NULL, *dgamma = NULL, *dbeta = NULL;
+      if (p[4] >= 0 && (gamma = span(data, length, p[4], dim)) == NULL) return fail(env, "fused: gamma lies outside the memory");
+      if (!backward && p[5] >= 0 && (beta = span(data, length, p[5], dim)) == NULL) return fail(env, "fused: beta lies outside the memory");
+      FUSED_SPAN(out, 6, rows * dim);
+      if (!backward) {
+        peftjs_layer_norm((long)rows, (long)dim, x, gamma, beta, (float *)out, (float)p[7]);
+        return NULL;
+      }
+      FUSED_SPAN(dy, 5, rows * dim);
+      if (p[7] >= 0 && (dgamma = span(data, length, p[7], dim)) == NULL) return fail(env, "fused: dgamma lies outside the memory");
+      if (p[8] >= 0 && (dbeta = span(data, length, p[8], dim)) == NULL) return fail(env, "fused: dbeta lies outside the memory");
+      if (peftjs_layer_norm_grad((long)rows, (long)dim, x, gamma, dy, (float *)out, (float *)dgamma, (float *)dbeta, (float)p[9]) != 0)
+        return fail(env, "fused: out of native memory");
+      return NULL;
+    }
     case PEFTJS_FUSED_SWIGLU:
     case PEFTJS_FUSED_SWIGLU_GRAD: {
       double n = p[1];

@@ -129,6 +129,67 @@ int peftjs_rms_norm_grad(long rows, long dim, const float *x, const float *w, co
   return 0;
 }
 
+/* Mean and 1/sqrt(variance + eps) of a row, the variance as the mean squared deviation (tf.moments). */
+static inline void row_moments(long dim, const float *restrict x, float eps, float *mean, float *rstd) {
+  float m = (float)(lanes_sum(dim, x) / (double)dim);
+  float lanes[PEFTJS_LANES] = {0};
+  long i = 0;
+  for (; i + PEFTJS_LANES <= dim; i += PEFTJS_LANES)
+    for (int lane = 0; lane < PEFTJS_LANES; lane++) lanes[lane] += (x[i + lane] - m) * (x[i + lane] - m);
+  double sum = 0;
+  for (; i < dim; i++) sum += (x[i] - m) * (x[i] - m);
+  for (int lane = 0; lane < PEFTJS_LANES; lane++) sum += lanes[lane];
+  *mean = m;
+  *rstd = 1.0f / sqrtf((float)(sum / (double)dim) + eps);
+}
+
+PEFTJS_CLONES
+static void layer_norm_row(long dim, const float *restrict x, const float *restrict gamma, const float *restrict beta, float *restrict y, float eps) {
+  float mean, rstd;
+  row_moments(dim, x, eps, &mean, &rstd);
+  for (long i = 0; i < dim; i++) y[i] = (x[i] - mean) * rstd;
+  if (gamma != NULL)
+    for (long i = 0; i < dim; i++) y[i] = y[i] * gamma[i];
+  if (beta != NULL)
+    for (long i = 0; i < dim; i++) y[i] = y[i] + beta[i];
+}
+
+void peftjs_layer_norm(long rows, long dim, const float *x, const float *gamma, const float *beta, float *y, float eps) {
+  for (long r = 0; r < rows; r++) layer_norm_row(dim, x + r * dim, gamma, beta, y + r * dim, eps);
+}
+
+PEFTJS_CLONES
+static void layer_norm_grad_row(long dim, const float *restrict x, const float *restrict gamma, const float *restrict dy, float *restrict dx, float *restrict dgamma,
+                                float *restrict dbeta, float *restrict x_hat, float *restrict dx_hat, float eps) {
+  float mean, rstd;
+  row_moments(dim, x, eps, &mean, &rstd);
+  for (long i = 0; i < dim; i++) x_hat[i] = (x[i] - mean) * rstd;
+  if (gamma != NULL) {
+    for (long i = 0; i < dim; i++) dx_hat[i] = dy[i] * gamma[i];
+  } else {
+    memcpy(dx_hat, dy, (size_t)dim * sizeof(float));
+  }
+  float mean_dx_hat = (float)(lanes_sum(dim, dx_hat) / (double)dim);
+  float mean_dot = (float)(lanes_dot(dim, dx_hat, x_hat) / (double)dim);
+  for (long i = 0; i < dim; i++) dx[i] = rstd * ((dx_hat[i] - mean_dx_hat) - x_hat[i] * mean_dot);
+  if (dgamma != NULL)
+    for (long i = 0; i < dim; i++) dgamma[i] += dy[i] * x_hat[i];
+  if (dbeta != NULL)
+    for (long i = 0; i < dim; i++) dbeta[i] += dy[i];
+}
+
+int peftjs_layer_norm_grad(long rows, long dim, const float *x, const float *gamma, const float *dy, float *dx, float *dgamma, float *dbeta, float eps) {
+  /* Two row-sized scratch rows (x̂ and dx̂), on the stack up to 8192 features. */
+  float stack[2 * 8192];
+  float *scratch = dim <= 8192 ? stack : (float *)malloc((size_t)dim * 2 * sizeof(float));
+  if (scratch == NULL) return -1;
+  if (dgamma != NULL) memset(dgamma, 0, (size_t)dim * sizeof(float));
+  if (dbeta != NULL) memset(dbeta, 0, (size_t)dim * sizeof(float));
+  for (long r = 0; r < rows; r++) layer_norm_grad_row(dim, x + r * dim, gamma, dy + r * dim, dx + r * dim, dgamma, dbeta, scratch, scratch + dim, eps);
+  if (scratch != stack) free(scratch);
+  return 0;
+}
+
 PEFTJS_CLONES
 void peftjs_swiglu(long n, const float *restrict g, const float *restrict u, float *restrict y) {
   for (long i = 0; i < n; i++) {

@@ -13,13 +13,19 @@ enum peftjs_fused_op {
   PEFTJS_FUSED_SOFTMAX_GRAD = 7,
   PEFTJS_FUSED_CROSS_ENTROPY = 8,
   PEFTJS_FUSED_GELU_TANH = 9,
-  PEFTJS_FUSED_GELU_TANH_GRAD = 10
+  PEFTJS_FUSED_GELU_TANH_GRAD = 10,
+  PEFTJS_FUSED_LAYER_NORM = 11,
+  PEFTJS_FUSED_LAYER_NORM_GRAD = 12
 };
 
 /* y = x · rsqrt(mean(x²) + eps) · w over rows of `dim`. */
 void peftjs_rms_norm(long rows, long dim, const float *x, const float *w, float *y, float eps);
 /* dx and dw (summed over rows) of the above, recomputing the statistics from x. */
 int peftjs_rms_norm_grad(long rows, long dim, const float *x, const float *w, const float *dy, float *dx, float *dw, float eps);
+/* y = (x − mean) · rsqrt(var + eps) · gamma + beta over rows of `dim`; gamma, beta may be NULL. */
+void peftjs_layer_norm(long rows, long dim, const float *x, const float *gamma, const float *beta, float *y, float eps);
+/* dx, and dgamma / dbeta summed over rows (each may be NULL), recomputing the statistics from x. */
+int peftjs_layer_norm_grad(long rows, long dim, const float *x, const float *gamma, const float *dy, float *dx, float *dgamma, float *dbeta, float eps);
 /* y = silu(g) · u */
 void peftjs_swiglu(long n, const float *g, const float *u, float *y);
 void peftjs_swiglu_grad(long n, const float *g, const float *u, const float *dy, float *dg, float *du);

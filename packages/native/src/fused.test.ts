@@ -82,6 +82,38 @@ describe.skipIf(addon === undefined)('@peftjs/native fused kernels against float
     expect(relativeError(m.read(5), dw)).toBeLessThan(TOLERANCE);
   });
 
+  it('LayerNorm forward and backward', () => {
+    const [rows, dim, eps] = [4, 83, 1e-5];
+    const x = seeded(rows * dim, 21, 3).map((v) => v + 2);
+    const gamma = seeded(dim, 22);
+    const beta = seeded(dim, 23);
+    const dy = seeded(rows * dim, 24);
+    const m = layout([x, gamma, beta, dy, new Float32Array(rows * dim), new Float32Array(rows * dim), new Float32Array(dim), new Float32Array(dim)]);
+    const [ox, og, ob, ody, oy, odx, odg, odb] = m.offsets as number[];
+    addon!.fused(m.memory, params([FusedOp.layerNorm, rows, dim, ox!, og!, ob!, oy!, eps]));
+    addon!.fused(m.memory, params([FusedOp.layerNormGrad, rows, dim, ox!, og!, ody!, odx!, odg!, odb!, eps]));
+    const [y, dx, dGamma, dBeta] = [new Float64Array(rows * dim), new Float64Array(rows * dim), new Float64Array(dim), new Float64Array(dim)];
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(x.subarray(r * dim, (r + 1) * dim));
+      const mean = row.reduce((a, b) => a + b, 0) / dim;
+      const rstd = 1 / Math.sqrt(row.reduce((a, b) => a + (b - mean) ** 2, 0) / dim + eps);
+      const xHat = row.map((v) => (v - mean) * rstd);
+      const dxHat = xHat.map((_, i) => dy[r * dim + i]! * gamma[i]!);
+      const meanDxHat = dxHat.reduce((a, b) => a + b, 0) / dim;
+      const meanDot = dxHat.reduce((a, b, i) => a + b * xHat[i]!, 0) / dim;
+      xHat.forEach((v, i) => {
+        y[r * dim + i] = v * gamma[i]! + beta[i]!;
+        dx[r * dim + i] = rstd * (dxHat[i]! - meanDxHat - v * meanDot);
+        dGamma[i]! += dy[r * dim + i]! * v;
+        dBeta[i]! += dy[r * dim + i]!;
+      });
+    }
+    expect(relativeError(m.read(4), y)).toBeLessThan(TOLERANCE);
+    expect(relativeError(m.read(5), dx)).toBeLessThan(TOLERANCE * 10);
+    expect(relativeError(m.read(6), dGamma)).toBeLessThan(TOLERANCE);
+    expect(relativeError(m.read(7), dBeta)).toBeLessThan(TOLERANCE);
+  });
+
   it('SwiGLU and tanh-GELU, forward and backward, saturated inputs included', () => {
     const n = 203;
     const g = seeded(n, 4, 12);

@@ -206,6 +206,8 @@ export const FusedOp = {
   crossEntropy: 8,
   geluTanh: 9,
   geluTanhGrad: 10,
+  layerNorm: 11,
+  layerNormGrad: 12,
 } as const;
 export type FusedOpName = keyof typeof FusedOp;
 export const FUSED_PARAMS = 16;
@@ -233,4 +235,8 @@ export const FusedParam = {
   /** y = 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))). */
   geluTanh: { size: 1, x: 2, y: 3 },
   geluTanhGrad: { size: 1, x: 2, dy: 3, dx: 4 },
+  /** y = (x − mean) · rsqrt(var + eps) · gamma + beta over rows of `dim`; gamma, beta -1 for none. */
+  layerNorm: { rows: 1, dim: 2, x: 3, gamma: 4, beta: 5, y: 6, epsilon: 7 },
+  /** dx, and dGamma / dBeta (-1 for none) summed over rows. */
+  layerNormGrad: { rows: 1, dim: 2, x: 3, gamma: 4, dy: 5, dx: 6, dGamma: 7, dBeta: 8, epsilon: 9 },
 } as const;

@@ -22,6 +22,8 @@ export const NativeFusedKernel = {
   attentionSoftmax: 'PeftjsAttentionSoftmax',
   softmaxGrad: 'PeftjsSoftmaxGrad',
   crossEntropy: 'PeftjsCrossEntropy',
+  layerNorm: 'PeftjsLayerNorm',
+  layerNormGrad: 'PeftjsLayerNormGrad',
 } as const;
 
 /** The addon's `fused` (builds before it lack it). */
@@ -35,7 +37,20 @@ function fusedAddon(): FusedAddon | undefined {
 }
 
 // Operation codes of the addon's `fused` (FusedOp in @peftjs/native, a type-only dependency here).
-const Op = { rmsNorm: 1, rmsNormGrad: 2, swiglu: 3, swigluGrad: 4, rotary: 5, softmax: 6, softmaxGrad: 7, crossEntropy: 8, geluTanh: 9, geluTanhGrad: 10 } as const;
+const Op = {
+  rmsNorm: 1,
+  rmsNormGrad: 2,
+  swiglu: 3,
+  swigluGrad: 4,
+  rotary: 5,
+  softmax: 6,
+  softmaxGrad: 7,
+  crossEntropy: 8,
+  geluTanh: 9,
+  geluTanhGrad: 10,
+  layerNorm: 11,
+  layerNormGrad: 12,
+} as const;
 const params = new Float64Array(16);
 
 const sizeOf = (tensor: TensorInfo) => tensor.shape.reduce((product, dim) => product * dim, 1);
@@ -85,6 +100,39 @@ const rmsNormGrad: KernelFunc = (args) => {
   const dWeight = backend.makeOutput([dim], 'float32');
   run(backend, NativeFusedKernel.rmsNormGrad, Op.rmsNormGrad, [sizeOf(x) / dim, dim, x, weight, dy, dx, dWeight, (attrs as { epsilon: number }).epsilon]);
   return [dx, dWeight];
+};
+
+/** `PeftjsLayerNorm` {x [..., dim], gamma? [dim], beta? [dim]} {epsilon} → (x − mean)·rsqrt(var + eps)·gamma + beta. */
+const layerNorm: KernelFunc = (args) => {
+  const { inputs, attrs } = args as KernelArgs;
+  const backend = args.backend as WasmBackend;
+  const { x, gamma, beta } = inputs as Record<'x' | 'gamma' | 'beta', TensorInfo | undefined>;
+  const kernel = NativeFusedKernel.layerNorm;
+  expectFloat(kernel, 'x', x!);
+  const dim = x!.shape[x!.shape.length - 1]!;
+  if (gamma) expectFloat(kernel, 'gamma', gamma, [dim]);
+  if (beta) expectFloat(kernel, 'beta', beta, [dim]);
+  const y = backend.makeOutput([...x!.shape], 'float32');
+  run(backend, kernel, Op.layerNorm, [sizeOf(x!) / dim, dim, x!, gamma ?? null, beta ?? null, y, (attrs as { epsilon: number }).epsilon]);
+  return y;
+};
+
+/** `PeftjsLayerNormGrad` {x, gamma?, dy} {epsilon, withBeta} → [dx, dGamma (with gamma), dBeta (withBeta)]. */
+const layerNormGrad: KernelFunc = (args) => {
+  const { inputs, attrs } = args as KernelArgs;
+  const backend = args.backend as WasmBackend;
+  const { x, gamma, dy } = inputs as Record<'x' | 'gamma' | 'dy', TensorInfo | undefined>;
+  const { epsilon, withBeta } = attrs as unknown as { epsilon: number; withBeta?: boolean };
+  const kernel = NativeFusedKernel.layerNormGrad;
+  expectFloat(kernel, 'x', x!);
+  const dim = x!.shape[x!.shape.length - 1]!;
+  if (gamma) expectFloat(kernel, 'gamma', gamma, [dim]);
+  expectFloat(kernel, 'dy', dy!, x!.shape);
+  const dx = backend.makeOutput([...x!.shape], 'float32');
+  const dGamma = gamma ? backend.makeOutput([dim], 'float32') : null;
+  const dBeta = withBeta ? backend.makeOutput([dim], 'float32') : null;
+  run(backend, kernel, Op.layerNormGrad, [sizeOf(x!) / dim, dim, x!, gamma ?? null, dy!, dx, dGamma, dBeta, epsilon]);
+  return [dx, ...(dGamma ? [dGamma] : []), ...(dBeta ? [dBeta] : [])];
 };
 
 /** `PeftjsSwiglu` {gate, up} → silu(gate)·up. */
@@ -218,6 +266,8 @@ const kernels: ReadonlyArray<readonly [string, KernelFunc]> = [
   [NativeFusedKernel.attentionSoftmax, attentionSoftmax],
   [NativeFusedKernel.softmaxGrad, softmaxGrad],
   [NativeFusedKernel.crossEntropy, crossEntropy],
+  [NativeFusedKernel.layerNorm, layerNorm],
+  [NativeFusedKernel.layerNormGrad, layerNormGrad],
 ];
 
 /** Registers the fused kernels on wasm when the addon with `fused` is loaded (else nothing). */

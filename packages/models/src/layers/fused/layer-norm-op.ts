@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { hasFusedKernel, NativeFusedKernel, runFusedKernel } from './native-fused-kernels';
 
 /** Sums a `[..., size]` tensor to `[size]` (the per-feature gradient of a scale or offset). */
 function sumToLast(x: tf.Tensor): tf.Tensor {
@@ -13,6 +14,10 @@ function sumToLast(x: tf.Tensor): tf.Tensor {
  */
 export function layerNormOp(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, epsilon: number): tf.Tensor {
   const parameters = [gamma, beta].filter((value): value is tf.Tensor => value !== null);
+  const dim = x.shape[x.rank - 1];
+  if (parameters.every((parameter) => parameter.rank === 1 && parameter.shape[0] === dim) && hasFusedKernel(NativeFusedKernel.layerNorm, x, ...parameters)) {
+    return nativeLayerNorm(x, gamma, beta, epsilon);
+  }
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const save = args.pop() as tf.GradSaveFunc;
     const input = args[0] as tf.Tensor;
@@ -43,4 +48,27 @@ export function layerNormOp(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tens
     return { value, gradFunc };
   });
   return op(x, ...parameters);
+}
+
+/** The same op on the native kernels: one pass forward; one pass backward for dx, dgamma and dbeta. */
+function nativeLayerNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, epsilon: number): tf.Tensor {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const input = args[0] as tf.Tensor;
+    const scale = gamma ? (args[1] as tf.Tensor) : null;
+    const offset = beta ? (args[gamma ? 2 : 1] as tf.Tensor) : null;
+    const inputs: Record<string, tf.Tensor> = { x: input };
+    if (scale) inputs.gamma = scale;
+    if (offset) inputs.beta = offset;
+    const value = runFusedKernel(NativeFusedKernel.layerNorm, inputs, { epsilon }) as tf.Tensor;
+    save(scale ? [input, scale] : [input]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [savedInput, savedScale] = saved as [tf.Tensor, tf.Tensor | undefined];
+      const gradInputs: Record<string, tf.Tensor> = { x: savedInput, dy };
+      if (savedScale) gradInputs.gamma = savedScale;
+      return runFusedKernel(NativeFusedKernel.layerNormGrad, gradInputs, { epsilon, withBeta: offset !== null }) as tf.Tensor[];
+    };
+    return { value, gradFunc };
+  });
+  return op(x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : []));
 }

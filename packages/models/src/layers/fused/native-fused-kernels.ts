@@ -17,6 +17,8 @@ export const NativeFusedKernel = {
   attentionSoftmax: 'PeftjsAttentionSoftmax',
   softmaxGrad: 'PeftjsSoftmaxGrad',
   crossEntropy: 'PeftjsCrossEntropy',
+  layerNorm: 'PeftjsLayerNorm',
+  layerNormGrad: 'PeftjsLayerNormGrad',
 } as const;
 export type NativeFusedKernelName = (typeof NativeFusedKernel)[keyof typeof NativeFusedKernel];
 
