@@ -1,9 +1,9 @@
 /**
  * Where one LoRA training step's time goes, kernel by kernel: loads a bench/scale checkpoint
  * folder (write one with `pnpm bench scale` first), adds LoRA r=16 on q_proj,v_proj, and times
- * every wasm kernel call (exclusive time: a kernel that runs others is charged only its own part)
- * over `--steps` steps after one warm-up. What the kernels do not account for is the engine's and
- * the layers' JavaScript. Prints a table; `--json <file>` writes it too.
+ * every kernel the engine runs (exclusive time: a kernel or op that runs others is charged only its
+ * own part) over `--steps` steps after one warm-up. What they do not account for is the layers',
+ * the tape's and the optimizer's JavaScript between kernels. Prints a table; `--json <file>` writes it too.
  *
  *   tsx bench/scale/profile-step.ts /tmp/peftjs-scale/smollm-135m [--batch 4] [--seq 128] [--steps 1] [--checkpointing] [--no-native-fused]
  */
@@ -42,26 +42,34 @@ const tallies = new Map<string, Tally>();
 let recording = false;
 // Time spent inside kernels, per nesting level: an outer kernel subtracts its inner kernels' time.
 const innerTime: number[] = [];
+// `--trace <kernel>`: where that kernel's time comes from (call sites in the packages).
+const traceKernel = argument('trace', '');
+const callers = new Map<string, number>();
 
-for (const config of tf.getKernelsForBackend('wasm')) {
-  const original = config.kernelFunc;
-  const kernelFunc: tf.KernelFunc = (args) => {
-    if (!recording) return original(args);
-    innerTime.push(0);
-    const begin = performance.now();
-    const result = original(args);
-    const elapsed = performance.now() - begin;
-    const inner = innerTime.pop()!;
-    if (innerTime.length > 0) innerTime[innerTime.length - 1]! += elapsed;
-    const tally = tallies.get(config.kernelName) ?? { calls: 0, ms: 0 };
-    tally.calls += 1;
-    tally.ms += elapsed - inner;
-    tallies.set(config.kernelName, tally);
-    return result;
-  };
-  tf.unregisterKernel(config.kernelName, 'wasm');
-  tf.registerKernel({ ...config, kernelFunc });
-}
+// The engine's runKernelFunc, wrapped (kernel functions themselves keep their identity: runtime
+// tells its native BatchMatMul by it). Each entry is the kernel plus the engine's bookkeeping for
+// it (tape, tensor records); a custom op's forward function is charged to "custom op".
+const engine = tf.engine() as unknown as { runKernelFunc(params: { kernelName?: string }): unknown };
+const runKernelFunc = engine.runKernelFunc.bind(engine);
+engine.runKernelFunc = (params) => {
+  if (!recording) return runKernelFunc(params);
+  const name = params.kernelName ?? 'custom op';
+  innerTime.push(0);
+  const begin = performance.now();
+  const result = runKernelFunc(params);
+  const elapsed = performance.now() - begin;
+  const inner = innerTime.pop()!;
+  if (innerTime.length > 0) innerTime[innerTime.length - 1]! += elapsed;
+  if (name === traceKernel) {
+    const where = (new Error().stack ?? '').split('\n').filter((line) => line.includes('/packages/') && !line.includes('profile-step')).slice(0, 4).join(' <- ');
+    callers.set(where, (callers.get(where) ?? 0) + elapsed - inner);
+  }
+  const tally = tallies.get(name) ?? { calls: 0, ms: 0 };
+  tally.calls += 1;
+  tally.ms += elapsed - inner;
+  tallies.set(name, tally);
+  return result;
+};
 
 const base = await AutoModelForCausalLM.fromPretrained(folder);
 const peft = getPeftModel(base, createLoraConfig({ r: 16, loraAlpha: 32, loraDropout: 0, targetModules: ['q_proj', 'v_proj'] }));
@@ -100,6 +108,7 @@ console.log(`${'kernel'.padEnd(34)} ${'calls'.padStart(7)} ${'ms/step'.padStart(
 for (const row of rows.slice(0, 40)) {
   console.log(`${row.kernel.padEnd(34)} ${row.calls.toFixed(0).padStart(7)} ${row.ms.toFixed(1).padStart(9)} ${`${((row.ms / total) * 100).toFixed(1)}%`.padStart(7)}`);
 }
+for (const [where, ms] of [...callers.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`${(ms / steps).toFixed(1).padStart(9)} ms  ${where.replace(/\s+at /g, ' ')}`);
 const json = argument('json', '');
 if (json) writeFileSync(json, `${JSON.stringify({ folder, batch, seq, checkpointing, nativeFused, stepMs: total, kernelMs, losses, rows }, null, 2)}\n`);
 process.exit(0);
