@@ -61,7 +61,11 @@ engine.runKernelFunc = (params) => {
   const inner = innerTime.pop()!;
   if (innerTime.length > 0) innerTime[innerTime.length - 1]! += elapsed;
   if (name === traceKernel) {
-    const where = (new Error().stack ?? '').split('\n').filter((line) => line.includes('/packages/') && !line.includes('profile-step')).slice(0, 4).join(' <- ');
+    const where = (new Error().stack ?? '')
+      .split('\n')
+      .filter((line) => line.includes('/packages/') && !line.includes('profile-step'))
+      .slice(0, 4)
+      .join(' <- ');
     callers.set(where, (callers.get(where) ?? 0) + elapsed - inner);
   }
   const tally = tallies.get(name) ?? { calls: 0, ms: 0 };
@@ -91,8 +95,11 @@ const step = async () => {
 await step();
 recording = true;
 const begin = performance.now();
+// For matching a --cpu-prof profile to the timed steps (its timestamps are this clock's µs).
+if (process.argv.includes('--print-window')) console.log(`window-begin-us ${process.hrtime.bigint() / 1000n}`);
 const losses: number[] = [];
 for (let index = 0; index < steps; index++) losses.push(await step());
+if (process.argv.includes('--print-window')) console.log(`window-end-us ${process.hrtime.bigint() / 1000n}`);
 const total = (performance.now() - begin) / steps;
 recording = false;
 
@@ -108,7 +115,8 @@ console.log(`${'kernel'.padEnd(34)} ${'calls'.padStart(7)} ${'ms/step'.padStart(
 for (const row of rows.slice(0, 40)) {
   console.log(`${row.kernel.padEnd(34)} ${row.calls.toFixed(0).padStart(7)} ${row.ms.toFixed(1).padStart(9)} ${`${((row.ms / total) * 100).toFixed(1)}%`.padStart(7)}`);
 }
-for (const [where, ms] of [...callers.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`${(ms / steps).toFixed(1).padStart(9)} ms  ${where.replace(/\s+at /g, ' ')}`);
+for (const [where, ms] of [...callers.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12))
+  console.log(`${(ms / steps).toFixed(1).padStart(9)} ms  ${where.replace(/\s+at /g, ' ')}`);
 const json = argument('json', '');
 if (json) writeFileSync(json, `${JSON.stringify({ folder, batch, seq, checkpointing, nativeFused, stepMs: total, kernelMs, losses, rows }, null, 2)}\n`);
 process.exit(0);
