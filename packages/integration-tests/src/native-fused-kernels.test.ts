@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionOp, chunkedCrossEntropy, geluTanhOp, layerNormOp, NativeFusedKernel, rmsNormOp, rotaryOp, swigluOp, weightProjection } from '@peftjs/models';
-import { initBackend, registerWasmFixes, unregisterWasmFixes, WasmFix } from '@peftjs/runtime';
+import { initBackend, registeredWasmFixes, registerWasmFixes, unregisterWasmFixes, WasmFix } from '@peftjs/runtime';
 
 // Each native fused kernel (wasm with @peftjs/native) against the tfjs composition it replaces,
 // on the same backend with the kernels unregistered: value and every input's gradient.
@@ -157,5 +157,29 @@ describe('native fused kernels equal the tfjs composition on wasm, value and gra
     const head = weightProjection(weight, 'vocab-major');
     await expectNativeMatchesComposition((input) => chunkedCrossEntropy(input as tf.Tensor2D, labels, head, { chunkRows: 10 }), [hiddenRows], NativeFusedKernel.crossEntropy);
     tf.dispose([hiddenRows, weight, labels]);
+  });
+
+  it('Transpose keeping the last axis last copies rows natively; other permutations fall back; same values, exactly', async ({ skip }) => {
+    if (!native) skip();
+    expect(registeredWasmFixes()).toContain(WasmFix.nativeTranspose);
+    const x = tf.randomNormal([2, 5, 3, 7, 4], 0, 1, 'float32', 16);
+    for (const perm of [
+      [0, 2, 1, 3, 4],
+      [3, 1, 0, 2, 4],
+      [4, 3, 2, 1, 0],
+      [1, 0, 2, 3, 4],
+    ]) {
+      const fast = tf.transpose(x, perm);
+      unregisterWasmFixes({ fixes: [WasmFix.nativeTranspose] });
+      const stock = tf.transpose(x, perm);
+      registerWasmFixes({ fixes: [WasmFix.nativeTranspose] });
+      expect(fast.shape).toEqual(stock.shape);
+      expect(Array.from(await fast.data())).toEqual(Array.from(await stock.data()));
+      tf.dispose([fast, stock]);
+    }
+    const ints = tf.tensor3d([1, 2, 3, 4, 5, 6], [1, 3, 2], 'int32');
+    const swapped = tf.transpose(ints, [1, 0, 2]);
+    expect(Array.from(await swapped.data())).toEqual([1, 2, 3, 4, 5, 6]);
+    tf.dispose([x, ints, swapped]);
   });
 });

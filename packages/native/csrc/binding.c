@@ -806,6 +806,25 @@ static napi_value fused(napi_env env, napi_callback_info info) {
       peftjs_cross_entropy((long)rows, (long)vocab, logits, ids, weights, (float *)loss, (float *)grad);
       return NULL;
     }
+    case PEFTJS_FUSED_TRANSPOSE: {
+      /* [1] rank [2..7] x's shape [8..13] perm [14] x [15] y */
+      int rank = (int)p[1];
+      if (rank < 1 || rank > 6) return fail(env, "fused: transpose takes rank 1 to 6");
+      long shape[6];
+      int perm[6], seen[6] = {0};
+      double size = 1;
+      for (int axis = 0; axis < rank; axis++) {
+        if (!is_count(p[2 + axis]) || !(p[8 + axis] >= 0 && p[8 + axis] < rank) || seen[(int)p[8 + axis]]++) return fail(env, "fused: bad transpose shape or permutation");
+        shape[axis] = (long)p[2 + axis];
+        perm[axis] = (int)p[8 + axis];
+        size *= p[2 + axis];
+      }
+      if (perm[rank - 1] != rank - 1) return fail(env, "fused: transpose must keep the last axis last");
+      FUSED_SPAN(x, 14, size);
+      FUSED_SPAN(y, 15, size);
+      if (size > 0) peftjs_transpose_rows(rank, shape, perm, x, (float *)y);
+      return NULL;
+    }
     default:
       return fail(env, "fused: unknown operation");
   }

@@ -348,3 +348,26 @@ void peftjs_cross_entropy(long rows, long vocab, const float *logits, const int 
     }
   }
 }
+
+void peftjs_transpose_rows(int rank, const long *shape, const int *perm, const float *x, float *y) {
+  long strides[6], out_shape[6], out_strides[6], index[6] = {0};
+  strides[rank - 1] = 1;
+  for (int axis = rank - 2; axis >= 0; axis--) strides[axis] = strides[axis + 1] * shape[axis + 1];
+  for (int axis = 0; axis < rank; axis++) {
+    out_shape[axis] = shape[perm[axis]];
+    out_strides[axis] = strides[perm[axis]]; /* input stride of each output axis */
+  }
+  long row = shape[rank - 1], rows = 1;
+  for (int axis = 0; axis < rank - 1; axis++) rows *= out_shape[axis];
+  long offset = 0;
+  for (long r = 0; r < rows; r++) {
+    memcpy(y + r * row, x + offset, (size_t)row * sizeof(float));
+    /* next output row: an odometer over the output's leading axes, tracking the input offset */
+    for (int axis = rank - 2; axis >= 0; axis--) {
+      offset += out_strides[axis];
+      if (++index[axis] < out_shape[axis]) break;
+      offset -= out_strides[axis] * out_shape[axis];
+      index[axis] = 0;
+    }
+  }
+}

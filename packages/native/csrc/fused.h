@@ -15,7 +15,8 @@ enum peftjs_fused_op {
   PEFTJS_FUSED_GELU_TANH = 9,
   PEFTJS_FUSED_GELU_TANH_GRAD = 10,
   PEFTJS_FUSED_LAYER_NORM = 11,
-  PEFTJS_FUSED_LAYER_NORM_GRAD = 12
+  PEFTJS_FUSED_LAYER_NORM_GRAD = 12,
+  PEFTJS_FUSED_TRANSPOSE = 13
 };
 
 /* y = x · rsqrt(mean(x²) + eps) · w over rows of `dim`. */
@@ -50,5 +51,11 @@ void peftjs_softmax_grad(long rows, long keys, const float *p, const float *dp, 
  * when grad is not NULL, grad = (softmax(row) − onehot(label)) · weight[r].
  */
 void peftjs_cross_entropy(long rows, long vocab, const float *logits, const int *labels, const float *weights, float *loss, float *grad);
+
+/*
+ * y = transpose(x, perm) for a permutation that keeps the last axis last (rank ≤ 6): whole rows of
+ * the last axis are copied. shape is x's.
+ */
+void peftjs_transpose_rows(int rank, const long *shape, const int *perm, const float *x, float *y);
 
 #endif

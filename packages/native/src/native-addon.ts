@@ -208,6 +208,7 @@ export const FusedOp = {
   geluTanhGrad: 10,
   layerNorm: 11,
   layerNormGrad: 12,
+  transpose: 13,
 } as const;
 export type FusedOpName = keyof typeof FusedOp;
 export const FUSED_PARAMS = 16;
@@ -239,4 +240,6 @@ export const FusedParam = {
   layerNorm: { rows: 1, dim: 2, x: 3, gamma: 4, beta: 5, y: 6, epsilon: 7 },
   /** dx, and dGamma / dBeta (-1 for none) summed over rows. */
   layerNormGrad: { rows: 1, dim: 2, x: 3, gamma: 4, dy: 5, dx: 6, dGamma: 7, dBeta: 8, epsilon: 9 },
+  /** y = transpose(x, perm) for rank ≤ 6 with the last axis kept last (rows are copied whole); shape from index 2, perm from 8. */
+  transpose: { rank: 1, shape: 2, perm: 8, x: 14, y: 15 },
 } as const;

@@ -11,7 +11,7 @@ import { WASM_FIX_NAMES, WasmFix } from './wasm-fixes/wasm-fix-names';
 
 const noEnv = {};
 
-const nativeFixes: string[] = [WasmFix.nativeMatMul, WasmFix.nativeFusedMatMul, WasmFix.nativeFused];
+const nativeFixes: string[] = [WasmFix.nativeMatMul, WasmFix.nativeFusedMatMul, WasmFix.nativeFused, WasmFix.nativeTranspose];
 /** Every fix, less the native ones when `@peftjs/native` is not built here. */
 const allFixes = (native: boolean) => WASM_FIX_NAMES.filter((fix) => native || !nativeFixes.includes(fix));
 

@@ -12,7 +12,7 @@ import { registeredWasmFixes, registerWasmFixes, unregisterWasmFixes } from './w
 import type { WasmFixName } from './wasm-fixes/wasm-fix-names';
 import { WASM_FIX_NAMES, WasmFix } from './wasm-fixes/wasm-fix-names';
 
-const NATIVE_FIXES: readonly WasmFixName[] = [WasmFix.nativeMatMul, WasmFix.nativeFusedMatMul, WasmFix.nativeFused];
+const NATIVE_FIXES: readonly WasmFixName[] = [WasmFix.nativeMatMul, WasmFix.nativeFusedMatMul, WasmFix.nativeFused, WasmFix.nativeTranspose];
 
 /** The environment variable that overrides automatic backend selection. */
 export const BACKEND_ENV_VAR = 'PEFTJS_BACKEND';

@@ -1,5 +1,7 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
+import { getKernel, registerKernel, Transpose, unregisterKernel } from '@tensorflow/tfjs-core';
+
+import { kernelOverrideFix } from './kernel-override';
 
 import { nativeAddon } from '../native/native-kernels';
 import type { KernelArgs, WasmBackend } from './wasm-backend-internals';
@@ -50,6 +52,7 @@ const Op = {
   geluTanhGrad: 10,
   layerNorm: 11,
   layerNormGrad: 12,
+  transpose: 13,
 } as const;
 const params = new Float64Array(16);
 
@@ -286,3 +289,31 @@ export const nativeFusedKernelsFix: WasmFixUnit = {
   },
   isActive: () => kernels.every(([kernelName, kernelFunc]) => getKernel(kernelName, 'wasm')?.kernelFunc === kernelFunc),
 };
+
+/**
+ * wasm `Transpose` for float32 permutations that keep the last axis last (attention's
+ * `[batch, seq, heads, dim]` ↔ `[batch, heads, seq, dim]`, forward and backward): whole rows are
+ * copied natively, several times faster than the stock element-by-element kernel. Other
+ * permutations and dtypes go to the kernel below.
+ */
+export const nativeTransposeKernelFix = kernelOverrideFix(WasmFix.nativeTranspose, Transpose, (below) => {
+  if (fusedAddon() === undefined) return undefined;
+  return (args) => {
+    const { inputs, attrs } = args as KernelArgs;
+    const backend = args.backend as WasmBackend;
+    const { x } = inputs as { x: TensorInfo };
+    const { perm } = attrs as unknown as { perm: number[] };
+    const rank = x.shape.length;
+    if (x.dtype !== 'float32' || rank < 2 || rank > 6 || perm[rank - 1] !== rank - 1 || fusedAddon() === undefined) return below.kernelFunc(args);
+    const y = backend.makeOutput(
+      perm.map((axis) => x.shape[axis]!),
+      'float32',
+    );
+    const values: Array<number | TensorInfo> = [rank];
+    for (let axis = 0; axis < 6; axis++) values.push(axis < rank ? x.shape[axis]! : 0);
+    for (let axis = 0; axis < 6; axis++) values.push(axis < rank ? perm[axis]! : 0);
+    values.push(x, y);
+    run(backend, Transpose, Op.transpose, values);
+    return y;
+  };
+});

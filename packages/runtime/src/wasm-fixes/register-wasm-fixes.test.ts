@@ -18,7 +18,13 @@ beforeAll(async () => {
   const native = (await initBackend({ backend: 'wasm' })).native?.available === true;
   allFixes = WASM_FIX_NAMES.filter(
     (fix) =>
-      native || (fix !== WasmFix.nativeMatMul && fix !== WasmFix.nativeFusedMatMul && fix !== WasmFix.storeMatMul && fix !== WasmFix.storeGather && fix !== WasmFix.nativeFused),
+      native ||
+      (fix !== WasmFix.nativeMatMul &&
+        fix !== WasmFix.nativeFusedMatMul &&
+        fix !== WasmFix.storeMatMul &&
+        fix !== WasmFix.storeGather &&
+        fix !== WasmFix.nativeFused &&
+        fix !== WasmFix.nativeTranspose),
   );
 });
 

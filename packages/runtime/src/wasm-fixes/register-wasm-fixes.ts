@@ -8,7 +8,7 @@ import { fusedAdamKernelFix } from './fused-adam-kernel';
 import { fusedMatMulKernelFix } from './fused-mat-mul-kernel';
 import { identityKernelFix } from './identity-kernel';
 import type { Restore } from './kernel-override';
-import { nativeFusedKernelsFix } from './native-fused-kernels';
+import { nativeFusedKernelsFix, nativeTransposeKernelFix } from './native-fused-kernels';
 import { nativeFusedMatMulKernelFix, nativeMatMulKernelFix } from './native-mat-mul-kernel';
 import { storeGatherKernelFix, storeMatMulKernelFix } from './store-kernels';
 import { tileGradFix } from './tile-grad';
@@ -35,6 +35,7 @@ const units: readonly WasmFixUnit[] = [
   storeGatherKernelFix,
   tileGradFix,
   nativeFusedKernelsFix,
+  nativeTransposeKernelFix,
 ];
 
 /**

@@ -26,6 +26,8 @@ export const WasmFix = {
   tileGrad: 'tile-grad',
   /** `PeftjsRmsNorm`, `PeftjsSwiglu`, `PeftjsRotary`, `PeftjsAttentionSoftmax`, `PeftjsCrossEntropy`, … and their gradients on @peftjs/native (only when the addon loaded). */
   nativeFused: 'native-fused',
+  /** wasm `Transpose` copying whole rows natively when the last axis stays last (attention's head layout; only when the addon loaded). */
+  nativeTranspose: 'native-transpose',
 } as const;
 
 export type WasmFixName = (typeof WasmFix)[keyof typeof WasmFix];
