@@ -30,7 +30,7 @@ const checkpointing = process.argv.includes('--checkpointing');
 
 await initBackend({ backend: 'wasm', wasmThreads: 1, threads: 1 });
 const nativeFused = !process.argv.includes('--no-native-fused');
-if (!nativeFused) unregisterWasmFixes({ fixes: [WasmFix.nativeFused] });
+if (!nativeFused) unregisterWasmFixes({ fixes: [WasmFix.nativeFused, WasmFix.nativeTranspose] });
 setWarningHandler(() => {});
 registerTuner(lora);
 

@@ -7,7 +7,7 @@
  *   tsx scale-worker.ts <folder> --targets q_proj,v_proj --storage float32 [--checkpointing]
  *                       [--batch 4] [--seq 128] [--steps 3] [--no-native-fused]
  *
- * `--no-native-fused` leaves out runtime's native fused kernels (RMSNorm, SwiGLU, RoPE, attention
+ * `--no-native-fused` leaves out runtime's native fused kernels and transpose (RMSNorm, SwiGLU, RoPE, attention
  * softmax, cross-entropy): the models' fused ops then run their tfjs compositions.
  */
 import '@tensorflow/tfjs-backend-cpu';
@@ -37,7 +37,7 @@ const result: Record<string, unknown> = { storage, checkpointing, batch, seq, na
 const started = performance.now();
 try {
   await initBackend({ backend: 'wasm', wasmThreads: 1, threads: 1 });
-  if (!nativeFused) unregisterWasmFixes({ fixes: [WasmFix.nativeFused] });
+  if (!nativeFused) unregisterWasmFixes({ fixes: [WasmFix.nativeFused, WasmFix.nativeTranspose] });
   setWarningHandler(() => {});
   registerTuner(lora);
   const options: Record<string, unknown> = {};
