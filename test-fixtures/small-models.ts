@@ -1,3 +1,5 @@
+// Small Dense and Conv2D models with seeded weights, shared by the OFT and BOFT tests (both wrap
+// Linear and Conv2d layers the same way).
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
