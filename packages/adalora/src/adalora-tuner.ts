@@ -5,6 +5,7 @@ import {
   InvalidConfigError,
   isLinearLayerClass,
   queryValueTargets,
+  warn,
   type PeftModel,
   type TargetDefaults,
   type TunerV1,
