@@ -5,7 +5,7 @@
 // backends — never a workspace package); a relative import must stay inside the package, except
 // into the repository's shared test data (test-fixtures/). Tests resolve through the root vitest
 // aliases, which would otherwise hide a missing declaration.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { IMPORT, isLibraryFile, packageName, readManifest, root, sourceFiles, stripComments, workspaceFolders } from './workspace-sources.mjs';
@@ -14,6 +14,20 @@ const builtins = new Set(builtinModules);
 const rootManifest = readManifest(root);
 const rootTooling = Object.keys(rootManifest.devDependencies ?? {}).filter((name) => !name.startsWith('@peftjs/'));
 const sharedTestData = join(root, 'test-fixtures');
+
+/** The packages a test-fixtures module imports, through its own relative imports too. */
+function sharedTestDataPackages(target, seen = new Set()) {
+  const file = [target, `${target}.ts`, join(target, 'index.ts')].find((candidate) => existsSync(candidate) && statSync(candidate).isFile());
+  if (!file || seen.has(file)) return [];
+  seen.add(file);
+  const names = [];
+  for (const match of stripComments(readFileSync(file, 'utf8')).matchAll(IMPORT)) {
+    const specifier = match[1] ?? match[2] ?? match[3] ?? match[4];
+    if (specifier.startsWith('.')) names.push(...sharedTestDataPackages(resolve(dirname(file), specifier), seen));
+    else if (!specifier.startsWith('node:') && !builtins.has(specifier)) names.push(packageName(specifier));
+  }
+  return names;
+}
 
 const problems = [];
 for (const folder of workspaceFolders()) {
@@ -35,6 +49,12 @@ for (const folder of workspaceFolders()) {
         const target = resolve(dirname(file), specifier);
         const inside = (base) => target === base || target.startsWith(base + sep);
         if (!inside(folder) && !inside(sharedTestData)) problems.push(`${where}: "${specifier}" reaches outside ${relative(root, folder)}; depend on the package instead`);
+        // What a shared test-data module imports, the package importing it must declare too.
+        if (inside(sharedTestData)) {
+          for (const name of sharedTestDataPackages(target)) {
+            if (!declared.has(name)) problems.push(`${where}: "${specifier}" imports "${name}", which ${relative(root, folder)}/package.json does not declare`);
+          }
+        }
         continue;
       }
       if (specifier.startsWith('node:') || builtins.has(specifier) || specifier.startsWith('virtual:') || specifier.startsWith('/')) continue;

@@ -38,61 +38,21 @@ describe('the CLI with the new methods', () => {
     expect(help.stdout).toMatch(/poly/);
   });
 
-  it('refuses AdaLoRA training without total_step before any step, with one error line', async () => {
-    const out = join(work(), 'train-adalora-no-total');
-    const result = await cli(
-      'train',
-      '--method',
-      'adalora',
-      '--base',
-      fixture('llama-ln-tuning', 'base'),
-      '--data',
-      fixture('llama-ln-tuning', 'data.jsonl'),
-      '--epochs',
-      '1',
-      '--eval-split',
-      '0',
-      '--out',
-      out,
-    );
+  it.each([
+    ['AdaLoRA training without total_step, before any step', ['--method', 'adalora'], /needs total_step/],
+    ['Poly training on rows without task ids', ['--method', 'poly', '--n-tasks', '2'], /task id/],
+  ] as const)('refuses %s, with one error line and no adapter file', async (_, method, message) => {
+    const out = join(work(), `train-refused-${method[1]}`);
+    const data = fixture('llama-ln-tuning', 'data.jsonl');
+    const result = await cli('train', ...method, '--base', fixture('llama-ln-tuning', 'base'), '--data', data, '--epochs', '1', '--eval-split', '0', '--out', out);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/needs total_step/);
-    expect(
-      result.stderr
-        .trim()
-        .split('\n')
-        .filter((line) => line.startsWith('peftjs: error:')),
-    ).toHaveLength(1);
+    expect(result.stderr).toMatch(message);
+    const errorLines = result.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('peftjs: error:'));
+    expect(errorLines).toHaveLength(1);
     expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(false);
-  });
-
-  it('refuses Poly training on rows without task ids, in one error line', async () => {
-    const out = join(work(), 'train-poly-no-tasks');
-    const result = await cli(
-      'train',
-      '--method',
-      'poly',
-      '--n-tasks',
-      '2',
-      '--base',
-      fixture('llama-ln-tuning', 'base'),
-      '--data',
-      fixture('llama-ln-tuning', 'data.jsonl'),
-      '--epochs',
-      '1',
-      '--eval-split',
-      '0',
-      '--out',
-      out,
-    );
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/task id/);
-    expect(
-      result.stderr
-        .trim()
-        .split('\n')
-        .filter((line) => line.startsWith('peftjs: error:')),
-    ).toHaveLength(1);
   });
 
   it('trains AdaLoRA and LN tuning adapters with --method, in PEFT files', async () => {
