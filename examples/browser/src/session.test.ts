@@ -174,4 +174,41 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
     expect(maxDifference(reloaded.adapted!.logits, trained.adapted!.logits)).toBeLessThan(1e-5);
     expect(maxDifference(reloaded.base.logits, trained.base.logits)).toBe(0);
   });
+
+  it('keeps the frozen weights outside the heap when asked (float32 the same as tensors, bfloat16 close), and trains with checkpointing', async () => {
+    const files = await demoFiles();
+    const reference = (await session.generate(prompt, 4)).base;
+    const stored = new Session();
+    const summary = await stored.loadModel(files, demo.name, { storage: 'float32' });
+    expect(summary.storage).toBe('float32');
+    expect(summary.storedBytes).toBeGreaterThan(0);
+    expect(summary.storageLabel).toMatch(/float32 outside the tfjs heap/);
+    // The same weights read through the array store: the same outputs as float32 tensors.
+    const base = (await stored.generate(prompt, 4)).base;
+    expect(base.ids).toEqual(reference.ids);
+    expect(maxDifference(base.logits, reference.logits)).toBeLessThan(1e-5);
+
+    const half = await stored.loadModel(files, demo.name, { storage: 'bfloat16' });
+    expect(half.storedBytes).toBe(summary.storedBytes / 2);
+    const halfLogits = (await stored.generate(prompt, 4)).base.logits;
+    expect(maxDifference(halfLogits, reference.logits)).toBeLessThan(0.1);
+    expect(maxDifference(halfLogits, reference.logits)).toBeGreaterThan(0);
+    const count = tf.memory().numTensors;
+    const steps: number[] = [];
+    const report = await stored.train(data, settings({ method: 'lora', steps: 6, gradientCheckpointing: true }), { onStep: (step) => steps.push(step.stepSeconds) });
+    expect(report.dataLossAfter).toBeLessThan(report.dataLossBefore);
+    expect(steps).toHaveLength(6);
+    expect(steps.every((seconds) => seconds > 0)).toBe(true);
+    // The adapter's weights and Adam state are what stays; a second run frees the first one's.
+    const afterFirst = tf.memory().numTensors;
+    await stored.train(data, settings({ method: 'lora', steps: 2, gradientCheckpointing: true }));
+    expect(tf.memory().numTensors).toBe(afterFirst);
+    expect(afterFirst).toBeGreaterThan(count);
+
+    // A storage that does not exist: refused, the loaded model kept.
+    const error = await stored.loadModel(files, demo.name, { storage: 'int3' as never }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).toMatch(/unknown weight storage "int3"; one of auto, heap, float32, bfloat16/);
+    expect(stored.modelSummary().storage).toBe('bfloat16');
+  });
 });
