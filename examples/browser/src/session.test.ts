@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { fromPretrained } from '@peftjs/hub';
+import { fromPretrained, openSafetensors } from '@peftjs/hub';
 import { AutoModelForCausalLM, generate } from '@peftjs/models';
 import { initBackend } from '@peftjs/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -210,5 +210,26 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
     expect(error).toBeInstanceOf(UserError);
     expect((error as Error).message).toMatch(/unknown weight storage "int3"; one of auto, heap, float32, bfloat16/);
     expect(stored.modelSummary().storage).toBe('bfloat16');
+  });
+
+  it("builds GPT-2's Conv1D layers over the store too (saved [in, out], stored transposed): the outputs of float32 tensors", async () => {
+    const folder = join(import.meta.dirname, '../../../test-fixtures/peft/gpt2-lora/base');
+    const files: Record<string, Blob> = {};
+    for (const file of ['config.json', 'model.safetensors']) files[file] = new Blob([new Uint8Array(await readFile(join(folder, file)))]);
+    const heap = new Session();
+    await heap.loadModel(files, 'gpt2', { storage: 'heap' });
+    const stored = new Session();
+    const summary = await stored.loadModel(files, 'gpt2', { storage: 'float32' });
+    // Every 2-D weight went to the store (wte, c_attn, c_proj, c_fc) but the position table wpe, which stays a tensor as in Node's store.
+    const header = await openSafetensors(files['model.safetensors']!);
+    const matrices = header.header.tensors
+      .filter((tensor) => tensor.shape.length === 2 && !tensor.name.endsWith('wpe.weight'))
+      .reduce((sum, tensor) => sum + tensor.shape[0]! * tensor.shape[1]!, 0);
+    await header.close();
+    expect(summary.storedBytes).toBe(4 * matrices);
+    const expected = await heap.generate('1 2 3 4', 3);
+    const actual = await stored.generate('1 2 3 4', 3);
+    expect(actual.base.ids).toEqual(expected.base.ids);
+    expect(maxDifference(actual.base.logits, expected.base.logits)).toBeLessThan(1e-5);
   });
 });
