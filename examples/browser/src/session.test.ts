@@ -125,6 +125,13 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
     await refuse(session.train('{"text": "a"}\n{not json', settings({})), /JSONL line 2 is not JSON/);
     await refuse(session.train(data, settings({ learningRate: -1 })), /learning rate/);
     await refuse(session.train(data, settings({ targetModules: ['q_prj'] })), /settings do not fit this model: .*q_prj/);
+    // A batch whose activations cannot fit the 4 GiB wasm heap: refused before it starts, naming what helps.
+    const count = tf.memory().numTensors;
+    await refuse(
+      session.train(data, settings({ batchSize: 1_000_000 })),
+      /not enough memory to train at batch 1000000 × \d+: needs .* of wasm heap .*options that help: .*gradient checkpointing, a smaller batch \(batch size 500000\)/,
+    );
+    expect(tf.memory().numTensors).toBe(count);
     await refuse(
       session.loadAdapter({ 'adapter_config.json': '{"peft_type":', 'adapter_model.safetensors': good['adapter_model.safetensors'] }, 'broken/'),
       /broken\/ is not a valid adapter: .*not valid JSON/,

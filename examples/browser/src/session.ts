@@ -274,6 +274,14 @@ export class Session {
     }
   }
 
+  /** Drops an adapter built but not adopted; the current one (if any) stays as it was. */
+  private discard(peftModel: PeftModel): void {
+    peftModel.unload(); // frees its weights, and marks the base weights trainable ...
+    for (const weight of this.loaded!.model.weights) weight.trainable = false; // ... which stay frozen
+    const active = this.peft?.activeAdapter;
+    if (this.peft && active) this.peft.setAdapter(active); // the current adapter's trainability kept
+  }
+
   private disposeAll(): void {
     if (this.peft) {
       this.peft.unload();
@@ -433,9 +441,14 @@ export class Session {
       if (PeftError.isInstance(error)) throw new UserError(`The ${settings.method} settings do not fit this model: ${message(error)}`);
       throw error;
     }
+    try {
+      this.checkTrainingFits(peftModel.model, examples, settings);
+    } catch (error) {
+      this.discard(peftModel);
+      throw error;
+    }
     this.adopt(peftModel, 'trained');
     const model = peftModel.model;
-    this.checkTrainingFits(model, examples, settings);
     const large = base.countParams() >= LARGE_MODEL_PARAMETERS;
     const probe = shuffled(examples, createSeededRandom(settings.seed)).slice(0, large ? settings.batchSize : 64);
     const dataLossBefore = await this.meanLoss(model, probe, settings.batchSize, large);
