@@ -331,6 +331,29 @@ describe.skipIf(!hasChromium)(`the page in Chromium (${CHROMIUM})`, () => {
     }
   }, 120_000);
 
+  it('loads a model from files dropped on the model section', async () => {
+    const dropPage = await browser.newPage();
+    try {
+      await dropPage.goto(`${url}?backend=wasm`);
+      await dropPage.waitForFunction(() => document.getElementById('backend')!.dataset.backend === 'wasm', null, { timeout: 60_000 });
+      // The demo's files, dropped as files (not a folder): what a drag from a file manager gives.
+      await dropPage.evaluate(async () => {
+        const base = new URL('demo-base/', document.baseURI);
+        const manifest = (await (await fetch(new URL('manifest.json', base))).json()) as { files: string[] };
+        const transfer = new DataTransfer();
+        for (const name of manifest.files) transfer.items.add(new File([await (await fetch(new URL(name, base))).blob()], name));
+        const section = document.getElementById('model-section')!;
+        section.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        section.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      });
+      await dropPage.waitForSelector('#model-status[data-state="loaded"]', { timeout: 60_000 });
+      expect(await dropPage.getAttribute('#model-status', 'data-name')).toBe('my-model');
+      expect(await dropPage.getAttribute('#model-status', 'data-storage')).toBe('heap');
+    } finally {
+      await dropPage.close();
+    }
+  }, 120_000);
+
   it('trains LoRA r=16 (q_proj, v_proj) on a picked SmolLM-135M-shaped folder at batch 4 × 128 on wasm, with the step time shown', async () => {
     // The real SmolLM-135M shape with random weights (transformers' init), written here, never committed.
     const shape = SHAPES.find((candidate) => candidate.name === 'smollm-135m')!;
