@@ -10,9 +10,10 @@
  * thread was descheduled (on a shared machine the wall clock mostly measures the neighbours).
  * `BENCH_STEPS` sets the timed runs per case (default 5); `GEMM_MODELS=smollm` keeps one model.
  */
-import { loadNative, type NativeAddon, SGEMM_PARAMS, STORE_CREATE_PARAMS, STORE_MAT_MUL_PARAMS, SgemmParam, StoreStorage } from '@peftjs/native';
+import { type NativeAddon, SGEMM_PARAMS, STORE_CREATE_PARAMS, STORE_MAT_MUL_PARAMS, SgemmParam, StoreStorage } from '@peftjs/native';
 
 import { Bench, runMain } from './harness';
+import { nativeAddonOrSkip, PeakMeter, seededFloats as seeded } from './native-gemm-common';
 
 const ROWS = 512;
 const RANK = 16;
@@ -33,16 +34,6 @@ interface Product {
   /** B stored [n, k] (a Linear weight, x·Wᵀ); otherwise [k, n]. */
   transposeB: boolean;
   storage?: keyof typeof StoreStorage;
-}
-
-function seeded(size: number, seed: number): Float32Array {
-  const values = new Float32Array(size);
-  let state = seed >>> 0 || 1;
-  for (let index = 0; index < size; index++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    values[index] = ((state / 2 ** 32) * 2 - 1) * 0.05;
-  }
-  return values;
 }
 
 function products(model: (typeof models)[number]): Product[] {
@@ -114,23 +105,16 @@ function time(run: () => void): { wall: number; cpu: number } {
 }
 
 await runMain(async () => {
-  const status = loadNative();
-  if (!status.available) {
-    console.log(`skipped: @peftjs/native is unavailable (${status.reason})`);
-    return;
-  }
-  const addon = status.addon;
+  const addon = nativeAddonOrSkip();
+  if (addon === undefined) return;
   const bench = new Bench(
     'lora-step-gemm',
     'native GEMM on the products of a LoRA r=16 step (512 rows), SmolLM-135M and TinyLlama-1.1B shapes, 1 and 2 threads, vs the measured FMA peak',
   );
-  let peak = 0;
-  const measure = () => {
-    peak = Math.max(peak, addon.measurePeak(200));
-  };
+  const peak = new PeakMeter(addon, 200);
   const rows: Array<Record<string, string | number>> = [];
   for (const model of models) {
-    measure();
+    peak.measure();
     for (const product of products(model)) {
       const flop = 2 * product.m * product.n * product.k;
       const { run, free } = prepare(addon, product);
@@ -152,10 +136,10 @@ await runMain(async () => {
       rows.push(row);
       console.log(`${row.model} ${row.product}: ${row['1t GFLOP/s (wall)']} / ${row['1t GFLOP/s (cpu)']} (cpu) GFLOP/s, 2 threads ${row['2t GFLOP/s (wall)']}`);
     }
-    measure();
+    peak.measure();
   }
-  const share = (value: number) => `${Math.round((100 * value) / peak)}%`;
-  console.log(`\nmeasured FMA peak of one core (best over the run): ${peak.toFixed(1)} GFLOP/s (ISA ${addon.info().isa}); best of ${REPETITIONS} runs each\n`);
+  const share = (value: number) => `${Math.round((100 * value) / peak.best)}%`;
+  console.log(`\nmeasured FMA peak of one core (best over the run): ${peak.best.toFixed(1)} GFLOP/s (ISA ${addon.info().isa}); best of ${REPETITIONS} runs each\n`);
   console.table(
     rows.map((row) => ({
       ...row,
@@ -163,5 +147,5 @@ await runMain(async () => {
       '1t cpu / peak': share(row['1t GFLOP/s (cpu)'] as number),
     })),
   );
-  bench.finish({ peakGflops: peak, isa: addon.info().isa, repetitions: REPETITIONS, rows });
+  bench.finish({ peakGflops: peak.best, isa: addon.info().isa, repetitions: REPETITIONS, rows });
 });
