@@ -36,7 +36,8 @@ const nativeFused = !process.argv.includes('--no-native-fused');
 const result: Record<string, unknown> = { storage, checkpointing, batch, seq, nativeFused };
 const started = performance.now();
 try {
-  await initBackend({ backend: 'wasm', wasmThreads: 1, threads: 1 });
+  // the native GEMM's threads from PEFTJS_THREADS (the bench's SCALE_THREADS), XNNPACK's stay at 1
+  await initBackend({ backend: 'wasm', wasmThreads: 1, threads: Number(process.env.PEFTJS_THREADS ?? '1') });
   if (!nativeFused) unregisterWasmFixes({ fixes: [WasmFix.nativeFused, WasmFix.nativeTranspose] });
   setWarningHandler(() => {});
   registerTuner(lora);
