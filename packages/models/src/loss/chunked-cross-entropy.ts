@@ -4,13 +4,14 @@ import type { LmHeadProjection } from './lm-head-projection';
 
 export interface ChunkedCrossEntropyOptions {
   /**
-   * Rows scored at once. Default: as many as keep one chunk's logits near 16 M values (64 MB),
+   * Rows scored at once. Default: as many as keep one chunk's logits near 4 M values (16 MB: the chunk's few
+   * temporaries of that size are the peak of a checkpointed step),
    * so the full `[rows, vocab]` logits and their gradient never exist at once.
    */
   chunkRows?: number;
 }
 
-const DEFAULT_CHUNK_VALUES = 1 << 24;
+const DEFAULT_CHUNK_VALUES = 1 << 22;
 
 /**
  * Mean cross-entropy of `head(rows)` against `labels`, skipping IGNORE_INDEX, computed chunk by
