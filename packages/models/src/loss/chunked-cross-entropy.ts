@@ -4,9 +4,9 @@ import type { LmHeadProjection } from './lm-head-projection';
 
 export interface ChunkedCrossEntropyOptions {
   /**
-   * Rows scored at once. Default: as many as keep one chunk's logits near 4 M values (16 MB: the chunk's few
-   * temporaries of that size are the peak of a checkpointed step),
-   * so the full `[rows, vocab]` logits and their gradient never exist at once.
+   * Rows scored at once. Default: as many as keep one chunk's logits near 4 M values (16 MB),
+   * so the full `[rows, vocab]` logits and their gradient never exist at once (at most two
+   * chunk-sized tensors are alive at a time).
    */
   chunkRows?: number;
 }
