@@ -2,23 +2,39 @@
 // CI's release rehearsal: packs every published package with pnpm (workspace: ranges become real
 // ones), lints each tarball with publint and are-the-types-wrong, installs the tarballs with npm
 // into a scratch project outside the monorepo, and runs what a new user runs there: the README's
-// first snippet (core + lora + a backend) and `npx peftjs --help`. Needs built packages.
-import { spawnSync } from 'node:child_process';
+// first snippet (core + lora + a backend) and `npx peftjs --help`; then installs the CLI globally
+// (`npm i -g @peftjs/cli` into a scratch prefix, through a local registry that serves the
+// tarballs) and runs its bin there. Needs built packages.
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startLocalRegistry } from './local-registry.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const TFJS_VERSION = '4.22.0';
 const scratch = mkdtempSync(join(tmpdir(), 'peftjs-pack-'));
 const tarballs = join(scratch, 'tarballs');
 const project = join(scratch, 'project');
+const globalPrefix = join(scratch, 'global');
 let failures = 0;
 
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, { encoding: 'utf8', ...options, env: { ...process.env, ...options.env } });
   return { status: result.status ?? 1, output: `${result.stdout ?? ''}${result.stderr ?? ''}` };
+}
+
+// The local registry answers from this process, so npm must run without blocking it.
+function runAsync(command, args, options = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { ...options, env: { ...process.env, ...options.env } });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', (error) => resolve({ status: 1, output: `${output}${error.message}` }));
+    child.on('close', (status) => resolve({ status: status ?? 1, output }));
+  });
 }
 
 function check(label, result, expectation = () => true) {
@@ -102,6 +118,36 @@ console.log('backend', tf.getBackend(), 'saved my-adapter');
       (output) => output.includes('trainable params: 2,560 || all params: 21,770') && output.includes('saved my-adapter'),
     );
     check('npx peftjs --help', run('npx', ['--no-install', 'peftjs', '--help'], { cwd: project }), (output) => output.includes('train'));
+  }
+
+  // A global install, as the README's `npm i -g @peftjs/cli`: npm nests the CLI's dependencies
+  // under it, so this checks that layout (one tfjs-core for all packages) and the bin link.
+  const cli = packages.find(({ manifest }) => manifest.name === '@peftjs/cli')?.manifest;
+  const registry = await startLocalRegistry(packed, run('npm', ['config', 'get', 'registry']).output.trim());
+  const globalInstall = await runAsync(
+    'npm',
+    ['install', '--global', '--prefix', globalPrefix, '--registry', registry.url, '--no-audit', '--no-fund', '--loglevel=error', `@peftjs/cli@${cli?.version}`],
+    { cwd: scratch },
+  );
+  await registry.close();
+  if (check('npm i -g @peftjs/cli into a scratch prefix', globalInstall)) {
+    const bin = join(globalPrefix, 'bin', 'peftjs');
+    // Best of three, so a cold disk cache does not count.
+    const times = [];
+    let help = { status: 1, output: '' };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const start = performance.now();
+      help = run(bin, ['--help'], { cwd: scratch });
+      times.push(performance.now() - start);
+    }
+    const fastest = Math.min(...times);
+    check(`global peftjs --help (${fastest.toFixed(0)} ms, under 1000)`, help, (output) => output.includes('train') && fastest < 1000);
+    // A real command: the bin loads tfjs and every package from the global folder.
+    check(
+      'global peftjs inspect <a fixture adapter>',
+      run(bin, ['inspect', join(root, 'test-fixtures/peft/gpt2-lora/adapter')], { cwd: scratch }),
+      (output) => output.includes('4 tensors, 1,024 parameters') && !output.includes('has already been set'),
+    );
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -75,7 +75,7 @@ export { FROZEN_LINEAR_LAYER, isFrozenLinearLayer, type FrozenLinearLayer } from
 export { namedLayers, type NamedLayer } from './model/named-layers';
 export { namedParameters } from './model/named-parameters';
 export { rewriteModel } from './model/rewrite-model';
-export { ModulesToSaveLayer } from './model/modules-to-save-layer';
+export { ModulesToSaveLayer, type ModulesToSaveCopySource } from './model/modules-to-save-layer';
 export { withForwardContext, currentForwardContext, BASE_ADAPTER_NAME, type ForwardContext } from './model/forward-context';
 export { injectAdapter, allLinearTargets } from './model/inject';
 export { PEFT_KEY_PREFIX } from './model/state-dict';

@@ -11,6 +11,20 @@ type Shape = Array<number | null>;
 const MODULES_TO_SAVE = Symbol.for('peftjs.modulesToSaveLayer');
 
 /**
+ * A layer whose trainable copy is not a clone of itself. An output head tied to the token
+ * embedding owns no weights; PEFT's deepcopy of it gets a weight of its own, so its copy is a
+ * head with its own matrix, starting from the embedding's.
+ */
+export interface ModulesToSaveCopySource {
+  /** A new, built layer named `name`, computing what this layer computes now, with weights of its own. */
+  modulesToSaveCopy(name: string): layers.Layer;
+}
+
+function hasOwnCopy(layer: layers.Layer): layer is layers.Layer & ModulesToSaveCopySource {
+  return typeof (layer as Partial<ModulesToSaveCopySource>).modulesToSaveCopy === 'function';
+}
+
+/**
  * PEFT's ModulesToSaveWrapper: the original layer stays frozen, each adapter trains a full copy
  * of it, and the active adapter's copy runs in its place. Saved as the original layer's weights.
  */
@@ -60,8 +74,13 @@ export class ModulesToSaveLayer extends layers.Layer {
   addAdapter(adapterName: string): void {
     if (this.copies.has(adapterName)) return;
     const original = this.originalModule;
+    const name = `${this.name}/modules_to_save/${adapterName}`;
+    if (hasOwnCopy(original)) {
+      this.copies.set(adapterName, original.modulesToSaveCopy(name));
+      return;
+    }
     const [cls, fromConfig] = lookupSerializable(original.getClassName());
-    const copy = fromConfig(cls, { ...original.getConfig(), name: `${this.name}/modules_to_save/${adapterName}` }) as layers.Layer;
+    const copy = fromConfig(cls, { ...original.getConfig(), name }) as layers.Layer;
     copy.build(inputShapeOf(original));
     // Variables share the original data until the first update replaces it (tfjs assign swaps buffers).
     copy.setWeights(original.getWeights());

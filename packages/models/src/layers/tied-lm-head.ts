@@ -3,6 +3,8 @@ import { layers } from '@tensorflow/tfjs-layers';
 import { single, singleShape, type Kwargs, type Shape } from './layer-utils';
 import { frozenMatMul } from '../frozen/frozen-ops';
 import { storedWeightOf } from '../frozen/frozen-layers';
+import type { ModulesToSaveCopySource } from '@peftjs/core';
+import { Linear } from './linear';
 
 /**
  * An output head as a function of hidden rows: what a chunked loss calls per chunk. `logits`
@@ -22,7 +24,7 @@ export interface HeadProjection {
  * `logits = hidden · Eᵀ`. It owns no weights, so the embedding is counted and trained once;
  * transformers' `lm_head.weight` is the same tensor as the embedding's, and is not saved.
  */
-export class TiedLMHead extends layers.Layer {
+export class TiedLMHead extends layers.Layer implements ModulesToSaveCopySource {
   static className = 'TiedLMHead';
   /** The layer whose `embeddings` weight is shared (a tfjs Embedding). */
   embeddingLayer: layers.Layer | undefined;
@@ -61,6 +63,24 @@ export class TiedLMHead extends layers.Layer {
       logits: (hidden) => tf.matMul(hidden, variable!.read() as tf.Tensor2D, false, true),
       inputGradient: (dLogits) => tf.matMul(dLogits, variable!.read() as tf.Tensor2D),
     };
+  }
+
+  /**
+   * The trainable copy `modules_to_save: ["lm_head"]` trains: a Linear head with its own weight,
+   * starting from the embedding matrix, as PEFT's deepcopy of a tied head unties it. It saves as
+   * `lm_head.weight` `[vocab, hidden]`; the embedding and this head stay as they were.
+   */
+  modulesToSaveCopy(name: string): layers.Layer {
+    const embedding = this.embeddingLayer?.weights[0];
+    if (!embedding) this.matrix();
+    const [vocabSize, hiddenSize] = embedding!.shape as [number, number];
+    const head = new Linear({ name, units: vocabSize, useBias: false });
+    head.build([null, hiddenSize]);
+    // A store-backed embedding reads as a new tensor, a variable as its own; tidy keeps the variable.
+    const kernel = tf.tidy(() => tf.transpose(embedding!.read()));
+    head.setWeights([kernel]);
+    kernel.dispose();
+    return head;
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
