@@ -5,3 +5,6 @@ console.warn = (...parts: unknown[]) => {
   if (typeof parts[0] === 'string' && parts[0].includes('looks like you are running TensorFlow.js in Node.js')) return;
   warn(...parts);
 };
+
+// A module, not a global script: its `warn` must not leak into the workspace type check as a global.
+export {};

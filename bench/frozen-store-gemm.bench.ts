@@ -6,9 +6,10 @@
  * GFLOP/s against this core's measured FMA peak (`measurePeak`, taken around every group, best).
  * Shapes: SmolLM-135M's q_proj, up_proj, down_proj; Qwen2-0.5B's up_proj; TinyLlama-1.1B's q_proj (~2 min).
  */
-import { loadNative, SGEMM_PARAMS, SgemmParam, STORE_CREATE_PARAMS, STORE_MAT_MUL_PARAMS, StoreStorage, type NativeAddon } from '@peftjs/native';
+import { SGEMM_PARAMS, SgemmParam, STORE_CREATE_PARAMS, STORE_MAT_MUL_PARAMS, StoreStorage } from '@peftjs/native';
 
 import { Bench, runMain } from './harness';
+import { nativeAddonOrSkip, PeakMeter, seededFloats as seeded } from './native-gemm-common';
 
 const ROWS = 512;
 const REPETITIONS = Number(process.env.BENCH_STEPS ?? 3);
@@ -26,37 +27,20 @@ const models: Array<{ name: string; shapes: Array<[string, number, number]> }> =
   { name: 'TinyLlama-1.1B', shapes: [['q_proj', 2048, 2048]] },
 ];
 
-function seeded(size: number, seed: number): Float32Array {
-  const values = new Float32Array(size);
-  let state = seed >>> 0 || 1;
-  for (let index = 0; index < size; index++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    values[index] = ((state / 2 ** 32) * 2 - 1) * 0.05;
-  }
-  return values;
-}
-
 await runMain(async () => {
-  const status = loadNative();
-  if (!status.available) {
-    console.log(`skipped: @peftjs/native is unavailable (${status.reason})`);
-    return;
-  }
-  const addon: NativeAddon = status.addon;
+  const addon = nativeAddonOrSkip();
+  if (addon === undefined) return;
   const bench = new Bench(
     'frozen-store-gemm',
     'frozen-weight store GEMM (x·Wᵀ, dequantised in the packing) per storage on LLaMA shapes, 512 rows, 1 and 2 threads, vs the measured FMA peak',
   );
-  let peak = 0;
-  const measure = () => {
-    peak = Math.max(peak, addon.measurePeak(150));
-  };
+  const peak = new PeakMeter(addon, 150);
   const rows: Array<Record<string, string | number>> = [];
   for (const threads of [1, 2]) {
     addon.setThreads(threads);
     for (const model of models) {
       for (const [shape, inFeatures, outFeatures] of model.shapes) {
-        measure();
+        peak.measure();
         const weight = seeded(outFeatures * inFeatures, 3);
         const x = seeded(ROWS * Math.max(inFeatures, outFeatures), 5);
         // one buffer: x, the float32 weight (for the plain SGEMM), out
@@ -94,7 +78,7 @@ await runMain(async () => {
           ...(shape === 'up_proj' ? (['float32', 'nf4'] as const).map((storage) => ({ name: `${prefix} store ${storage} dY·W`, run: forward(entries.get(storage)!, false) })) : []),
         ];
         const results = await bench.interleaved(cases.map((entry) => ({ ...entry, warmup: 1, repetitions: REPETITIONS })));
-        measure();
+        peak.measure();
         for (const result of results) {
           rows.push({
             case: result.name,
@@ -107,7 +91,7 @@ await runMain(async () => {
     }
   }
   addon.setThreads(1);
-  console.log(`\nmeasured FMA peak of one core (best over the run): ${peak.toFixed(1)} GFLOP/s (ISA ${addon.info().isa})`);
-  console.table(rows.map((row) => ({ ...row, 'best / 1-core peak': `${((100 * (row['GFLOP/s (best)'] as number)) / peak).toFixed(0)}%` })));
-  bench.finish({ peakGflops: peak, isa: addon.info().isa, rows });
+  console.log(`\nmeasured FMA peak of one core (best over the run): ${peak.best.toFixed(1)} GFLOP/s (ISA ${addon.info().isa})`);
+  console.table(rows.map((row) => ({ ...row, 'best / 1-core peak': `${((100 * (row['GFLOP/s (best)'] as number)) / peak.best).toFixed(0)}%` })));
+  bench.finish({ peakGflops: peak.best, isa: addon.info().isa, rows });
 });

@@ -10,6 +10,8 @@
  *   pnpm bench scale                                   everything (long: run under the heavy lock)
  *   SCALE_SHAPES=smollm-135m,gpt2-124m SCALE_STORAGES=float32 SCALE_STEPS=3 pnpm bench scale
  *   SCALE_TORCH=0 …                                    skip the PyTorch anchor
+ *   SCALE_THREADS=2 …                                  both sides on 2 threads (peftjs: PEFTJS_THREADS, the
+ *                                                      native GEMM split; torch: set_num_threads)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -35,7 +37,8 @@ const seq = process.env.SCALE_SEQ ?? '128';
 const torchPython = '/usr/bin/python3';
 const runTorch = process.env.SCALE_TORCH !== '0' && spawnSync(torchPython, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 const timeoutMs = Number(process.env.SCALE_TIMEOUT_S ?? '1500') * 1000;
-const childEnv = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1', PEFTJS_THREADS: '1', PEFTJS_WASM_THREADS: '1' };
+const threads = process.env.SCALE_THREADS ?? '1';
+const childEnv = { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads, PEFTJS_THREADS: threads, PEFTJS_WASM_THREADS: '1' };
 
 interface Row {
   shape: string;
@@ -139,7 +142,7 @@ writeFileSync(
       name: 'scale',
       date: new Date().toISOString(),
       machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGB: os.totalmem() / 2 ** 30, node: process.version, platform: process.platform },
-      workload: { batch: Number(batch), seq: Number(seq), steps: Number(steps), lora: { r: 16, alpha: 32, dropout: 0 }, optimizer: 'adam 1e-4', threads: 1 },
+      workload: { batch: Number(batch), seq: Number(seq), steps: Number(steps), lora: { r: 16, alpha: 32, dropout: 0 }, optimizer: 'adam 1e-4', threads: Number(threads) },
       shapes: shapes.map((shape) => ({ name: shape.name, label: shape.label, parameters: parameterCount(shape), targets: shape.targets, config: shape.config })),
       rows,
     },

@@ -18,6 +18,7 @@ first), tokensPerSecond, maxRssMB (this process's peak), losses.
 import argparse
 import json
 import math
+import os
 import resource
 import statistics
 import struct
@@ -28,7 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-torch.set_num_threads(1)
+# one thread unless the bench asks for more (SCALE_THREADS sets OMP_NUM_THREADS)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 # Weights come from the file: skip the default initialisation of the frozen modules.
 nn.Linear.reset_parameters = lambda self: None
 nn.Embedding.reset_parameters = lambda self: None

@@ -49,7 +49,8 @@ function memoryBreakdown(): Record<string, number> {
 }
 const started = performance.now();
 try {
-  await initBackend({ backend: 'wasm', wasmThreads: 1, threads: 1 });
+  // the native GEMM's threads from PEFTJS_THREADS (the bench's SCALE_THREADS), XNNPACK's stay at 1
+  await initBackend({ backend: 'wasm', wasmThreads: 1, threads: Number(process.env.PEFTJS_THREADS ?? '1') });
   setWarningHandler(() => {});
   registerTuner(lora);
   const options: Record<string, unknown> = {};

@@ -3,6 +3,7 @@ import type { BackendPreference, BackendReport } from './backend';
 import { LossPlot } from './loss-plot';
 import type { Reply, Request, Results, StepEvent, WorkerMessage } from './protocol';
 import { SAMPLE_ID_PROMPT, SAMPLE_PROMPT, SAMPLE_QA_JSONL, sampleIdRows } from './sample-data';
+import type { WeightStorage } from './model-files';
 import type { AdapterSummary, GenerateReport, Generation, Method, ModelSummary, StepReport, TrainSettings } from './session';
 
 // ---- elements ------------------------------------------------------------------------------
@@ -172,9 +173,12 @@ function showModel(summary: ModelSummary): void {
     summary.vocabSize ? `vocabulary ${summary.vocabSize}` : undefined,
     `${formatCount(summary.parameters)} parameters`,
     summary.hasTokenizer ? 'tokenizer.json' : 'no tokenizer: token ids in and out',
+    `frozen weights: ${summary.storageLabel}`,
   ].filter(Boolean);
   setStatus(modelStatus, `${summary.name} — ${parts.join(' · ')}`, 'loaded');
   modelStatus.dataset.name = summary.name;
+  modelStatus.dataset.storage = summary.storage;
+  modelStatus.dataset.storedBytes = String(summary.storedBytes);
   const data = summary.hasTokenizer ? SAMPLE_QA_JSONL : sampleIdRows(summary.vocabSize ?? 16);
   const prompt = summary.hasTokenizer ? SAMPLE_PROMPT : SAMPLE_ID_PROMPT;
   if (dataBox.value === sampleData) dataBox.value = sampleData = data;
@@ -188,7 +192,7 @@ async function loadModel(files: Record<string, Blob>, name: string): Promise<voi
   await run('loading', async () => {
     setStatus(modelStatus, `Loading ${name}…`, 'loading');
     try {
-      showModel(await call('load-model', { files, name }));
+      showModel(await call('load-model', { files, name, storage: $<HTMLSelectElement>('weight-storage').value as WeightStorage }));
     } catch (error) {
       // The previous model (if any) is still loaded in the worker.
       if (model) setStatus(modelStatus, `${model.name} is still loaded.`, 'loaded');
@@ -218,9 +222,10 @@ $('load-demo').addEventListener('click', async () => {
 });
 
 /** Files by base name from the shallowest folder that holds `marker` (a picked folder may hold sub-folders). */
-function filesBeside(list: FileList, marker: string): { files: Record<string, Blob>; folder: string } | undefined {
-  const entries = Array.from(list).map((file) => {
-    const path = (file.webkitRelativePath || file.name).split('/');
+function filesBeside(list: FileList | ReadonlyArray<{ file: File; path: string }>, marker: string): { files: Record<string, Blob>; folder: string } | undefined {
+  const entries = Array.from(list as ArrayLike<File | { file: File; path: string }>).map((item) => {
+    const file = item instanceof File ? item : item.file;
+    const path = (item instanceof File ? item.webkitRelativePath || item.name : item.path).split('/');
     return { file, name: path.at(-1)!, folder: path.slice(0, -1).join('/') };
   });
   const candidates = entries.filter((entry) => entry.name === marker).sort((a, b) => a.folder.split('/').length - b.folder.split('/').length);
@@ -239,6 +244,53 @@ for (const id of ['model-folder', 'model-files']) {
     await loadModel(picked.files, picked.folder.split('/').at(-1) || 'my-model');
   });
 }
+
+/** The files of a dropped folder (read recursively) or the dropped files, with their paths. */
+async function droppedFiles(transfer: DataTransfer): Promise<Array<{ file: File; path: string }>> {
+  const out: Array<{ file: File; path: string }> = [];
+  const visit = async (entry: FileSystemEntry, folder: string): Promise<void> => {
+    if (entry.isFile) {
+      const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
+      out.push({ file, path: folder ? `${folder}/${entry.name}` : entry.name });
+      return;
+    }
+    const reader = (entry as FileSystemDirectoryEntry).createReader();
+    const path = folder ? `${folder}/${entry.name}` : entry.name;
+    // readEntries gives a directory's entries in batches, until an empty one.
+    for (;;) {
+      const batch = await new Promise<FileSystemEntry[]>((resolve, reject) => reader.readEntries(resolve, reject));
+      if (batch.length === 0) break;
+      for (const child of batch) await visit(child, path);
+    }
+  };
+  const entries = Array.from(transfer.items)
+    .map((item) => item.webkitGetAsEntry?.())
+    .filter((entry): entry is FileSystemEntry => entry != null);
+  if (entries.length > 0) for (const entry of entries) await visit(entry, '');
+  else for (const file of Array.from(transfer.files)) out.push({ file, path: file.name });
+  return out;
+}
+
+const modelSection = $('model-section');
+modelSection.addEventListener('dragover', (event) => {
+  if (busy || !event.dataTransfer?.types.includes('Files')) return;
+  event.preventDefault();
+  modelSection.classList.add('dragging');
+});
+modelSection.addEventListener('dragleave', () => modelSection.classList.remove('dragging'));
+modelSection.addEventListener('drop', async (event) => {
+  event.preventDefault();
+  modelSection.classList.remove('dragging');
+  if (busy || !event.dataTransfer) return;
+  const dropped = await droppedFiles(event.dataTransfer);
+  // As a picked folder: the folder holding config.json wins.
+  const picked = filesBeside(dropped, 'config.json');
+  if (!picked?.files['config.json']) {
+    showMessage(`Drop a model folder, or its config.json and model.safetensors (got ${dropped.map(({ path }) => path).join(', ') || 'nothing readable'}).`);
+    return;
+  }
+  await loadModel(picked.files, picked.folder.split('/').at(-1) || 'my-model');
+});
 
 // ---- training ------------------------------------------------------------------------------
 
@@ -273,6 +325,7 @@ function settings(): TrainSettings {
       .filter((name) => name !== ''),
     numVirtualTokens: number('virtual-tokens'),
     promptInitText: input('prompt-init-text').value,
+    gradientCheckpointing: input('gradient-checkpointing').checked,
   };
 }
 
@@ -290,11 +343,14 @@ trainButton.addEventListener('click', async () => {
     if (steps++ === 0) plot.reset(report.totalSteps);
     plot.add(report.loss);
     progress.value = report.step / report.totalSteps;
+    const heap = report.heapBytes === undefined ? '' : ` · wasm heap ${formatBytes(report.heapBytes)}`;
     setStatus(
       trainStatus,
-      `step ${report.step}/${report.totalSteps} · loss ${report.loss.toFixed(3)} · epoch ${report.epoch.toFixed(1)} · ${Math.round(report.tokensPerSecond)} tokens/s · ${formatSeconds(report.etaSeconds)} left`,
+      `step ${report.step}/${report.totalSteps} · loss ${report.loss.toFixed(3)} · ${report.stepSeconds.toFixed(2)} s/step · epoch ${report.epoch.toFixed(1)} · ${Math.round(report.tokensPerSecond)} tokens/s${heap} · ${formatSeconds(report.etaSeconds)} left`,
       'training',
     );
+    trainStatus.dataset.stepSeconds = String(report.stepSeconds);
+    if (report.heapBytes !== undefined) trainStatus.dataset.heapBytes = String(report.heapBytes);
   };
   const report = await run('training', () => call('train', { data: dataBox.value, settings: chosen }));
   onStep = undefined;

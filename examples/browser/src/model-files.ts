@@ -1,8 +1,19 @@
 import { getModelInfo, setModelInfo } from '@peftjs/core';
 import { openSafetensors, SAFETENSORS_INDEX_NAME, type SafetensorsReader } from '@peftjs/hub';
 import {
+  assertFits,
+  buildWithFrozenWeights,
+  estimateLoadMemory,
+  FROZEN_DTYPES,
+  formatBytes,
+  FrozenWeightVariable,
   generationDefaultsFrom,
+  MemoryBudgetError,
+  parseFrozenStorage,
+  QUANTIZATIONS,
   getModelType,
+  listModelTypes,
+  registerBuiltinModelTypes,
   loadWeights,
   modelFromConfig,
   parsePretrainedConfig,
@@ -11,10 +22,23 @@ import {
   type WeightSource,
 } from '@peftjs/models';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { openFrozenFiles, type CheckpointTensors } from './frozen-files';
 import { UserError } from './user-error';
 
 /** A model folder's files by name (what a folder picker or the demo manifest gives). */
 export type ModelFiles = Readonly<Record<string, Blob>>;
+
+/**
+ * Where the frozen base weights live: `heap` as float32 tfjs tensors (in the wasm heap on wasm),
+ * or in JS arrays outside the heap in a storage format (`float32`, `bfloat16`, `float16`, `int8`,
+ * `nf4`, `fp4`; dequantised per use). `auto`: the heap for models under AUTO_STORE_PARAMETERS,
+ * else bfloat16 outside the heap.
+ */
+export const WEIGHT_STORAGES = ['auto', 'heap', ...FROZEN_DTYPES, ...QUANTIZATIONS] as const;
+export type WeightStorage = (typeof WEIGHT_STORAGES)[number];
+
+/** From this many parameters `auto` keeps the frozen weights outside the wasm heap, in bfloat16. */
+export const AUTO_STORE_PARAMETERS = 50_000_000;
 
 export interface LoadedModel {
   model: LayersModel;
@@ -24,6 +48,10 @@ export interface LoadedModel {
   generation: GenerationDefaults;
   /** Written as `base_model_name_or_path` into adapter configs. */
   name: string;
+  /** Where the frozen weights live (`auto` resolved). */
+  storage: Exclude<WeightStorage, 'auto'>;
+  /** Bytes the frozen weights hold outside the wasm heap (0 with `heap`). */
+  storedBytes: number;
 }
 
 async function json(files: ModelFiles, name: string): Promise<Record<string, unknown> | undefined> {
@@ -40,7 +68,7 @@ async function json(files: ModelFiles, name: string): Promise<Record<string, unk
 }
 
 /** The checkpoint as a weight source: model.safetensors, or the shards model.safetensors.index.json names. */
-async function openWeightFiles(files: ModelFiles): Promise<WeightSource> {
+async function openWeightFiles(files: ModelFiles): Promise<WeightSource & Pick<CheckpointTensors, 'readData'>> {
   const readers = new Map<string, SafetensorsReader>();
   const single = files['model.safetensors'];
   try {
@@ -78,6 +106,7 @@ async function openWeightFiles(files: ModelFiles): Promise<WeightSource> {
     shape: (name) => get(name).info(name).shape,
     dtype: (name) => get(name).info(name).dtype,
     read: (name) => get(name).readTensor(name),
+    readData: (name) => get(name).readData(name),
     async close() {
       await Promise.all([...readers.values()].map((reader) => reader.close()));
     },
@@ -90,27 +119,57 @@ async function openWeightFiles(files: ModelFiles): Promise<WeightSource> {
  * special_tokens_map.json) and generation_config.json. `@peftjs/models`' own `fromPretrained`
  * does the same from a folder path in Node.
  */
-export async function loadCausalLmFromFiles(files: ModelFiles, name: string): Promise<LoadedModel> {
+export async function loadCausalLmFromFiles(files: ModelFiles, name: string, options: { storage?: WeightStorage } = {}): Promise<LoadedModel> {
   const rawConfig = await json(files, 'config.json');
   if (!rawConfig) throw new UserError(`the model files have no config.json (got ${Object.keys(files).join(', ') || 'no files'})`);
+  const asked = options.storage ?? 'auto';
+  if (!(WEIGHT_STORAGES as readonly string[]).includes(asked)) throw new UserError(`unknown weight storage "${asked}"; one of ${WEIGHT_STORAGES.join(', ')}`);
   const config = parsePretrainedConfig(rawConfig, 'config.json');
-  const model = modelFromConfig(rawConfig, 'causal-lm', { init: 'zeros' });
+  registerBuiltinModelTypes();
+  const definition = getModelType(config.model_type);
+  const causalTypes = listModelTypes().filter((type) => getModelType(type)?.tasks['causal-lm']);
+  if (!definition?.tasks['causal-lm']) throw new UserError(`model_type "${config.model_type}" is not a causal LM this page can build; it builds ${causalTypes.join(', ')}`);
+  const task = definition.tasks['causal-lm'];
+  const typed = definition.parseConfig(config, 'config.json');
+  const source = await openWeightFiles(files);
+  let model: LayersModel | undefined;
+  let storage: LoadedModel['storage'];
   try {
-    const definition = getModelType(config.model_type)!;
-    const task = definition.tasks['causal-lm']!;
-    const typed = definition.parseConfig(config, 'config.json');
-    const source = await openWeightFiles(files);
+    const tensors = new Map(source.names.map((tensor) => [tensor, { dtype: source.dtype(tensor), shape: source.shape(tensor) }]));
+    const parameters = [...tensors.values()].reduce((sum, { shape }) => sum + shape.reduce((product, size) => product * size, 1), 0);
+    storage = asked === 'auto' ? (parameters >= AUTO_STORE_PARAMETERS ? 'bfloat16' : 'heap') : asked;
+    const frozenStorage =
+      storage === 'heap' ? undefined : parseFrozenStorage((QUANTIZATIONS as readonly string[]).includes(storage) ? { quantization: storage } : { dtype: storage });
+    // Says "needs X of wasm heap, which holds at most 4 GiB" before anything is allocated.
+    const estimate = frozenStorage ? estimateLoadMemory(tensors, frozenStorage, false) : { heapBytes: 4 * parameters, outsideBytes: 0, mappedBytes: 0, hints: [] };
     try {
-      await loadWeights(model, source, {
-        basePrefix: definition.basePrefix,
-        ignoreUnexpected: [...(definition.ignoreUnexpected ?? []), ...(task.ignoreUnexpected?.(typed) ?? [])],
-      });
-    } finally {
-      await source.close();
+      assertFits(frozenStorage ? estimate : { ...estimate, hints: ['weight storage bfloat16 (outside the wasm heap)'] }, `load ${name}`);
+    } catch (error) {
+      if (MemoryBudgetError.isInstance(error)) throw new UserError(error.message);
+      throw error;
     }
+    if (frozenStorage) {
+      const frozen = await openFrozenFiles(source, frozenStorage, definition.basePrefix);
+      try {
+        model = buildWithFrozenWeights(frozen, () => modelFromConfig(rawConfig, 'causal-lm', { init: 'zeros' }));
+      } catch (error) {
+        for (const weight of frozen.weights) weight.dispose();
+        throw error;
+      } finally {
+        frozen.release();
+      }
+    } else {
+      model = modelFromConfig(rawConfig, 'causal-lm', { init: 'zeros' });
+    }
+    await loadWeights(model, source, {
+      basePrefix: definition.basePrefix,
+      ignoreUnexpected: [...(definition.ignoreUnexpected ?? []), ...(task.ignoreUnexpected?.(typed) ?? [])],
+    });
   } catch (error) {
-    model.dispose();
+    model?.dispose();
     throw error;
+  } finally {
+    await source.close();
   }
   setModelInfo(model, { ...getModelInfo(model), nameOrPath: name });
   const tokenizerJson = await json(files, 'tokenizer.json');
@@ -119,5 +178,17 @@ export async function loadCausalLmFromFiles(files: ModelFiles, name: string): Pr
     : undefined;
   const generationConfig = await json(files, 'generation_config.json');
   const generation = { ...generationDefaultsFrom(rawConfig), ...(generationConfig ? generationDefaultsFrom(generationConfig) : {}) };
-  return { model, config: rawConfig, tokenizer, generation, name };
+  return { model, config: rawConfig, tokenizer, generation, name, storage, storedBytes: storedBytes(model) };
+}
+
+/** Bytes the model's frozen weights hold outside the tfjs heap. */
+export function storedBytes(model: LayersModel): number {
+  let bytes = 0;
+  for (const weight of model.weights) if (FrozenWeightVariable.isFrozenWeightVariable(weight)) bytes += weight.weight.bytes;
+  return bytes;
+}
+
+/** "bfloat16 outside the wasm heap (270 MB)", for the page. */
+export function describeStorage(storage: LoadedModel['storage'], bytes: number): string {
+  return storage === 'heap' ? 'float32 tensors in the tfjs heap' : `${storage} outside the tfjs heap (${formatBytes(bytes)})`;
 }

@@ -2,7 +2,7 @@
 // Vite, serve it on 127.0.0.1, load the demo model, train, watch the loss fall in the plot,
 // generate, download the adapter, and check that the downloaded files load in Node with
 // @peftjs/hub and give the outputs the page showed. Skipped when /usr/bin/chromium is missing.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +18,8 @@ import { AutoModelForCausalLM, generate } from '@peftjs/models';
 import { initBackend } from '@peftjs/runtime';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHAPES } from '@peftjs/bench/scale/model-shapes';
+import { writeRandomCheckpoint } from '@peftjs/bench/scale/write-random-checkpoint';
 import { findDemoBase } from '../demo-base';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -38,6 +40,31 @@ let page: Page;
 let trained: { promptIds: number[]; ids: number[]; logits: number[] } | undefined;
 /** The losses of the LoRA run on wasm, to compare another backend's first steps with. */
 let wasmLosses: number[] = [];
+
+/** Peak and current resident memory (VmHWM, VmRSS) of each process of the browser launched with `marker` in its command line. */
+function browserMemory(marker: string): Array<{ pid: number; type: string; peak: number; resident: number }> {
+  const processes = new Map<number, { parent: number; command: string; peak: number; resident: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const status = readFileSync(`/proc/${name}/status`, 'utf8');
+      const field = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+      processes.set(Number(name), {
+        parent: field('PPid'),
+        command: readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' '),
+        peak: field('VmHWM') * 1024,
+        resident: field('VmRSS') * 1024,
+      });
+    } catch {
+      // the process ended while being read
+    }
+  }
+  const root = [...processes].find(([, process]) => process.command.includes(marker))?.[0];
+  const inTree = (pid: number): boolean => pid === root || (pid > 1 && processes.has(pid) && inTree(processes.get(pid)!.parent));
+  return [...processes]
+    .filter(([pid]) => root !== undefined && inTree(pid))
+    .map(([pid, process]) => ({ pid, type: /--type=(\S+)/.exec(process.command)?.[1] ?? 'browser', peak: process.peak, resident: process.resident }));
+}
 
 /** A tiny static file server for the built page. */
 async function serve(root: string): Promise<Server> {
@@ -119,7 +146,8 @@ describe.skipIf(!hasChromium)(`the page in Chromium (${CHROMIUM})`, () => {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     const { chromium } = await import('playwright-core');
     // --no-sandbox: CI containers run as root, where Chromium's sandbox cannot start.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    // The marker switch (ignored by Chromium) finds this browser's processes for the memory report.
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', `--peftjs-e2e=${workDir}`] });
     page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });
     page.on('pageerror', (error) => console.error('page error:', error.message));
     await initBackend({ backend: 'wasm' });
@@ -302,4 +330,105 @@ describe.skipIf(!hasChromium)(`the page in Chromium (${CHROMIUM})`, () => {
       await gl.close();
     }
   }, 120_000);
+
+  it('loads a model from files dropped on the model section', async () => {
+    const dropPage = await browser.newPage();
+    try {
+      await dropPage.goto(`${url}?backend=wasm`);
+      await dropPage.waitForFunction(() => document.getElementById('backend')!.dataset.backend === 'wasm', null, { timeout: 60_000 });
+      // The demo's files, dropped as files (not a folder): what a drag from a file manager gives.
+      await dropPage.evaluate(async () => {
+        const base = new URL('demo-base/', document.baseURI);
+        const manifest = (await (await fetch(new URL('manifest.json', base))).json()) as { files: string[] };
+        const transfer = new DataTransfer();
+        for (const name of manifest.files) transfer.items.add(new File([await (await fetch(new URL(name, base))).blob()], name));
+        const section = document.getElementById('model-section')!;
+        section.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        section.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      });
+      await dropPage.waitForSelector('#model-status[data-state="loaded"]', { timeout: 60_000 });
+      expect(await dropPage.getAttribute('#model-status', 'data-name')).toBe('my-model');
+      expect(await dropPage.getAttribute('#model-status', 'data-storage')).toBe('heap');
+    } finally {
+      await dropPage.close();
+    }
+  }, 120_000);
+
+  it('trains LoRA r=16 (q_proj, v_proj) on a picked SmolLM-135M-shaped folder at batch 4 × 128 on wasm, with the step time shown', async () => {
+    // The real SmolLM-135M shape with random weights (transformers' init), written here, never committed.
+    const shape = SHAPES.find((candidate) => candidate.name === 'smollm-135m')!;
+    const folder = join(workDir, 'smollm-135m');
+    writeRandomCheckpoint(shape, folder);
+    const vocab = shape.config.vocab_size as number;
+    const big = await browser.newPage();
+    big.on('pageerror', (error) => console.error('page error:', error.message));
+    try {
+      await big.goto(`${url}?backend=wasm`);
+      await big.waitForFunction(() => document.getElementById('backend')!.dataset.backend === 'wasm', null, { timeout: 60_000 });
+      await big.selectOption('#weight-storage', 'bfloat16');
+      const loadStarted = performance.now();
+      await big.setInputFiles('#model-folder', folder);
+      await big.waitForSelector('#model-status[data-state="loaded"]', { timeout: 300_000 });
+      const loadSeconds = (performance.now() - loadStarted) / 1000;
+      expect(await big.getAttribute('#model-status', 'data-storage')).toBe('bfloat16');
+      // Every linear and the (tied) embedding in bfloat16 outside the heap: 2 bytes a value.
+      const {
+        hidden_size: hidden,
+        intermediate_size: intermediate,
+        num_hidden_layers: layers,
+        num_attention_heads: heads,
+        num_key_value_heads: kvHeads,
+      } = shape.config as Record<string, number>;
+      const kv = (hidden! / heads!) * kvHeads!;
+      const matrices = hidden! * vocab + layers! * hidden! * (2 * hidden! + 2 * kv + 3 * intermediate!);
+      expect(Number(await big.getAttribute('#model-status', 'data-stored-bytes'))).toBe(2 * matrices);
+      expect(await big.textContent('#model-status')).toMatch(/no tokenizer: token ids in and out/);
+
+      // Four rows of 128 token ids (the folder has no tokenizer).
+      let state = 12345;
+      const rows = Array.from({ length: 4 }, () => ({
+        input_ids: Array.from({ length: 128 }, () => {
+          state = (state * 1103515245 + 12345) % 2 ** 31;
+          return state % vocab;
+        }),
+      }));
+      await big.fill('#data', rows.map((row) => JSON.stringify(row)).join('\n'));
+      await big.check('input[name="method"][value="lora"]');
+      await big.fill('#lora-r', '16');
+      await big.fill('#lora-alpha', '32');
+      await big.fill('#target-modules', 'q_proj, v_proj');
+      await big.fill('#batch-size', '4');
+      await big.fill('#max-length', '128');
+      await big.fill('#steps', '2');
+      await big.fill('#learning-rate', '0.001');
+      await big.check('#gradient-checkpointing');
+      const trainStarted = performance.now();
+      await big.click('#train');
+      await big.waitForFunction(() => ['done', 'failed'].includes(document.getElementById('train-status')!.dataset.state!), null, { timeout: 600_000 });
+      const trainSeconds = (performance.now() - trainStarted) / 1000;
+      const memory = browserMemory(`--peftjs-e2e=${workDir}`);
+      expect(await big.getAttribute('#train-status', 'data-state')).toBe('done');
+      const losses = JSON.parse((await big.getAttribute('#loss-plot', 'data-losses'))!) as number[];
+      expect(losses).toHaveLength(2);
+      // Random init (std 0.02) gives near-uniform predictions: a loss near ln(vocab).
+      expect(losses.every(Number.isFinite)).toBe(true);
+      expect(Math.abs(losses[0]! - Math.log(vocab))).toBeLessThan(0.3);
+      const stepSeconds = Number(await big.getAttribute('#train-status', 'data-step-seconds'));
+      expect(stepSeconds).toBeGreaterThan(0);
+      const heapBytes = Number(await big.getAttribute('#train-status', 'data-heap-bytes'));
+      expect(heapBytes).toBeGreaterThan(0);
+      expect(heapBytes).toBeLessThanOrEqual(4 * 1024 ** 3);
+      const renderer = Math.max(...memory.filter((entry) => entry.type === 'renderer').map((entry) => entry.peak), 0);
+      const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+      console.log(
+        `SmolLM-135M shape in Chromium on wasm, LoRA r=16 q_proj,v_proj, batch 4 × 128, bfloat16 frozen weights, checkpointing: ` +
+          `load ${loadSeconds.toFixed(1)} s, last step ${stepSeconds.toFixed(1)} s, whole run (probe losses + 2 steps) ${trainSeconds.toFixed(1)} s, ` +
+          `wasm heap ${gib(heapBytes)}, renderer peak RSS ${gib(renderer)}, all browser processes peak ${gib(memory.reduce((sum, entry) => sum + entry.peak, 0))}; losses ${losses.map((loss) => loss.toFixed(4)).join(', ')}`,
+      );
+      // The adapter is shown (and its files made) once the run's report is in.
+      await big.waitForSelector('#adapter-status[data-peft-type="LORA"]', { timeout: 120_000 });
+    } finally {
+      await big.close();
+    }
+  }, 900_000);
 });

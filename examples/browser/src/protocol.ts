@@ -1,11 +1,12 @@
 import type { AdapterFileContents } from '@peftjs/hub';
 import type { BackendReport, BackendPreference } from './backend';
+import type { WeightStorage } from './model-files';
 import type { AdapterSummary, GenerateReport, ModelSummary, StepReport, TrainReport, TrainSettings } from './session';
 
 /** What the page asks the worker; each request gets one Reply with the same id. */
 export type Request =
   | { id: number; type: 'init'; backend: BackendPreference; wasmPath: string }
-  | { id: number; type: 'load-model'; files: Record<string, Blob>; name: string }
+  | { id: number; type: 'load-model'; files: Record<string, Blob>; name: string; storage: WeightStorage }
   | { id: number; type: 'train'; data: string; settings: TrainSettings }
   | { id: number; type: 'generate'; prompt: string; maxNewTokens: number }
   | { id: number; type: 'adapter-files' }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { fromPretrained } from '@peftjs/hub';
+import { fromPretrained, openSafetensors } from '@peftjs/hub';
 import { AutoModelForCausalLM, generate } from '@peftjs/models';
 import { initBackend } from '@peftjs/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +125,13 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
     await refuse(session.train('{"text": "a"}\n{not json', settings({})), /JSONL line 2 is not JSON/);
     await refuse(session.train(data, settings({ learningRate: -1 })), /learning rate/);
     await refuse(session.train(data, settings({ targetModules: ['q_prj'] })), /settings do not fit this model: .*q_prj/);
+    // A batch whose activations cannot fit the 4 GiB wasm heap: refused before it starts, naming what helps.
+    const count = tf.memory().numTensors;
+    await refuse(
+      session.train(data, settings({ batchSize: 1_000_000 })),
+      /not enough memory to train at batch 1000000 × \d+: needs .* of wasm heap .*options that help: .*gradient checkpointing, a smaller batch \(batch size 500000\)/,
+    );
+    expect(tf.memory().numTensors).toBe(count);
     await refuse(
       session.loadAdapter({ 'adapter_config.json': '{"peft_type":', 'adapter_model.safetensors': good['adapter_model.safetensors'] }, 'broken/'),
       /broken\/ is not a valid adapter: .*not valid JSON/,
@@ -173,5 +180,63 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
     expect(reloaded.adapted!.ids).toEqual(trained.adapted!.ids);
     expect(maxDifference(reloaded.adapted!.logits, trained.adapted!.logits)).toBeLessThan(1e-5);
     expect(maxDifference(reloaded.base.logits, trained.base.logits)).toBe(0);
+  });
+
+  it('keeps the frozen weights outside the heap when asked (float32 the same as tensors, bfloat16 close), and trains with checkpointing', async () => {
+    const files = await demoFiles();
+    const reference = (await session.generate(prompt, 4)).base;
+    const stored = new Session();
+    const summary = await stored.loadModel(files, demo.name, { storage: 'float32' });
+    expect(summary.storage).toBe('float32');
+    expect(summary.storedBytes).toBeGreaterThan(0);
+    expect(summary.storageLabel).toMatch(/float32 outside the tfjs heap/);
+    // The same weights read through the array store: the same outputs as float32 tensors.
+    const base = (await stored.generate(prompt, 4)).base;
+    expect(base.ids).toEqual(reference.ids);
+    expect(maxDifference(base.logits, reference.logits)).toBeLessThan(1e-5);
+
+    const half = await stored.loadModel(files, demo.name, { storage: 'bfloat16' });
+    expect(half.storedBytes).toBe(summary.storedBytes / 2);
+    const halfLogits = (await stored.generate(prompt, 4)).base.logits;
+    expect(maxDifference(halfLogits, reference.logits)).toBeLessThan(0.1);
+    expect(maxDifference(halfLogits, reference.logits)).toBeGreaterThan(0);
+    const count = tf.memory().numTensors;
+    const steps: number[] = [];
+    const report = await stored.train(data, settings({ method: 'lora', steps: 6, gradientCheckpointing: true }), { onStep: (step) => steps.push(step.stepSeconds) });
+    expect(report.dataLossAfter).toBeLessThan(report.dataLossBefore);
+    expect(steps).toHaveLength(6);
+    expect(steps.every((seconds) => seconds > 0)).toBe(true);
+    // The adapter's weights and Adam state are what stays; a second run frees the first one's.
+    const afterFirst = tf.memory().numTensors;
+    await stored.train(data, settings({ method: 'lora', steps: 2, gradientCheckpointing: true }));
+    expect(tf.memory().numTensors).toBe(afterFirst);
+    expect(afterFirst).toBeGreaterThan(count);
+
+    // A storage that does not exist: refused, the loaded model kept.
+    const error = await stored.loadModel(files, demo.name, { storage: 'int3' as never }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).toMatch(/unknown weight storage "int3"; one of auto, heap, float32, bfloat16/);
+    expect(stored.modelSummary().storage).toBe('bfloat16');
+  });
+
+  it("builds GPT-2's Conv1D layers over the store too (saved [in, out], stored transposed): the outputs of float32 tensors", async () => {
+    const folder = join(import.meta.dirname, '../../../test-fixtures/peft/gpt2-lora/base');
+    const files: Record<string, Blob> = {};
+    for (const file of ['config.json', 'model.safetensors']) files[file] = new Blob([new Uint8Array(await readFile(join(folder, file)))]);
+    const heap = new Session();
+    await heap.loadModel(files, 'gpt2', { storage: 'heap' });
+    const stored = new Session();
+    const summary = await stored.loadModel(files, 'gpt2', { storage: 'float32' });
+    // Every 2-D weight went to the store (wte, c_attn, c_proj, c_fc) but the position table wpe, which stays a tensor as in Node's store.
+    const header = await openSafetensors(files['model.safetensors']!);
+    const matrices = header.header.tensors
+      .filter((tensor) => tensor.shape.length === 2 && !tensor.name.endsWith('wpe.weight'))
+      .reduce((sum, tensor) => sum + tensor.shape[0]! * tensor.shape[1]!, 0);
+    await header.close();
+    expect(summary.storedBytes).toBe(4 * matrices);
+    const expected = await heap.generate('1 2 3 4', 3);
+    const actual = await stored.generate('1 2 3 4', 3);
+    expect(actual.base.ids).toEqual(expected.base.ids);
+    expect(maxDifference(actual.base.logits, expected.base.logits)).toBeLessThan(1e-5);
   });
 });

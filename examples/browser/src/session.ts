@@ -4,10 +4,10 @@ import { getModelInfo, getPeftModel, PeftError, registerTuner, type PeftModel } 
 import { AdapterFolderError, adapterFilesFromPeftModel, peftModelFromAdapterFiles, SafetensorsFormatError, type AdapterFileContents, type AdapterFileSources } from '@peftjs/hub';
 import { ia3 } from '@peftjs/ia3';
 import { lora } from '@peftjs/lora';
-import { generate } from '@peftjs/models';
+import { assertFits, causalLmTrainingLoss, estimateTrainingMemory, generate, isWasmOutOfMemory, MemoryBudgetError } from '@peftjs/models';
 import { prefixTuning, promptTuning, pTuning } from '@peftjs/prompt-tuning';
-import { loadCausalLmFromFiles, type LoadedModel, type ModelFiles } from './model-files';
-import { Trainer } from '@peftjs/trainer';
+import { describeStorage, loadCausalLmFromFiles, storedBytes, type LoadedModel, type ModelFiles, type WeightStorage } from './model-files';
+import { modelInputs as trainerModelInputs, Trainer, type ComputeLoss } from '@peftjs/trainer';
 import { createSeededRandom, shuffled, withSeededMathRandom } from '@peftjs/core';
 import { IGNORE_INDEX, padBatch, parseTrainingText, tokenizeRows, type Example } from './training-data';
 import { UserError } from './user-error';
@@ -32,6 +32,8 @@ export interface TrainSettings {
   /** Prompt tuning: the number of virtual tokens, and text to initialise them from (optional). */
   numVirtualTokens: number;
   promptInitText: string;
+  /** Recompute each decoder layer in the backward pass (only layer inputs are kept): less memory, ~⅓ more time. */
+  gradientCheckpointing: boolean;
 }
 
 export const DEFAULT_SETTINGS: TrainSettings = {
@@ -46,6 +48,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   targetModules: [],
   numVirtualTokens: 8,
   promptInitText: '',
+  gradientCheckpointing: false,
 };
 
 export interface ModelSummary {
@@ -57,6 +60,10 @@ export interface ModelSummary {
   hiddenSize: number | undefined;
   vocabSize: number | undefined;
   hasTokenizer: boolean;
+  /** Where the frozen weights live, and the bytes they hold outside the tfjs heap. */
+  storage: LoadedModel['storage'];
+  storedBytes: number;
+  storageLabel: string;
 }
 
 export interface AdapterSummary {
@@ -77,6 +84,12 @@ export interface StepReport {
   learningRate: number;
   tokensPerSecond: number;
   etaSeconds: number;
+  /** This step's wall time. */
+  stepSeconds: number;
+  /** The wasm heap's size (it only grows: the peak so far), when the backend is wasm. */
+  heapBytes: number | undefined;
+  /** Bytes tfjs tensors hold now. */
+  tensorBytes: number;
 }
 
 export interface TrainReport {
@@ -138,6 +151,33 @@ export function lossParts(logits: tf.Tensor, labels: tf.Tensor): { sum: tf.Scala
   });
 }
 
+/** The wasm module's memory (the heap never shrinks, so this is its peak), or undefined on other backends. */
+export function wasmHeapBytes(): number | undefined {
+  const module = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm;
+  return tf.getBackend() === 'wasm' ? module?.HEAPU8?.buffer.byteLength : undefined;
+}
+
+/**
+ * The trainer's causal-LM loss without the vocabulary-sized logits: a frozen head is scored in
+ * chunks (the full logits and their gradient never exist), and with `gradientCheckpointing`
+ * each decoder layer keeps only its input for the backward pass.
+ */
+function boundedMemoryLoss(gradientCheckpointing: boolean): ComputeLoss {
+  return (model, batch, { training }) =>
+    tf.tidy(() => {
+      const inputIds = tf.tensor2d(batch.inputIds, undefined, 'int32');
+      const attentionMask = tf.tensor2d(batch.attentionMask, undefined, 'float32');
+      const labels = tf.tensor2d(batch.labels, undefined, 'int32');
+      return causalLmTrainingLoss(model, trainerModelInputs(model, { inputIds, attentionMask }), labels, {
+        training,
+        gradientCheckpointing: training && gradientCheckpointing,
+      });
+    });
+}
+
+/** Models this large are probed on one batch before and after training, not 64 examples. */
+const LARGE_MODEL_PARAMETERS = 20_000_000;
+
 function lastLogits(output: tf.Tensor | tf.Tensor[]): tf.Tensor1D {
   const logits = Array.isArray(output) ? output[0]! : output;
   const [, seq, vocab] = logits.shape as [number, number, number];
@@ -171,10 +211,10 @@ export class Session {
   }
 
   /** Loads a base model; the previous one (and its adapter) is kept if this fails. */
-  async loadModel(files: ModelFiles, name: string): Promise<ModelSummary> {
+  async loadModel(files: ModelFiles, name: string, options: { storage?: WeightStorage } = {}): Promise<ModelSummary> {
     let loaded: LoadedModel;
     try {
-      loaded = await loadCausalLmFromFiles(files, name);
+      loaded = await loadCausalLmFromFiles(files, name, options);
     } catch (error) {
       if (error instanceof UserError) throw error;
       throw new UserError(`Could not load the model: ${message(error)}`);
@@ -196,6 +236,9 @@ export class Session {
       hiddenSize: number('hidden_size') ?? number('n_embd'),
       vocabSize: number('vocab_size'),
       hasTokenizer: tokenizer !== undefined,
+      storage: this.loaded!.storage,
+      storedBytes: storedBytes(model),
+      storageLabel: describeStorage(this.loaded!.storage, storedBytes(model)),
     };
   }
 
@@ -229,6 +272,14 @@ export class Session {
       const active = peftModel.activeAdapter;
       if (active) peftModel.setAdapter(active); // PEFT's trainability for the adapter kept
     }
+  }
+
+  /** Drops an adapter built but not adopted; the current one (if any) stays as it was. */
+  private discard(peftModel: PeftModel): void {
+    peftModel.unload(); // frees its weights, and marks the base weights trainable ...
+    for (const weight of this.loaded!.model.weights) weight.trainable = false; // ... which stay frozen
+    const active = this.peft?.activeAdapter;
+    if (this.peft && active) this.peft.setAdapter(active); // the current adapter's trainability kept
   }
 
   private disposeAll(): void {
@@ -316,12 +367,39 @@ export class Session {
     return tokenizeRows(rows, { tokenizer: dataTokenizer, maxLength, vocabSize: typeof config.vocab_size === 'number' ? config.vocab_size : undefined });
   }
 
+  /** Refuses a run whose estimate cannot fit (the wasm heap's 4 GiB), naming what helps. */
+  private checkTrainingFits(model: LayersModel, examples: readonly Example[], settings: TrainSettings): void {
+    const sequenceLength = Math.min(settings.maxLength, Math.max(...examples.map((example) => example.inputIds.length)));
+    const estimate = estimateTrainingMemory(model, { batchSize: settings.batchSize, sequenceLength, gradientCheckpointing: settings.gradientCheckpointing });
+    try {
+      assertFits(estimate, `train at batch ${settings.batchSize} × ${sequenceLength}`);
+    } catch (error) {
+      if (!MemoryBudgetError.isInstance(error)) throw error;
+      // The page's names for the options the message suggests.
+      throw new UserError(
+        error.message
+          .replace('--quantization nf4', 'weight storage nf4')
+          .replace('--gradient-checkpointing', 'gradient checkpointing')
+          .replace(/--batch-size (\d+)/, 'batch size $1')
+          .replace('--max-length', 'max length'),
+      );
+    }
+  }
+
   private padTokenId(): number {
     const { tokenizer, generation } = this.requireModel();
     return tokenizer?.padTokenId ?? generation.padTokenId ?? tokenizer?.eosTokenId ?? generation.eosTokenId?.[0] ?? 0;
   }
 
-  private async meanLoss(model: LayersModel, examples: readonly Example[], batchSize: number): Promise<number> {
+  private async meanLoss(model: LayersModel, examples: readonly Example[], batchSize: number, bounded = false): Promise<number> {
+    if (bounded) {
+      // One batch through the chunked loss: no vocabulary-sized logits.
+      const padded = padBatch(examples.slice(0, batchSize), this.padTokenId());
+      const loss = boundedMemoryLoss(false)(model, padded, { training: false });
+      const [value] = await loss.data();
+      loss.dispose();
+      return value!;
+    }
     let total = 0;
     let count = 0;
     for (let start = 0; start < examples.length; start += batchSize) {
@@ -363,14 +441,22 @@ export class Session {
       if (PeftError.isInstance(error)) throw new UserError(`The ${settings.method} settings do not fit this model: ${message(error)}`);
       throw error;
     }
+    try {
+      this.checkTrainingFits(peftModel.model, examples, settings);
+    } catch (error) {
+      this.discard(peftModel);
+      throw error;
+    }
     this.adopt(peftModel, 'trained');
     const model = peftModel.model;
-    const probe = shuffled(examples, createSeededRandom(settings.seed)).slice(0, 64);
-    const dataLossBefore = await this.meanLoss(model, probe, settings.batchSize);
+    const large = base.countParams() >= LARGE_MODEL_PARAMETERS;
+    const probe = shuffled(examples, createSeededRandom(settings.seed)).slice(0, large ? settings.batchSize : 64);
+    const dataLossBefore = await this.meanLoss(model, probe, settings.batchSize, large);
 
     // The one training engine (HF Trainer's recipe: AdamW, linear decay, clipping at norm 1, a
     // seeded reshuffle every epoch, dropout from seeded streams).
     const started = performance.now();
+    let lastStep = started;
     let tokens = 0;
     let step = 0;
     let result;
@@ -388,13 +474,17 @@ export class Session {
         },
         trainDataset: examples,
         padTokenId: this.padTokenId(),
+        computeLoss: boundedMemoryLoss(settings.gradientCheckpointing),
         callbacks: {
           shouldStop: options.shouldStop,
           onStep: async (entry) => {
             if (!Number.isFinite(entry.loss)) throw new UserError(`The loss became ${entry.loss} at step ${entry.step}: lower the learning rate and train again.`);
             step = entry.step;
             tokens += entry.tokens;
-            const seconds = (performance.now() - started) / 1000;
+            const now = performance.now();
+            const stepSeconds = (now - lastStep) / 1000;
+            lastStep = now;
+            const seconds = (now - started) / 1000;
             options.onStep?.({
               step,
               totalSteps: settings.steps,
@@ -403,6 +493,9 @@ export class Session {
               learningRate: entry.learning_rate,
               tokensPerSecond: tokens / Math.max(seconds, 1e-9),
               etaSeconds: (seconds / step) * (settings.steps - step),
+              stepSeconds,
+              heapBytes: wasmHeapBytes(),
+              tensorBytes: tf.memory().numBytes,
             });
             await options.yieldEveryStep?.();
           },
@@ -410,13 +503,17 @@ export class Session {
       });
       result = await trainer.train();
     } catch (error) {
+      if (isWasmOutOfMemory(error))
+        throw new UserError(
+          `The wasm heap ran out at step ${step + 1} (${message(error)}): it holds at most 4 GiB. What helps: gradient checkpointing, a smaller batch or max length, weight storage bfloat16 or nf4.`,
+        );
       if (error instanceof Error && /^the loss became/.test(error.message))
         throw new UserError(`The loss became non-finite at step ${step + 1}: lower the learning rate and train again.`);
       throw error;
     }
     const stopped = result.stopped;
     const seconds = (performance.now() - started) / 1000;
-    const dataLossAfter = await this.meanLoss(model, probe, settings.batchSize);
+    const dataLossAfter = await this.meanLoss(model, probe, settings.batchSize, large);
     return { steps: result.globalStep, stopped, dataLossBefore, dataLossAfter, examples: examples.length, seconds, adapter: this.adapterSummary()! };
   }
 

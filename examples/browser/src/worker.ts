@@ -24,7 +24,7 @@ async function handle(request: Request): Promise<Results[Request['type']]> {
   if (!session) throw new Error('the worker is not initialised');
   switch (request.type) {
     case 'load-model':
-      return session.loadModel(request.files, request.name);
+      return session.loadModel(request.files, request.name, { storage: request.storage });
     case 'train':
       stopRequested = false;
       return session.train(request.data, request.settings, {

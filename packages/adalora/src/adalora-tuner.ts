@@ -1,13 +1,11 @@
-import { biasOptionHooks } from '@peftjs/lora';
-import type { layers } from '@tensorflow/tfjs-layers';
 import {
-  getLayerFormat,
+  biasOptionHooks,
+  correctFanInFanOut,
   innermostLayer,
   InvalidConfigError,
   isLinearLayerClass,
+  queryValueTargets,
   warn,
-  type ArchitectureConfig,
-  type LayerContext,
   type PeftModel,
   type TargetDefaults,
   type TunerV1,
@@ -35,26 +33,6 @@ export function adaloraAdapterOptions(config: AdaLoraConfig, path: string, adapt
   return { r: config.initR, loraAlpha: config.loraAlpha, loraDropout: config.loraDropout, initLoraWeights: config.initLoraWeights, rankMask: rankMask ? [...rankMask] : null };
 }
 
-/** Whether a linear layer class stores its weight as GPT-2's Conv1D does (`[in, out]` in torch too). */
-function isFanInFanOutClass(layer: layers.Layer): boolean {
-  const className = layer.getClassName();
-  if (className === 'Dense') return false;
-  const rule = Object.values(getLayerFormat(className)?.weights ?? {}).find((entry) => entry.torchName === 'weight');
-  return rule !== undefined && (rule.toTorchPermutation === undefined || rule.toTorchPermutation.length === 0);
-}
-
-/** PEFT sets fan_in_fan_out per layer kind (false for Linear, true for Conv1D) and writes it back to the config. */
-function correctFanInFanOut(layer: layers.Layer, context: LayerContext<AdaLoraConfig>): void {
-  const expected = isFanInFanOutClass(layer);
-  if (context.config.fanInFanOut === expected) return;
-  warn(
-    expected
-      ? `fan_in_fan_out is set to False but the target module "${context.path}" is a ${layer.getClassName()} with an [in, out] weight (like GPT-2's Conv1D). Setting fan_in_fan_out to True.`
-      : `fan_in_fan_out is set to True but the target module "${context.path}" is a ${layer.getClassName()} (torch Linear). Setting fan_in_fan_out to False.`,
-  );
-  (context.config as { fanInFanOut: boolean }).fanInFanOut = expected;
-}
-
 /** Builds an AdaLoRA tuner; `adalora` is the ready default instance. */
 export function createAdalora(settings: AdaLoraSettings = {}): TunerV1<AdaLoraConfig> {
   const defaultTargets = { ...ADALORA_DEFAULT_TARGETS, ...(settings.defaultTargets ?? {}) };
@@ -62,7 +40,7 @@ export function createAdalora(settings: AdaLoraSettings = {}): TunerV1<AdaLoraCo
     specificationVersion: 'v1',
     peftType: ADALORA_PEFT_TYPE,
     weightPrefix: ADALORA_WEIGHT_PREFIX,
-    // PEFT's `bias` option ('none' | 'all' | '<method>_only'), as LoRA implements it.
+    // PEFT's `bias` option ('none' | 'all' | '<method>_only'), shared through core.
     ...biasOptionHooks(ADALORA_WEIGHT_PREFIX),
     sharesWeightPrefix: true,
     packageName: '@peftjs/adalora',
@@ -75,12 +53,7 @@ export function createAdalora(settings: AdaLoraSettings = {}): TunerV1<AdaLoraCo
     configFields: adaloraConfigSchema.fields,
     parseConfig: (raw) => adaloraConfigSchema.parse(raw),
     serializeConfig: (config) => adaloraConfigSchema.serialize(config),
-    defaultTargetsForArchitecture(architecture: ArchitectureConfig): TargetDefaults | undefined {
-      const { query, value, queryKeyValue } = architecture.roles;
-      if (query && value) return { targetModules: [query, value] };
-      if (queryKeyValue) return { targetModules: [queryKeyValue] };
-      return undefined;
-    },
+    defaultTargetsForArchitecture: queryValueTargets,
     checkNewAdapter(config, existing) {
       // LoraModel's check, which AdaLoraModel inherits: with several adapters, the new one has bias "none".
       if (existing.size > 0 && config.bias !== 'none') {

@@ -1,11 +1,10 @@
 import type { layers } from '@tensorflow/tfjs-layers';
-import { TunerLayer, UnsupportedLayerError, type ArchitectureConfig, type LayerContext, type TargetDefaults, type TunerV1 } from '@peftjs/core';
+import { biasOptionHooks, queryValueTargets, TunerLayer, UnsupportedLayerError, type LayerContext, type TargetDefaults, type TunerV1 } from '@peftjs/core';
 import { convSettings, torchModuleKind } from '@peftjs/oft';
 import { BOFT_PEFT_TYPE, boftConfigSchema, type BoftConfig } from './boft-config';
 import { BOFT_DEFAULT_TARGETS } from './boft-default-targets';
 import { BoftConv2D, BoftDense, type BoftAdapterOptions } from './boft-layer';
 import { boftStateDictFormat } from './boft-state-dict';
-import { biasDisableWarning, savedBiases, trainableBiases } from './bias-parameters';
 
 /** The prefix that marks BOFT weights in PEFT's key names. */
 export const BOFT_WEIGHT_PREFIX = 'boft_';
@@ -67,16 +66,10 @@ export function createBoft(settings: BoftSettings = {}): TunerV1<BoftConfig> {
     configFields: boftConfigSchema.fields,
     parseConfig: (raw) => boftConfigSchema.parse(raw),
     serializeConfig: (config) => boftConfigSchema.serialize(config),
-    defaultTargetsForArchitecture(architecture: ArchitectureConfig): TargetDefaults | undefined {
-      const { query, value, queryKeyValue } = architecture.roles;
-      if (query && value) return { targetModules: [query, value] };
-      if (queryKeyValue) return { targetModules: [queryKeyValue] };
-      return undefined;
-    },
+    defaultTargetsForArchitecture: queryValueTargets,
     stateDictFormat: boftStateDictFormat,
-    trainableParameters: (config, context) => trainableBiases(config.bias, 'boft_only', context),
-    savedParameters: (config, context) => savedBiases(config.bias, 'boft_only', context, BOFT_WEIGHT_PREFIX),
-    disableWarning: (config) => biasDisableWarning(config.bias),
+    // PEFT's `bias` option ('none' | 'all' | 'boft_only').
+    ...biasOptionHooks(BOFT_WEIGHT_PREFIX),
     createLayer(baseLayer, context) {
       const layer = wrap(baseLayer, context);
       layer.addAdapter(context.adapterName, boftAdapterOptions(context.config));

@@ -7,7 +7,7 @@ import { getPeftModel, InvalidConfigError, PeftModel, registerTuner, setWarningH
 import { assertClose, describeTunerConformance } from '@peftjs/core/testing';
 import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
 import { fixtureInputs, loadFixtureBaseModel, loadFixtureTensors } from '../../../test-fixtures/torch-models';
-import { convInputs, convNet, mlp, mlpInputs, sequenceInputs, sequenceMlp } from './__fixtures__/models';
+import { convInputs, convNet, mlp, mlpInputs, sequenceInputs, sequenceMlp } from '../../../test-fixtures/small-models';
 import { blockButterflyPermutation, boft, BoftLayer, createBoftConfig } from './index';
 
 beforeAll(async () => {

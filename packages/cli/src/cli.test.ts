@@ -1,33 +1,19 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '@peftjs/runtime';
+import { describe, expect, it } from 'vitest';
 import { loadSafetensors } from '@peftjs/hub';
 import { startFakeHub } from '@peftjs/hub/testing';
 import { buildProgram } from './cli';
 import { processIo } from './cli-io';
+import { cliWorkFolder, maxDifference } from './__fixtures__/python-adapter-case';
 import { cli, cliProcess, fixture, REPO_ROOT } from './__fixtures__/run';
 
 import { registerBuiltinTuners } from './util/methods';
 
-let work: string;
-beforeAll(async () => {
-  await initBackend({ backend: 'wasm' });
-  work = await mkdtemp(join(tmpdir(), 'peftjs-cli-'));
-});
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
-
-async function maxDifference(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const difference = tf.tidy(() => tf.max(tf.abs(tf.sub(tf.cast(a, 'float32'), tf.cast(b, 'float32')))));
-  const [value] = await difference.data();
-  difference.dispose();
-  return value!;
-}
+const work = cliWorkFolder('cli');
 
 describe('help', () => {
   it('lists every flag of every command with its default (or that it is required)', () => {
@@ -120,9 +106,9 @@ describe('user errors exit 2 with one line', () => {
   });
 
   it('bad data rows name the row and the accepted shapes', async () => {
-    const data = join(work, 'bad.jsonl');
+    const data = join(work(), 'bad.jsonl');
     await writeFile(data, '{"input_ids": [1, 2, 3]}\n{"question": "x"}\n');
-    const result = await cli('train', '--base', fixture('gpt2-lora', 'base'), '--data', data, '--out', join(work, 'never'));
+    const result = await cli('train', '--base', fixture('gpt2-lora', 'base'), '--data', data, '--out', join(work(), 'never'));
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/bad.jsonl row 2: a row needs "text", "prompt" \+ "completion", or "input_ids"; it has "question"/);
   });
@@ -158,36 +144,36 @@ describe('train', () => {
       '--seed',
       '7',
     ];
-    const first = await cli('train', ...args, '--out', join(work, 'a'), '--json');
+    const first = await cli('train', ...args, '--out', join(work(), 'a'), '--json');
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/trainable params: 1,024 \|\| all params: 30,720 \|\| trainable%: 3\.3333/);
     expect(first.stderr).toMatch(/step 6\/6 \| epoch 3 \| loss \d+\.\d+ \| \d+ tok\/s \| ETA 0s/);
     const summary = JSON.parse(first.stdout);
     expect(summary.steps).toBe(6);
-    const log = JSON.parse(await readFile(join(work, 'a', 'training_log.json'), 'utf8'));
+    const log = JSON.parse(await readFile(join(work(), 'a', 'training_log.json'), 'utf8'));
     expect(log.steps).toHaveLength(6);
     expect(log.evals.map((entry: { epoch: number }) => entry.epoch)).toEqual([0, 1, 2, 3]);
     expect(log.eval_rows).toBe(2);
     expect(log.evals.at(-1).loss).toBeLessThan(log.evals[0].loss);
-    const config = JSON.parse(await readFile(join(work, 'a', 'adapter_config.json'), 'utf8'));
+    const config = JSON.parse(await readFile(join(work(), 'a', 'adapter_config.json'), 'utf8'));
     expect(config).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, lora_dropout: 0.1, task_type: 'CAUSAL_LM', target_modules: ['c_attn'], fan_in_fan_out: true });
-    const png = PNG.sync.read(await readFile(join(work, 'a', 'loss_curve.png')));
+    const png = PNG.sync.read(await readFile(join(work(), 'a', 'loss_curve.png')));
     expect([png.width, png.height]).toEqual([640, 360]);
 
-    const second = await cli('train', ...args, '--out', join(work, 'b'));
+    const second = await cli('train', ...args, '--out', join(work(), 'b'));
     expect(second.code, second.stderr).toBe(0);
-    const bytesA = await readFile(join(work, 'a', 'adapter_model.safetensors'));
-    const bytesB = await readFile(join(work, 'b', 'adapter_model.safetensors'));
+    const bytesA = await readFile(join(work(), 'a', 'adapter_model.safetensors'));
+    const bytesB = await readFile(join(work(), 'b', 'adapter_model.safetensors'));
     expect(Buffer.compare(bytesA, bytesB)).toBe(0);
-    const third = await cli('train', ...args.slice(0, -1), '8', '--out', join(work, 'c'), '--no-progress');
+    const third = await cli('train', ...args.slice(0, -1), '8', '--out', join(work(), 'c'), '--no-progress');
     expect(third.code).toBe(0);
-    expect(Buffer.compare(bytesA, await readFile(join(work, 'c', 'adapter_model.safetensors')))).not.toBe(0);
+    expect(Buffer.compare(bytesA, await readFile(join(work(), 'c', 'adapter_model.safetensors')))).not.toBe(0);
   });
 
   it('trains IA3 from a --config file, with csv data', async () => {
-    const data = join(work, 'rows.csv');
+    const data = join(work(), 'rows.csv');
     await writeFile(data, 'input_ids\n"[1, 2, 3, 4, 5]"\n"[6, 7, 8, 9]"\n"[10, 11, 12, 13, 14, 15]"\n');
-    const configFile = join(work, 'ia3.json');
+    const configFile = join(work(), 'ia3.json');
     await writeFile(configFile, JSON.stringify({ peft_type: 'IA3', target_modules: ['c_attn', 'mlp.c_proj'], feedforward_modules: ['mlp.c_proj'] }));
     const result = await cli(
       'train',
@@ -198,14 +184,14 @@ describe('train', () => {
       '--config',
       configFile,
       '--out',
-      join(work, 'ia3'),
+      join(work(), 'ia3'),
       '--epochs',
       '1',
       '--eval-split',
       '0',
     );
     expect(result.code, result.stderr).toBe(0);
-    const inspected = await cli('inspect', join(work, 'ia3'), '--json');
+    const inspected = await cli('inspect', join(work(), 'ia3'), '--json');
     const info = JSON.parse(inspected.stdout);
     expect(info.method).toBe('ia3');
     expect(info.tensors.map((tensor: { name: string }) => tensor.name)).toContain('base_model.model.transformer.h.0.mlp.c_proj.ia3_l');
@@ -214,7 +200,7 @@ describe('train', () => {
 
 describe('prompt methods (registered by @peftjs/prompt-tuning)', () => {
   it('trains prompt tuning and generates with a Python prompt-tuning adapter', async () => {
-    const out = join(work, 'prompt-tuning');
+    const out = join(work(), 'prompt-tuning');
     const trained = await cli(
       'train',
       '--base',
@@ -284,7 +270,7 @@ describe('with the Python PEFT fixtures', () => {
     const io = await loadSafetensors(fixture('gpt2-lora', 'io.safetensors'));
     const ids = JSON.stringify(await io.input_ids!.array());
     const mask = JSON.stringify(await io.attention_mask!.array());
-    const output = join(work, 'logits.safetensors');
+    const output = join(work(), 'logits.safetensors');
     const result = await cli(
       'predict',
       '--base',
@@ -311,7 +297,7 @@ describe('with the Python PEFT fixtures', () => {
   it('predict classifies with a BERT sequence-classification adapter (modules_to_save head) and merge writes its folder', async () => {
     const io = await loadSafetensors(fixture('bert-seqcls-lora', 'io.safetensors'));
     const json = async (name: string) => JSON.stringify(await io[name]!.array());
-    const output = join(work, 'bert-logits.safetensors');
+    const output = join(work(), 'bert-logits.safetensors');
     const result = await cli(
       'predict',
       '--base',
@@ -333,9 +319,9 @@ describe('with the Python PEFT fixtures', () => {
     expect(logits!.shape).toEqual([2, 2]);
     expect(await maxDifference(logits!, io.expected_adapted!)).toBeLessThan(1e-4);
     expect(JSON.parse(result.stdout).shape).toEqual([2, 2]);
-    const merged = await cli('merge', '--base', fixture('bert-seqcls-lora', 'base'), '--adapter', fixture('bert-seqcls-lora', 'adapter'), '--out', join(work, 'bert-merged'));
+    const merged = await cli('merge', '--base', fixture('bert-seqcls-lora', 'base'), '--adapter', fixture('bert-seqcls-lora', 'adapter'), '--out', join(work(), 'bert-merged'));
     expect(merged.code, merged.stderr).toBe(0);
-    const ours = await loadSafetensors(join(work, 'bert-merged', 'model.safetensors'));
+    const ours = await loadSafetensors(join(work(), 'bert-merged', 'model.safetensors'));
     const theirs = await loadSafetensors(fixture('bert-seqcls-lora', 'merged', 'model.safetensors'));
     expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
     for (const key of Object.keys(theirs)) expect(await maxDifference(ours[key]!, theirs[key]!), key).toBeLessThan(1e-5);
@@ -395,7 +381,7 @@ describe('with the Python PEFT fixtures', () => {
 
   it('merge writes the model PEFT merge_and_unload() saves', async () => {
     for (const name of ['gpt2-lora', 'llama-lora']) {
-      const out = join(work, `merged-${name}`);
+      const out = join(work(), `merged-${name}`);
       const result = await cli('merge', '--base', fixture(name, 'base'), '--adapter', fixture(name, 'adapter'), '--out', out);
       expect(result.code, result.stderr).toBe(0);
       const ours = await loadSafetensors(join(out, 'model.safetensors'));
@@ -425,7 +411,7 @@ describe('push and pull through the Hub', () => {
   it('pushes an adapter folder and pulls it back', async () => {
     const hub = await startFakeHub({ tokens: ['hf_cli'] });
     const saved = { ...process.env };
-    Object.assign(process.env, { HF_ENDPOINT: hub.url, HF_TOKEN: 'hf_cli', HF_HOME: join(work, 'hf-home') });
+    Object.assign(process.env, { HF_ENDPOINT: hub.url, HF_TOKEN: 'hf_cli', HF_HOME: join(work(), 'hf-home') });
     delete process.env.HF_HUB_CACHE;
     delete process.env.HF_HUB_OFFLINE;
     try {

@@ -1,94 +1,20 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '@peftjs/runtime';
+import { describe, expect, it } from 'vitest';
 import { loadSafetensors } from '@peftjs/hub';
+import { cliWorkFolder, describePythonAdapterCase } from './__fixtures__/python-adapter-case';
 import { cli, fixture, REPO_ROOT } from './__fixtures__/run';
 
 // LoHa and LoKr through the CLI: the flags come from their configs, and predict, merge,
 // generate and eval take their adapter folders as they take LoRA's.
-let work: string;
-beforeAll(async () => {
-  await initBackend({ backend: 'wasm' });
-  work = await mkdtemp(join(tmpdir(), 'peftjs-cli-lycoris-'));
-});
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
+const work = cliWorkFolder('lycoris');
 
-async function maxDifference(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const difference = tf.tidy(() => tf.max(tf.abs(tf.sub(tf.cast(a, 'float32'), tf.cast(b, 'float32')))));
-  const [value] = await difference.data();
-  difference.dispose();
-  return value!;
-}
-
-const CASE = 'llama-lokr';
+describePythonAdapterCase('llama-lokr', ['predict', 'generate', 'eval', 'merge'], work);
 
 describe('LoKr adapter folder of Python PEFT (llama-lokr) through the CLI', () => {
-  it('predict, generate and eval reproduce PEFT', async () => {
-    const io = await loadSafetensors(fixture(CASE, 'io.safetensors'));
-    const ids = JSON.stringify(await io.input_ids!.array());
-    const mask = JSON.stringify(await io.attention_mask!.array());
-    const output = join(work, 'lokr-logits.safetensors');
-    const predicted = await cli(
-      'predict',
-      '--base',
-      fixture(CASE, 'base'),
-      '--adapter',
-      fixture(CASE, 'adapter'),
-      '--input-ids',
-      ids,
-      '--attention-mask',
-      mask,
-      '--output',
-      output,
-    );
-    expect(predicted.code, predicted.stderr).toBe(0);
-    const { logits } = await loadSafetensors(output);
-    // Padded positions of row 1 differ by design (transformers attends nowhere there); compare real tokens.
-    const keep = tf.tensor3d(((await io.attention_mask!.array()) as number[][]).map((row) => row.map((value) => [value])));
-    expect(await maxDifference(tf.mul(logits!, keep), tf.mul(io.expected_adapted!, keep))).toBeLessThan(1e-4);
-
-    const generated = await cli(
-      'generate',
-      '--base',
-      fixture(CASE, 'base'),
-      '--adapter',
-      fixture(CASE, 'adapter'),
-      '--input-ids',
-      ids,
-      '--max-new-tokens',
-      '6',
-      '--pad-token-id',
-      '0',
-      '--json',
-    );
-    expect(generated.code, generated.stderr).toBe(0);
-    expect(JSON.parse(generated.stdout).sequences).toEqual(await io.expected_greedy_adapted!.array());
-
-    const expected = JSON.parse(await readFile(fixture(CASE, 'case.json'), 'utf8')).expected_loss;
-    const evaluated = await cli('eval', '--base', fixture(CASE, 'base'), '--adapter', fixture(CASE, 'adapter'), '--data', fixture(CASE, 'data.jsonl'), '--json');
-    expect(evaluated.code, evaluated.stderr).toBe(0);
-    expect(JSON.parse(evaluated.stdout).loss).toBeCloseTo(expected.adapted, 4);
-    tf.dispose([logits!, keep, ...Object.values(io)]);
-  });
-
-  it('merge writes the model PEFT merge_and_unload() saves', async () => {
-    const out = join(work, 'lokr-merged');
-    const result = await cli('merge', '--base', fixture(CASE, 'base'), '--adapter', fixture(CASE, 'adapter'), '--out', out);
-    expect(result.code, result.stderr).toBe(0);
-    const ours = await loadSafetensors(join(out, 'model.safetensors'));
-    const theirs = await loadSafetensors(fixture(CASE, 'merged', 'model.safetensors'));
-    expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
-    for (const key of Object.keys(theirs)) expect(await maxDifference(ours[key]!, theirs[key]!), key).toBeLessThan(1e-5);
-    tf.dispose([...Object.values(ours), ...Object.values(theirs)]);
-  });
-
   it('inspect names the method', async () => {
-    const result = await cli('inspect', fixture(CASE, 'adapter'));
+    const result = await cli('inspect', fixture('llama-lokr', 'adapter'));
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/method: lokr \(peft_type LOKR\)/);
   });
@@ -103,7 +29,7 @@ describe('train --method loha / lokr on the tiny LM example', () => {
   ] as const)(
     '%s: flags from the config, the held-out loss falls, and eval takes the folder',
     async (method, flags, config) => {
-      const out = join(work, `tiny-${method}`);
+      const out = join(work(), `tiny-${method}`);
       const result = await cli(
         'train',
         '--base',

@@ -1,34 +1,19 @@
 import { join } from 'node:path';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '@peftjs/runtime';
+import { describe, expect, it } from 'vitest';
 import { loadSafetensors } from '@peftjs/hub';
+import { cliWorkFolder, maxDifference } from './__fixtures__/python-adapter-case';
 import { cli, fixture } from './__fixtures__/run';
 
-let work: string;
-beforeAll(async () => {
-  await initBackend({ backend: 'wasm' });
-  work = await mkdtemp(join(tmpdir(), 'peftjs-cli-seq2seq-'));
-});
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
-
-async function maxDifference(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const difference = tf.tidy(() => tf.max(tf.abs(tf.sub(tf.cast(a, 'float32'), tf.cast(b, 'float32')))));
-  const [value] = await difference.data();
-  difference.dispose();
-  return value!;
-}
+const work = cliWorkFolder('seq2seq');
 
 const json = async (tensor: tf.Tensor) => JSON.stringify(await tensor.array());
 
 describe('encoder-decoders (mT5)', () => {
   it('predict --decoder-input-ids writes the adapted decoder logits [batch, decoder_len, vocab]; without them it says what is missing', async () => {
     const io = await loadSafetensors(fixture('mt5-lora-seq2seq', 'io.safetensors'));
-    const output = join(work, 'mt5-logits.safetensors');
+    const output = join(work(), 'mt5-logits.safetensors');
     const args = [
       'predict',
       '--base',
@@ -95,7 +80,7 @@ describe('encoder-decoders (mT5)', () => {
 describe('--base left out: the adapter names its base', () => {
   it('predict and generate with opt-lora/adapter-with-base-path ("../base") reproduce PEFT', async () => {
     const io = await loadSafetensors(fixture('opt-lora', 'io.safetensors'));
-    const output = join(work, 'opt-logits.safetensors');
+    const output = join(work(), 'opt-logits.safetensors');
     const adapter = fixture('opt-lora', 'adapter-with-base-path');
     const predicted = await cli('predict', '--adapter', adapter, '--input-ids', await json(io.input_ids!), '--attention-mask', await json(io.attention_mask!), '--output', output);
     expect(predicted.code, predicted.stderr).toBe(0);

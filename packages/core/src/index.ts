@@ -69,6 +69,8 @@ export {
   closestLayerNames,
   type TargetingFields,
 } from './targeting/match-target';
+export { queryValueTargets } from './targeting/query-value-targets';
+export { targetModulesTable, SHARED_DEFAULT_TARGETS } from './targeting/default-target-tables';
 export { registerLayerFormat, getLayerFormat, layerParameters, permutedParam, type LayerFormat } from './model/layer-parameters';
 export { registerLinearLayerClass, isLinearLayerClass } from './model/linear-layers';
 export { FROZEN_LINEAR_LAYER, isFrozenLinearLayer, type FrozenLinearLayer } from './model/frozen-linear-layer';
@@ -78,6 +80,8 @@ export { rewriteModel } from './model/rewrite-model';
 export { ModulesToSaveLayer, type ModulesToSaveCopySource } from './model/modules-to-save-layer';
 export { withForwardContext, currentForwardContext, BASE_ADAPTER_NAME, type ForwardContext } from './model/forward-context';
 export { injectAdapter, allLinearTargets } from './model/inject';
+export { biasOptionHooks, trainableBiases, savedBiases, biasDisableWarning } from './model/bias-option';
+export { isFanInFanOutLayer, correctFanInFanOut } from './model/fan-in-fan-out';
 export { PEFT_KEY_PREFIX } from './model/state-dict';
 export {
   PeftModel,

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { getPeftModel, InvalidConfigError, registerTuner, setModelInfo, setWarningHandler, PeftModel } from '@peftjs/core';
 import { assertClose, describeTunerConformance } from '@peftjs/core/testing';
 import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
+import { mlp } from '../../../test-fixtures/small-models';
 import { fixtureInputs, loadFixtureBaseModel, loadFixtureTensors } from '../../../test-fixtures/torch-models';
 import { createIA3Config, ia3 } from './index';
 
@@ -16,15 +17,6 @@ beforeAll(async () => {
 });
 
 const init = (seed: number) => tfl.initializers.randomNormal({ mean: 0, stddev: 0.5, seed });
-
-function mlp(): tfl.LayersModel {
-  const x = tfl.input({ shape: [6] });
-  let h = tfl.layers.dense({ units: 8, name: 'lin0', kernelInitializer: init(1), biasInitializer: init(2) }).apply(x) as tfl.SymbolicTensor;
-  h = tfl.layers.activation({ activation: 'relu', name: 'relu0' }).apply(h) as tfl.SymbolicTensor;
-  h = tfl.layers.dense({ units: 8, name: 'lin1', kernelInitializer: init(3), biasInitializer: init(4) }).apply(h) as tfl.SymbolicTensor;
-  h = tfl.layers.activation({ activation: 'relu', name: 'relu1' }).apply(h) as tfl.SymbolicTensor;
-  return tfl.model({ inputs: x, outputs: tfl.layers.dense({ units: 3, name: 'lin2', kernelInitializer: init(5), biasInitializer: init(6) }).apply(h) as tfl.SymbolicTensor });
-}
 
 function convNet(): tfl.LayersModel {
   const x = tfl.input({ shape: [5, 5, 2] });

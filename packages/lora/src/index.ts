@@ -8,4 +8,5 @@ export { createLora, lora, loraAdapterOptions, patternKey, LORA_WEIGHT_PREFIX, t
 export { addWeightedAdapter, COMBINATION_TYPES, type AddWeightedAdapterOptions, type CombinationType } from './add-weighted-adapter';
 export type { MajoritySignMethod } from './merge-utils';
 export { initializePissa } from './pissa';
-export { biasOptionHooks, trainableBiases, savedBiases, biasDisableWarning } from './bias-option';
+// The bias option's hooks moved to core (several methods share them); kept here for existing imports.
+export { biasOptionHooks, trainableBiases, savedBiases, biasDisableWarning } from '@peftjs/core';

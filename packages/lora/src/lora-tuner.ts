@@ -1,18 +1,17 @@
 import type { layers } from '@tensorflow/tfjs-layers';
 import {
-  getLayerFormat,
+  biasOptionHooks,
+  correctFanInFanOut,
   innermostLayer,
   InvalidConfigError,
   isLinearLayerClass,
   UnsupportedLayerError,
-  warn,
-  type ArchitectureConfig,
+  queryValueTargets,
   type LayerContext,
   type TargetDefaults,
   type TunerLayer,
   type TunerV1,
 } from '@peftjs/core';
-import { biasOptionHooks } from './bias-option';
 import { LORA_PEFT_TYPE, loraConfigSchema, type LoraConfig } from './lora-config';
 import { conv2dAdaptable, LoraConv2D } from './lora-conv2d-layer';
 import { LORA_DEFAULT_TARGETS } from './lora-default-targets';
@@ -66,26 +65,6 @@ export function loraAdapterOptions(config: LoraConfig, path: string): LoraAdapte
   };
 }
 
-/** Whether a linear layer class stores its weight the way torch's GPT-2 Conv1D does (`[in, out]`, fan_in_fan_out). */
-function isFanInFanOutClass(layer: layers.Layer): boolean {
-  const className = layer.getClassName();
-  if (className === 'Dense') return false;
-  const rule = Object.values(getLayerFormat(className)?.weights ?? {}).find((entry) => entry.torchName === 'weight');
-  return rule !== undefined && (rule.toTorchPermutation === undefined || rule.toTorchPermutation.length === 0);
-}
-
-/** PEFT forces fan_in_fan_out per layer (false for Linear, true for Conv1D) and, like PEFT, writes it back to the config. */
-function correctFanInFanOut(layer: layers.Layer, context: LayerContext<LoraConfig>): void {
-  const expected = isFanInFanOutClass(layer);
-  if (context.config.fanInFanOut === expected) return;
-  warn(
-    expected
-      ? `fan_in_fan_out is set to False but the target module "${context.path}" is a ${layer.getClassName()} with an [in, out] weight (like GPT-2's Conv1D). Setting fan_in_fan_out to True.`
-      : `fan_in_fan_out is set to True but the target module "${context.path}" is a ${layer.getClassName()} (torch Linear). Setting fan_in_fan_out to False.`,
-  );
-  (context.config as { fanInFanOut: boolean }).fanInFanOut = expected;
-}
-
 function supportedClasses(): string[] {
   return [...BASE_CLASSES, 'and every class registered with registerLinearLayerClass'];
 }
@@ -124,12 +103,7 @@ export function createLora(settings: LoraSettings = {}): TunerV1<LoraConfig> {
     configFields: loraConfigSchema.fields,
     parseConfig: (raw) => loraConfigSchema.parse(raw),
     serializeConfig: (config) => loraConfigSchema.serialize(config),
-    defaultTargetsForArchitecture(architecture: ArchitectureConfig): TargetDefaults | undefined {
-      const { query, value, queryKeyValue } = architecture.roles;
-      if (query && value) return { targetModules: [query, value] };
-      if (queryKeyValue) return { targetModules: [queryKeyValue] };
-      return undefined;
-    },
+    defaultTargetsForArchitecture: queryValueTargets,
     prepareConfig(config) {
       if (config.layerReplication !== null) {
         throw new InvalidConfigError(

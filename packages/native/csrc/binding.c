@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gemm.h"
@@ -71,6 +72,31 @@ static const float *span(uint8_t *data, size_t length, double offset, double ele
 static int is_count(double value) { return value >= 0 && value <= 9.0e15 && floor(value) == value; }
 
 /*
+ * The arguments of every `(memory, params)` entry point: the memory's bytes and at least `need`
+ * parameters. Returns 0 after throwing a RangeError that names `name` and what was expected.
+ */
+static int memory_call(napi_env env, napi_callback_info info, const char *name, size_t need, uint8_t **data, size_t *length, double **params) {
+  size_t argc = 2, count;
+  napi_value argv[2];
+  char message[128];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "@peftjs/native: N-API call failed");
+    return 0;
+  }
+  if (argc < 2 || !memory_of(env, argv[0], data, length)) {
+    snprintf(message, sizeof message, "%s: memory must be an ArrayBuffer or Uint8Array", name);
+    napi_throw_range_error(env, NULL, message);
+    return 0;
+  }
+  if (!params_of(env, argv[1], params, &count) || count < need) {
+    snprintf(message, sizeof message, "%s: params must be a Float64Array of %zu", name, need);
+    napi_throw_range_error(env, NULL, message);
+    return 0;
+  }
+  return 1;
+}
+
+/*
  * sgemm(memory, params): params =
  *  [0] batch [1] m [2] n [3] k [4] a [5] b [6] c (byte offsets) [7] a batch stride [8] b batch stride
  *  (elements; 0 broadcasts one matrix) [9] transposeA [10] transposeB [11] bias (byte offset, -1 none)
@@ -80,14 +106,10 @@ static int is_count(double value) { return value >= 0 && value <= 9.0e15 && floo
  * C (batch × m × n) is contiguous; bias and prelu slopes have one value per column (or one).
  */
 static napi_value sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *data;
-  size_t length, count;
+  size_t length;
   double *p;
-  if (argc < 2 || !memory_of(env, argv[0], &data, &length)) return fail(env, "sgemm: memory must be an ArrayBuffer or Uint8Array");
-  if (!params_of(env, argv[1], &p, &count) || count < 20) return fail(env, "sgemm: params must be a Float64Array of 20");
+  if (!memory_call(env, info, "sgemm", 20, &data, &length, &p)) return NULL;
   for (int i = 0; i < 4; i++)
     if (!is_count(p[i])) return fail(env, "sgemm: bad batch or matrix size");
   if (!is_count(p[7]) || !is_count(p[8]) || !is_count(p[12]) || !is_count(p[18]) || !is_count(p[19]))
@@ -148,14 +170,10 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
  * [13] 1-beta2^t [14] decoupled weight decay [15] 1-beta1 [16] 1-beta2.
  */
 static napi_value adam(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *data;
-  size_t length, count;
+  size_t length;
   double *p;
-  if (argc < 2 || !memory_of(env, argv[0], &data, &length)) return fail(env, "adam: memory must be an ArrayBuffer or Uint8Array");
-  if (!params_of(env, argv[1], &p, &count) || count < 17) return fail(env, "adam: params must be a Float64Array of 17");
+  if (!memory_call(env, info, "adam", 17, &data, &length, &p)) return NULL;
   if (!is_count(p[0])) return fail(env, "adam: bad size");
   double n = p[0];
   const float *spans[7];
@@ -245,6 +263,25 @@ static long mapping_capacity = 0;
 static peftjs_weight *entry_of(double id) {
   if (!(id >= 1) || id > (double)entry_capacity || floor(id) != id) return NULL;
   return entries[(long)id - 1];
+}
+
+/* The store entry named by argument 0 of an entry point taking an entry id; NULL after throwing. */
+static peftjs_weight *entry_call(napi_env env, napi_callback_info info, const char *name, double *id) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char message[96];
+  *id = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_double(env, argv[0], id) != napi_ok) {
+    snprintf(message, sizeof message, "%s: id must be a number", name);
+    napi_throw_range_error(env, NULL, message);
+    return NULL;
+  }
+  peftjs_weight *w = entry_of(*id);
+  if (w == NULL) {
+    snprintf(message, sizeof message, "%s: unknown entry", name);
+    napi_throw_range_error(env, NULL, message);
+  }
+  return w;
 }
 
 static void mapping_release(int index) {
@@ -412,13 +449,9 @@ static napi_value store_create(napi_env env, napi_callback_info info) {
 
 /* storeFree(id) */
 static napi_value store_free(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  double id = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_double(env, argv[0], &id) != napi_ok) return fail(env, "storeFree: id must be a number");
-  peftjs_weight *w = entry_of(id);
-  if (w == NULL) return fail(env, "storeFree: unknown entry");
+  double id;
+  peftjs_weight *w = entry_call(env, info, "storeFree", &id);
+  if (w == NULL) return NULL;
   entry_clear(w);
   free(w);
   entries[(long)id - 1] = NULL;
@@ -431,13 +464,10 @@ static void set_number(napi_env env, napi_value object, const char *name, double
 
 /* storeInfo(id) → { rows, cols, storage, nested, bytes, mapped } */
 static napi_value store_info(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], result, mapped;
-  double id = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_double(env, argv[0], &id) != napi_ok) return fail(env, "storeInfo: id must be a number");
-  peftjs_weight *w = entry_of(id);
-  if (w == NULL) return fail(env, "storeInfo: unknown entry");
+  napi_value result, mapped;
+  double id;
+  peftjs_weight *w = entry_call(env, info, "storeInfo", &id);
+  if (w == NULL) return NULL;
   CHECK(napi_create_object(env, &result));
   set_number(env, result, "rows", (double)w->rows);
   set_number(env, result, "cols", (double)w->cols);
@@ -531,14 +561,10 @@ static int entry_span(uint8_t *data, size_t length, double offset, double elemen
  * 0: x·W (x has W's rows, out W's cols) [5] bias (byte offset, -1 none; one per output column).
  */
 static napi_value store_mat_mul(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *data;
-  size_t length, count;
+  size_t length;
   double *p;
-  if (argc < 2 || !memory_of(env, argv[0], &data, &length)) return fail(env, "storeMatMul: memory must be an ArrayBuffer or Uint8Array");
-  if (!params_of(env, argv[1], &p, &count) || count < 6) return fail(env, "storeMatMul: params must be a Float64Array of 6");
+  if (!memory_call(env, info, "storeMatMul", 6, &data, &length, &p)) return NULL;
   peftjs_weight *w = entry_of(p[0]);
   if (w == NULL) return fail(env, "storeMatMul: unknown entry");
   if (!is_count(p[1])) return fail(env, "storeMatMul: bad m");
@@ -564,14 +590,10 @@ static napi_value store_mat_mul(napi_env env, napi_callback_info info) {
 
 /* storeGather(memory, params): out[i] = W[ids[i]] (float32 rows). params = [0] entry [1] count [2] ids (int32, byte offset) [3] out. */
 static napi_value store_gather(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *data;
-  size_t length, count;
+  size_t length;
   double *p;
-  if (argc < 2 || !memory_of(env, argv[0], &data, &length)) return fail(env, "storeGather: memory must be an ArrayBuffer or Uint8Array");
-  if (!params_of(env, argv[1], &p, &count) || count < 4) return fail(env, "storeGather: params must be a Float64Array of 4");
+  if (!memory_call(env, info, "storeGather", 4, &data, &length, &p)) return NULL;
   peftjs_weight *w = entry_of(p[0]);
   if (w == NULL) return fail(env, "storeGather: unknown entry");
   if (!is_count(p[1])) return fail(env, "storeGather: bad count");

@@ -63,20 +63,6 @@ typedef float peftjs_v4u __attribute__((vector_size(16), aligned(4)));
 #define VZERO ((VEC){0, 0, 0, 0})
 #define MRN 8
 #include "gemm_kernel.inc"
-#undef SUFFIX
-#undef TARGET
-#undef VEC
-#undef VECU
-#undef VW
-#undef NRV
-#undef MR
-#undef KC
-#undef MC
-#undef NC
-#undef VFMA
-#undef VBCAST
-#undef VZERO
-#undef MRN
 
 #ifdef PEFTJS_X86
 /* An 8×8 block transpose in AVX registers: dst[i·ldd + j] = src[j·lds + i]. */
@@ -115,20 +101,6 @@ typedef float peftjs_v8u __attribute__((vector_size(32), aligned(4)));
 #define VZERO _mm256_setzero_ps()
 #define MRN 12
 #include "gemm_kernel.inc"
-#undef SUFFIX
-#undef TARGET
-#undef VEC
-#undef VECU
-#undef VW
-#undef NRV
-#undef MR
-#undef KC
-#undef MC
-#undef NC
-#undef VFMA
-#undef VBCAST
-#undef VZERO
-#undef MRN
 
 /* ---- AVX-512F: 12×32 micro-tile ---- */
 typedef float peftjs_v16u __attribute__((vector_size(64), aligned(4)));
@@ -139,28 +111,14 @@ typedef float peftjs_v16u __attribute__((vector_size(64), aligned(4)));
 #define VW 16
 #define NRV 2
 #define MR 12
-#define KC 256
-#define MC 96
+#define KC 384
+#define MC 144
 #define NC 4096
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define VBCAST(x) _mm512_set1_ps(x)
 #define VZERO _mm512_setzero_ps()
 #define MRN 24
 #include "gemm_kernel.inc"
-#undef SUFFIX
-#undef TARGET
-#undef VEC
-#undef VECU
-#undef VW
-#undef NRV
-#undef MR
-#undef KC
-#undef MC
-#undef NC
-#undef VFMA
-#undef VBCAST
-#undef VZERO
-#undef MRN
 #undef TRANSPOSE8
 #endif
 

@@ -120,6 +120,7 @@ describe.skipIf(!addon)(`frozen-weight store quantise → dequantise, hand-compu
           [5, 37, 19],
           [70, 130, 300],
           [64, 512, 264],
+          [13, 4100, 400], // k and n over one cache block (equal blocks, a ragged end)
         ] as const) {
           const id = entry(seeded(rows * cols, 7), rows, cols, storage, storage === 'nf4');
           const weight = read(id, rows, cols);

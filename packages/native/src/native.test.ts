@@ -128,6 +128,8 @@ const shapes: [string, Omit<Product, 'transposeA' | 'transposeB'>][] = [
   ['odd', { batch: 1, aMatrices: 1, bMatrices: 1, m: 7, n: 13, k: 5 }],
   ['edge tiles in every direction', { batch: 1, aMatrices: 1, bMatrices: 1, m: 29, n: 53, k: 37 }],
   ['k over one cache block', { batch: 1, aMatrices: 1, bMatrices: 1, m: 13, n: 40, k: 700 }],
+  // k and n cut into equal blocks (k 800: three of 267 on AVX-512; n 4100: two of 2064 + a ragged end)
+  ['blocks over k and n', { batch: 1, aMatrices: 1, bMatrices: 1, m: 13, n: 4100, k: 800 }],
   ['LoRA down (64×512·512×8)', { batch: 1, aMatrices: 1, bMatrices: 1, m: 64, n: 8, k: 512 }],
   ['LoRA up (64×8·8×512)', { batch: 1, aMatrices: 1, bMatrices: 1, m: 64, n: 512, k: 8 }],
   ['narrow n', { batch: 1, aMatrices: 1, bMatrices: 1, m: 50, n: 3, k: 20 }],

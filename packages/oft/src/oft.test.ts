@@ -6,7 +6,7 @@ import { getPeftModel, PeftModel, registerTuner, setWarningHandler, TunerLayer, 
 import { assertClose, describeTunerConformance } from '@peftjs/core/testing';
 import { peftCase, peftFixturePath } from '../../../test-fixtures/index';
 import { fixtureInputs, loadFixtureBaseModel, loadFixtureTensors } from '../../../test-fixtures/torch-models';
-import { convInputs, convNet, mlp, mlpInputs, sequenceInputs, sequenceMlp } from './__fixtures__/models';
+import { convInputs, convNet, mlp, mlpInputs, sequenceInputs, sequenceMlp } from '../../../test-fixtures/small-models';
 import { lora, LoraDense } from '@peftjs/lora';
 import { batchedInverse, cayleyBatch, differentiableInverse, createOftConfig, lycorisPatternKey, oft, OftDense, OftLayer } from './index';
 

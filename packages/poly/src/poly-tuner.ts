@@ -1,6 +1,5 @@
 import type { layers } from '@tensorflow/tfjs-layers';
-import { getLayerFormat, isLinearLayerClass, type ArchitectureConfig, type TargetDefaults, type TunerV1 } from '@peftjs/core';
-import { LORA_DEFAULT_TARGETS } from '@peftjs/lora';
+import { getLayerFormat, isLinearLayerClass, SHARED_DEFAULT_TARGETS, type ArchitectureConfig, type TargetDefaults, type TunerV1 } from '@peftjs/core';
 import { POLY_PEFT_TYPE, polyConfigSchema, type PolyConfig } from './poly-config';
 import { PolyDense, type PolyAdapterOptions } from './poly-layer';
 
@@ -37,8 +36,8 @@ export function createPoly(settings: PolySettings = {}): TunerV1<PolyConfig> {
     packageName: '@peftjs/poly',
     layers: [PolyDense],
     supportedLayerClasses: ['Dense (no activation)', 'and linear classes with a torch Linear layout (not GPT-2 Conv1D)'],
-    // PEFT 0.11.1's PolyModel reads the LoRA table.
-    defaultTargets: { ...LORA_DEFAULT_TARGETS, ...(settings.defaultTargets ?? {}) },
+    // PEFT 0.11.1's PolyModel reads the LoRA table, which PEFT shares between methods.
+    defaultTargets: { ...SHARED_DEFAULT_TARGETS, ...(settings.defaultTargets ?? {}) },
     canAdapt: isTorchLinear,
     configFields: polyConfigSchema.fields,
     parseConfig: (raw) => polyConfigSchema.parse(raw),

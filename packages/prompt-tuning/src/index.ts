@@ -59,6 +59,6 @@ export {
   type MultitaskPromptTuningConfigOptions,
   type MultitaskSourceStateDict,
 } from './multitask-prompt-tuning-config';
-export { loadMultitaskPromptTuningSource } from './multitask-prompt-source';
+export { loadMultitaskPromptTuningSource, type SafetensorsFileReader } from './multitask-prompt-source';
 export { MultitaskPromptEmbedding, currentTaskIds, type MultitaskPromptEmbeddingOptions } from './multitask-prompt-embedding-layer';
 export { multitaskPromptStateDictFormat, PREFIX_TASK_COLS_KEY, PREFIX_TASK_ROWS_KEY } from './multitask-prompt-state-dict';

@@ -11,21 +11,25 @@ import {
   type MultitaskPromptTuningInit,
 } from './multitask-prompt-tuning-config';
 import type { PreparedPromptConfig } from './prompt-learning-config';
-import { loadSafetensors } from '@peftjs/hub';
 
 /** Whether a config starts from a source adapter (and is not a trained adapter being loaded, whose tensors come with it). */
 export function needsSource(config: Pick<MultitaskPromptTuningConfig, 'promptTuningInit' | 'inferenceMode'>): boolean {
   return SOURCE_INITS.includes(config.promptTuningInit as MultitaskPromptTuningInit) && !config.inferenceMode;
 }
 
+/** Reads a `.safetensors` file into tensors by name: `loadSafetensors` from @peftjs/hub on Node. */
+export type SafetensorsFileReader = (path: string) => Promise<Readonly<Record<string, tf.Tensor>>>;
+
 /**
  * Reads the source adapter that `prompt_tuning_init_state_dict_path` names (a PEFT
- * `adapter_model.safetensors` of a multitask prompt-tuning adapter) and attaches its tensors to
- * the config, for the inits AVERAGE_SOURCE_TASKS, EXACT_SOURCE_TASK and ONLY_SOURCE_SHARED. Reads
- * through @peftjs/hub (Node); in a browser, pass `sourceStateDict` to the config factory instead.
- * Returns the same config; a config that needs no source (or of another method) is returned as it is.
+ * `adapter_model.safetensors` of a multitask prompt-tuning adapter) with `readTensors` and attaches
+ * its tensors to the config, for the inits AVERAGE_SOURCE_TASKS, EXACT_SOURCE_TASK and
+ * ONLY_SOURCE_SHARED. The caller brings the file reader (`loadSafetensors` from @peftjs/hub), so
+ * this package reads no files itself; in a browser, pass `sourceStateDict` to the config factory
+ * instead. Returns the same config; a config that needs no source (or of another method) is
+ * returned as it is, without calling the reader.
  */
-export async function loadMultitaskPromptTuningSource<C extends { peftType: string }>(config: C): Promise<C> {
+export async function loadMultitaskPromptTuningSource<C extends { peftType: string }>(config: C, readTensors: SafetensorsFileReader): Promise<C> {
   if (config.peftType !== MULTITASK_PROMPT_TUNING_PEFT_TYPE) return config;
   const multitask = config as unknown as MultitaskPromptTuningConfig;
   if (!needsSource(multitask) || attachedSourceStateDict(config)) return config;
@@ -42,7 +46,7 @@ export async function loadMultitaskPromptTuningSource<C extends { peftType: stri
       },
     );
   }
-  return attachSourceStateDict(config, await loadSafetensors(path));
+  return attachSourceStateDict(config, await readTensors(path));
 }
 
 function sameShape(value: tf.Tensor | undefined, expected: readonly number[]): boolean {
@@ -62,7 +66,7 @@ export function checkSource(config: PreparedPromptConfig<MultitaskPromptTuningCo
     if (config.promptTuningInitStateDictPath === null)
       throw new InvalidConfigError(`prompt_tuning_init_state_dict_path needs to be specified with ${config.promptTuningInit} init method`, { field });
     throw new InvalidConfigError(
-      `prompt_tuning_init ${config.promptTuningInit} reads ${JSON.stringify(config.promptTuningInitStateDictPath)}: load it first with await loadMultitaskPromptTuningSource(config), or pass { sourceStateDict }`,
+      `prompt_tuning_init ${config.promptTuningInit} reads ${JSON.stringify(config.promptTuningInitStateDictPath)}: load it first with await loadMultitaskPromptTuningSource(config, loadSafetensors), or pass { sourceStateDict }`,
       { field },
     );
   }

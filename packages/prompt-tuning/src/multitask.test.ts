@@ -25,7 +25,10 @@ afterAll(() => tf.dispose(Object.values(source)));
 
 describe('multitask prompt tuning from a source adapter (prompt_tuning_init_state_dict_path)', () => {
   const build = async (options: Record<string, unknown>) => {
-    const config = await loadMultitaskPromptTuningSource(createMultitaskPromptTuningConfig({ numVirtualTokens: 4, promptTuningInitStateDictPath: SOURCE, ...options }));
+    const config = await loadMultitaskPromptTuningSource(
+      createMultitaskPromptTuningConfig({ numVirtualTokens: 4, promptTuningInitStateDictPath: SOURCE, ...options }),
+      loadSafetensors,
+    );
     return getPeftModel(modelFromConfig(GPT2, 'causal-lm', { seed: 1 }), config);
   };
 
@@ -72,7 +75,10 @@ describe('multitask prompt tuning from a source adapter (prompt_tuning_init_stat
     const layers = model.layers.length;
     const attempt = async (options: Record<string, unknown>) => {
       try {
-        getPeftModel(model, await loadMultitaskPromptTuningSource(createMultitaskPromptTuningConfig({ numVirtualTokens: 4, promptTuningInitStateDictPath: SOURCE, ...options })));
+        getPeftModel(
+          model,
+          await loadMultitaskPromptTuningSource(createMultitaskPromptTuningConfig({ numVirtualTokens: 4, promptTuningInitStateDictPath: SOURCE, ...options }), loadSafetensors),
+        );
       } catch (error) {
         return error;
       }

@@ -1,40 +1,17 @@
-import type { TargetDefaults } from '@peftjs/core';
+import { SHARED_DEFAULT_TARGETS, targetModulesTable, type TargetDefaults } from '@peftjs/core';
+
+/** Left out of VeRA's table: their q/v projections differ in shape, which VeRA's single shared pair cannot serve. */
+const DIFFERENT_SHAPES = new Set(['btlm', 'mistral', 'mixtral', 'gemma']);
 
 /**
- * PEFT 0.11.1's TRANSFORMERS_MODELS_TO_VERA_TARGET_MODULES_MAPPING: LoRA's table without btlm,
- * mistral, mixtral and gemma (their q/v projections differ in shape, which VeRA's single shared
- * pair cannot serve), and phi without fc1 / fc2.
+ * PEFT 0.11.1's TRANSFORMERS_MODELS_TO_VERA_TARGET_MODULES_MAPPING: the shared table (LoRA's)
+ * without btlm, mistral, mixtral and gemma, and phi without fc1 / fc2.
  */
-export const VERA_DEFAULT_TARGETS: Readonly<Record<string, TargetDefaults>> = Object.freeze(
-  Object.fromEntries(
-    Object.entries({
-      t5: ['q', 'v'],
-      mt5: ['q', 'v'],
-      bart: ['q_proj', 'v_proj'],
-      gpt2: ['c_attn'],
-      bloom: ['query_key_value'],
-      'blip-2': ['q', 'v', 'q_proj', 'v_proj'],
-      opt: ['q_proj', 'v_proj'],
-      gptj: ['q_proj', 'v_proj'],
-      gpt_neox: ['query_key_value'],
-      gpt_neo: ['q_proj', 'v_proj'],
-      bert: ['query', 'value'],
-      roberta: ['query', 'value'],
-      'xlm-roberta': ['query', 'value'],
-      electra: ['query', 'value'],
-      'deberta-v2': ['query_proj', 'value_proj'],
-      deberta: ['in_proj'],
-      layoutlm: ['query', 'value'],
-      llama: ['q_proj', 'v_proj'],
-      chatglm: ['query_key_value'],
-      gpt_bigcode: ['c_attn'],
-      mpt: ['Wqkv'],
-      RefinedWebModel: ['query_key_value'],
-      RefinedWeb: ['query_key_value'],
-      falcon: ['query_key_value'],
-      codegen: ['qkv_proj'],
-      stablelm: ['q_proj', 'v_proj'],
-      phi: ['q_proj', 'v_proj'],
-    }).map(([modelType, targetModules]) => [modelType, Object.freeze({ targetModules: Object.freeze(targetModules) })]),
+export const VERA_DEFAULT_TARGETS: Readonly<Record<string, TargetDefaults>> = targetModulesTable({
+  ...Object.fromEntries(
+    Object.entries(SHARED_DEFAULT_TARGETS)
+      .filter(([modelType]) => !DIFFERENT_SHAPES.has(modelType))
+      .map(([modelType, defaults]) => [modelType, defaults.targetModules]),
   ),
-);
+  phi: ['q_proj', 'v_proj'],
+});

@@ -1,11 +1,10 @@
-import type { layers } from '@tensorflow/tfjs-layers';
 import {
-  getLayerFormat,
+  biasOptionHooks,
+  correctFanInFanOut,
   InvalidConfigError,
   isLinearLayerClass,
   UnsupportedLayerError,
-  warn,
-  type ArchitectureConfig,
+  queryValueTargets,
   type LayerContext,
   type TargetDefaults,
   type TunerLayer,
@@ -16,7 +15,6 @@ import { VERA_DEFAULT_TARGETS } from './vera-default-targets';
 import { VeraDense, type VeraAdapterOptions } from './vera-layer';
 import { VeraProjections } from './vera-projections';
 import { veraStateDictFormat } from './vera-state-dict';
-import { biasDisableWarning, savedBiases, trainableBiases } from './bias-parameters';
 
 /** The prefix that marks VeRA's trained weights in PEFT's key names. */
 export const VERA_WEIGHT_PREFIX = 'vera_lambda_';
@@ -38,26 +36,6 @@ export function veraAdapterOptions(config: VeraConfig): VeraAdapterOptions {
     dInitial: config.dInitial,
     initWeights: config.initWeights,
   };
-}
-
-/** Whether a linear class keeps torch's weight as is (`[in, out]`, GPT-2's Conv1D: fan_in_fan_out). */
-function isFanInFanOutClass(layer: layers.Layer): boolean {
-  const className = layer.getClassName();
-  if (className === 'Dense') return false;
-  const rule = Object.values(getLayerFormat(className)?.weights ?? {}).find((entry) => entry.torchName === 'weight');
-  return rule !== undefined && (rule.toTorchPermutation === undefined || rule.toTorchPermutation.length === 0);
-}
-
-/** PEFT forces fan_in_fan_out per layer (false for Linear, true for Conv1D) and writes it back to the config. */
-function correctFanInFanOut(layer: layers.Layer, context: LayerContext<VeraConfig>): void {
-  const expected = isFanInFanOutClass(layer);
-  if (context.config.fanInFanOut === expected) return;
-  warn(
-    expected
-      ? `fan_in_fan_out is set to False but the target module is \`Conv1D\` ("${context.path}"). Setting fan_in_fan_out to True.`
-      : `fan_in_fan_out is set to True but the target module is \`torch.nn.Linear\` ("${context.path}"). Setting fan_in_fan_out to False.`,
-  );
-  (context.config as { fanInFanOut: boolean }).fanInFanOut = expected;
 }
 
 /** Builds a VeRA tuner; `vera` is the ready default instance. */
@@ -94,16 +72,10 @@ export function createVera(settings: VeraSettings = {}): TunerV1<VeraConfig> {
     configFields: veraConfigSchema.fields,
     parseConfig: (raw) => veraConfigSchema.parse(raw),
     serializeConfig: (config) => veraConfigSchema.serialize(config),
-    defaultTargetsForArchitecture(architecture: ArchitectureConfig): TargetDefaults | undefined {
-      const { query, value, queryKeyValue } = architecture.roles;
-      if (query && value) return { targetModules: [query, value] };
-      if (queryKeyValue) return { targetModules: [queryKeyValue] };
-      return undefined;
-    },
+    defaultTargetsForArchitecture: queryValueTargets,
     stateDictFormat: veraStateDictFormat,
-    trainableParameters: (config, context) => trainableBiases(config.bias, 'vera_only', context),
-    savedParameters: (config, context) => savedBiases(config.bias, 'vera_only', context, VERA_WEIGHT_PREFIX),
-    disableWarning: (config) => biasDisableWarning(config.bias),
+    // PEFT's `bias` option ('none' | 'all' | 'vera_only').
+    ...biasOptionHooks(VERA_WEIGHT_PREFIX),
     checkNewAdapter(config, existing) {
       if (existing.size > 0 && config.bias !== 'none') {
         throw new InvalidConfigError(

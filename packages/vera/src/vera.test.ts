@@ -7,7 +7,7 @@ import { getPeftModel, InvalidConfigError, registerTuner, setModelInfo, setWarni
 import { describeTunerConformance } from '@peftjs/core/testing';
 import { peftFixturePath } from '../../../test-fixtures/index';
 import { loadFixtureTensors } from '../../../test-fixtures/torch-models';
-import { createVeraConfig, TorchGenerator, vera, VERA_A_KEY, VERA_B_KEY, veraProjectionValues } from './index';
+import { createVeraConfig, TorchGenerator, vera, VERA_A_KEY, VERA_B_KEY, VERA_DEFAULT_TARGETS, veraProjectionValues } from './index';
 
 const warnings: string[] = [];
 beforeAll(async () => {
@@ -74,6 +74,16 @@ describe('torch random numbers, bit for bit', () => {
 });
 
 describe('VeRA config and targets', () => {
+  it("has PEFT 0.11.1's VeRA table: the shared one without btlm, mistral, mixtral, gemma, and phi's q/v only", () => {
+    const modelTypes = Object.keys(VERA_DEFAULT_TARGETS);
+    expect(modelTypes).toHaveLength(27);
+    for (const left of ['btlm', 'mistral', 'mixtral', 'gemma']) expect(modelTypes).not.toContain(left);
+    expect(VERA_DEFAULT_TARGETS.phi.targetModules).toEqual(['q_proj', 'v_proj']);
+    expect(VERA_DEFAULT_TARGETS.llama.targetModules).toEqual(['q_proj', 'v_proj']);
+    expect(VERA_DEFAULT_TARGETS['blip-2'].targetModules).toEqual(['q', 'v', 'q_proj', 'v_proj']);
+    expect(Object.isFrozen(VERA_DEFAULT_TARGETS)).toBe(true);
+  });
+
   it('writes the keys PEFT writes', () => {
     const python = JSON.parse(readFileSync(peftFixturePath('llama-vera', 'adapter', 'adapter_config.json'), 'utf8'));
     const ours = vera.serializeConfig(vera.parseConfig(python));

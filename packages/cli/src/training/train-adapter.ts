@@ -178,7 +178,7 @@ async function buildAdapter(base: LoadedBase, options: TrainAdapterOptions, seed
   }
   const method = findMethod(methodName(String(rawConfig.peft_type)));
   // Multitask prompt tuning's source inits read prompt_tuning_init_state_dict_path first (a no-op for any other config).
-  const config = await loadMultitaskPromptTuningSource(method.tuner.parseConfig({ ...rawConfig, inference_mode: false }));
+  const config = await loadMultitaskPromptTuningSource(method.tuner.parseConfig({ ...rawConfig, inference_mode: false }), loadSafetensors);
   const peftModel = withSeededMathRandom(seed, async () => getPeftModel(base.model, config));
   const model = await peftModel;
   try {

@@ -1,3 +1,5 @@
+// Small Dense and Conv2D models with seeded weights, shared by the method packages' tests (OFT and
+// BOFT wrap Linear and Conv2d layers the same way; IA3 uses the MLP).
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 

@@ -1,10 +1,12 @@
-import { TunerLayer, type AdapterParameterContext, type PeftConfig, type TunerV1 } from '@peftjs/core';
+import type { AdapterParameterContext, TunerV1 } from '../spec/tuner-v1';
+import { TunerLayer } from '../spec/tuner-layer';
+import type { PeftConfig } from '../config/config-schema';
 
-/** A config with PEFT's `bias` option: 'none', 'all', or `'<method>_only'` (LoRA's 'lora_only'). */
+/** A config with PEFT's `bias` option: 'none', 'all', or `'<method>_only'`. */
 type WithBias = PeftConfig & { bias?: string };
 
 /**
- * PEFT's `bias` option, as mark_only_lora_as_trainable: 'all' trains every bias of the model (not
+ * PEFT's `bias` option, as its tuners mark trainability: 'all' trains every bias of the model (not
  * the modules_to_save originals); `'<method>_only'` the biases of the layers the method wraps.
  */
 export function trainableBiases(config: WithBias, context: AdapterParameterContext): string[] {
@@ -42,8 +44,8 @@ export function biasDisableWarning(config: WithBias): string | undefined {
 }
 
 /**
- * The tuner hooks of PEFT's `bias` option for a method whose weights carry `weightPrefix`: LoRA's,
- * and any method with the same option (AdaLoRA's, VeRA's 'vera_only'): spread them into the tuner.
+ * The tuner hooks of PEFT's `bias` option (several of PEFT's tuners share it) for a method whose
+ * weights carry `weightPrefix`: spread them into the tuner.
  */
 export function biasOptionHooks(weightPrefix: string): Pick<TunerV1<any>, 'trainableParameters' | 'savedParameters' | 'disableWarning'> {
   return {
