@@ -86,7 +86,8 @@ for (const shape of shapes) {
   console.log(`\n${shape.label}: ${(parameterCount(shape) / 1e6).toFixed(1)} M parameters in ${folder} (${((Date.now() - began) / 1000).toFixed(1)} s to write or reuse)`);
   let anchor: Row | undefined;
   if (runTorch) {
-    for (const checkpointing of checkpointingModes) {
+    // Without checkpointing always: it is the anchor every ratio is taken against.
+    for (const checkpointing of [false, ...checkpointingModes.filter(Boolean)]) {
       const result = runChild(torchPython, [
         join(benchDirectory, 'anchors', 'scale_lora.py'),
         folder,

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { getPeftModel, registerTuner, setWarningHandler } from '@peftjs/core';
 import { createLoraConfig, lora } from '@peftjs/lora';
-import { AutoModelForCausalLM, causalLmTrainingLoss } from '@peftjs/models';
+import { AutoModelForCausalLM, causalLmTrainingLoss, nativeStore } from '@peftjs/models';
 import { initBackend, unregisterWasmFixes, WasmFix } from '@peftjs/runtime';
 
 function argument(name: string, fallback: string): string {
@@ -34,6 +34,23 @@ const steps = Number(argument('steps', '3'));
 const nativeFused = !process.argv.includes('--no-native-fused');
 
 const result: Record<string, unknown> = { storage, checkpointing, batch, seq, nativeFused };
+const megabytes = (bytes: number) => Math.round(bytes / 2 ** 20);
+/** Where the memory is at this point: resident set (now and peak), wasm heap, native store, V8 heap and buffers. */
+function memoryBreakdown(): Record<string, number> {
+  const usage = process.memoryUsage();
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.byteLength ?? 0;
+  const store = nativeStore()?.storeStats();
+  return {
+    rssMB: megabytes(usage.rss),
+    maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    wasmHeapMB: megabytes(heap),
+    tensorsMB: megabytes(tf.memory().numBytes),
+    storeMB: megabytes(store?.bytes ?? 0),
+    storeMappedMB: megabytes(store?.mappedBytes ?? 0),
+    v8HeapMB: megabytes(usage.heapUsed),
+    externalMB: megabytes(usage.external + usage.arrayBuffers),
+  };
+}
 const started = performance.now();
 try {
   // the native GEMM's threads from PEFTJS_THREADS (the bench's SCALE_THREADS), XNNPACK's stay at 1
@@ -46,6 +63,7 @@ try {
   if (storage === 'int8' || storage === 'nf4' || storage === 'fp4') options.quantization = storage;
   const base = await AutoModelForCausalLM.fromPretrained(folder, options as never);
   result.loadSeconds = (performance.now() - started) / 1000;
+  result.memoryAfterLoad = memoryBreakdown();
   const peft = getPeftModel(base, createLoraConfig({ r: 16, loraAlpha: 32, loraDropout: 0, targetModules: targets }));
   const model = peft.model as LayersModel;
   result.trainable = peft.trainableParametersReport();
@@ -66,9 +84,13 @@ try {
     loss.dispose();
     // The first step warms up (kernel setup, optimizer slots); the others are timed.
     if (step > 0) times.push((performance.now() - begin) / 1000);
-    if (step === 0) result.tensorsAfterFirstStep = tf.memory().numTensors;
+    if (step === 0) {
+      result.tensorsAfterFirstStep = tf.memory().numTensors;
+      result.memoryAfterFirstStep = memoryBreakdown();
+    }
   }
   result.tensorsAfterLastStep = tf.memory().numTensors;
+  result.memoryAfterLastStep = memoryBreakdown();
   times.sort((a, b) => a - b);
   result.secondsPerStep = times[Math.floor(times.length / 2)];
   result.stepSeconds = times;

@@ -5,7 +5,18 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { getPeftModel, registerTuner, setWarningHandler } from '@peftjs/core';
 import { createLoraConfig, lora } from '@peftjs/lora';
 import { initBackend } from '@peftjs/runtime';
-import { AutoModelForCausalLM, causalLmLoss, causalLmTrainingLoss, chunkedCrossEntropy, IGNORE_INDEX, setGradientCheckpointing, weightProjection } from '@peftjs/models';
+import {
+  AutoModelForCausalLM,
+  causalLmLoss,
+  causalLmTrainingLoss,
+  chunkedCrossEntropy,
+  FrozenLinear,
+  IGNORE_INDEX,
+  layerProjection,
+  setGradientCheckpointing,
+  weightProjection,
+} from '@peftjs/models';
+import { loadPeftCase } from '../../../test-fixtures/peft-case';
 import { TINY_GPT2, TINY_LLAMA } from '../../../test-fixtures/tiny-configs';
 
 const BACKENDS = ['cpu', 'wasm'] as const;
@@ -188,4 +199,42 @@ describe.each(BACKENDS)('causalLmTrainingLoss on %s', (backend) => {
     optimizer.dispose();
     tf.dispose([ids, mask, labels]);
   });
+});
+
+describe.each(BACKENDS)('an untied lm_head in the frozen-weight store on %s', (backend) => {
+  it.each(['float32', 'nf4'] as const)(
+    '%s: the chunked loss scores through the head’s projection (no full logits), with the loss and LoRA gradients of the full-logits path',
+    async (storage) => {
+      await tf.setBackend(backend);
+      const { baseDir } = await loadPeftCase('llama-lora');
+      const base = await AutoModelForCausalLM.fromPretrained(baseDir, storage === 'nf4' ? { quantization: 'nf4' } : { dtype: 'float32' });
+      const head = base.getLayer('lm_head');
+      expect(head).toBeInstanceOf(FrozenLinear);
+      expect(layerProjection(head)).not.toBeNull();
+      const peft = getPeftModel(base, createLoraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'], initLoraWeights: false }));
+      const model = peft.model as LayersModel;
+      const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
+      const { ids, mask, labels } = batch();
+      const before = tf.memory().numTensors;
+      const expected = lossAndGradients(variables, () => causalLmLoss(labels, model.apply([ids, mask], { training: true }) as tf.Tensor));
+      // The head layer itself (which makes [batch, seq, vocab] logits) must not run in the chunked loss.
+      let headCalls = 0;
+      const call = head.call.bind(head);
+      head.call = (inputs, kwargs) => {
+        headCalls++;
+        return call(inputs, kwargs);
+      };
+      for (const gradientCheckpointing of [false, true]) {
+        const actual = lossAndGradients(variables, () => causalLmTrainingLoss(model, [ids, mask], labels, { gradientCheckpointing, chunkRows: 5 }));
+        expect(await maxDifference(actual.value, expected.value)).toBeLessThan(1e-5);
+        for (let index = 0; index < variables.length; index++) expect(await maxDifference(actual.grads[index]!, expected.grads[index]!)).toBeLessThan(2e-5);
+        tf.dispose([actual.value, ...actual.grads]);
+      }
+      expect(headCalls).toBe(0);
+      tf.dispose([expected.value, ...expected.grads]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([ids, mask, labels]);
+      model.dispose();
+    },
+  );
 });

@@ -8,7 +8,17 @@ import { maxAbsDifference } from '@peftjs/core/testing';
 import { loadSafetensors } from '@peftjs/hub';
 import { lora } from '@peftjs/lora';
 import { initBackend } from '@peftjs/runtime';
-import { AutoModelForCausalLM, FrozenLinear, FrozenWeightVariable, saveModel, STORE_MAT_MUL_KERNEL, storedWeightOf } from '@peftjs/models';
+import {
+  AutoModelForCausalLM,
+  FrozenEmbedding,
+  FrozenLinear,
+  FrozenWeightVariable,
+  loadPretrained,
+  type ModelTask,
+  saveModel,
+  STORE_MAT_MUL_KERNEL,
+  storedWeightOf,
+} from '@peftjs/models';
 import { peftFixturePath as fixturePath } from '../../../test-fixtures/index';
 import { loadPeftCase, type PeftCase } from '../../../test-fixtures/peft-case';
 import { loadNativeStore, nativeStoreUnavailableReason } from '@peftjs/models';
@@ -171,5 +181,34 @@ describe('head projections (for a chunked loss)', () => {
       tf.dispose(Object.values(fixture.io));
       model.dispose();
     }
+  });
+});
+
+describe.each([
+  ['gpt2-lora', 'causal-lm', ['transformer.wte', 'transformer.wpe']],
+  ['bert-seqcls-lora', 'sequence-classification', ['bert.embeddings.word_embeddings', 'bert.embeddings.position_embeddings', 'bert.embeddings.token_type_embeddings']],
+  ['mt5-lora-seq2seq', 'seq2seq-lm', ['shared']],
+] as Array<[string, ModelTask, string[]]>)('%s: every embedding table in the store', (caseName, task, tables) => {
+  it.each(modes)('$store store on $backend: the tables are stored, the logits are PEFT’s base logits', async ({ store, backend }) => {
+    if (store === 'native' && !native) return;
+    if (backend === 'wasm') await initBackend({ backend: 'wasm' });
+    else await tf.setBackend('cpu');
+    const fixture = await loadPeftCase(caseName);
+    const model = await loadPretrained(fixture.baseDir, task, { dtype: 'float32', frozenStore: store });
+    for (const name of tables) {
+      const layer = model.getLayer(name);
+      expect(layer, name).toBeInstanceOf(FrozenEmbedding);
+      expect(storedWeightOf(layer)!.storage).toBe('float32');
+    }
+    // The model's inputs by name (input_ids, attention_mask, token_type_ids, decoder_input_ids).
+    const inputs = model.inputs.map((input) => fixture.io[input.name.replace(/_\d+$/, '')]!);
+    expect(inputs.every((input) => input !== undefined)).toBe(true);
+    const before = tf.memory().numTensors;
+    const logits = model.predict(inputs) as tf.Tensor;
+    await within(`${caseName} ${store} stored embeddings vs PEFT base`, logits, fixture.io.expected_base!, fixture.json.atol + 1e-5);
+    logits.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(Object.values(fixture.io));
+    model.dispose();
   });
 });

@@ -7,7 +7,7 @@ import { maxAbsDifference } from '@peftjs/core/testing';
 import { ia3 } from '@peftjs/ia3';
 import { lora } from '@peftjs/lora';
 import { initBackend } from '@peftjs/runtime';
-import { AutoModelForCausalLM, causalLmLoss, FrozenWeightVariable } from '@peftjs/models';
+import { AutoModelForCausalLM, causalLmLoss, dequantizeRows, FrozenWeightVariable, quantizeMatrix, storedWeightOf } from '@peftjs/models';
 import { loadPeftCase, type PeftCase } from '../../../test-fixtures/peft-case';
 import { loadNativeStore } from '@peftjs/models';
 
@@ -130,6 +130,49 @@ describe('training on a store-backed model', () => {
     }
     float.dispose();
     quantized.dispose();
+  });
+
+  it.each([
+    { store: 'native' as const, quantization: 'nf4' as const },
+    { store: 'arrays' as const, quantization: 'nf4' as const },
+    { store: 'native' as const, quantization: 'int8' as const },
+  ])('merging LoRA into a $quantization base ($store store) dequantises, adds ΔW and requantises: the stored weight is quantise(W + ΔW)', async ({ store, quantization }) => {
+    if (store === 'native' && !native) return;
+    await tf.setBackend('cpu');
+    const model = await AutoModelForCausalLM.fromPretrained(fixture.baseDir, { quantization, frozenStore: store });
+    const before = tf.memory().numTensors;
+    const stored = storedWeightOf(model.getLayer('model.layers.0.self_attn.q_proj'))!;
+    const original = stored.read();
+    const peft = getPeftModel(model, { peft_type: 'LORA', r: 2, lora_alpha: 8, target_modules: ['q_proj'], init_lora_weights: false });
+    const weight = (part: string) => peft.model.trainableWeights.find((candidate) => candidate.name.includes('layers.0.self_attn.q_proj') && candidate.name.includes(part))!;
+    // ΔW in torch's [out, in] layout: scaling · (A_kernel · B_kernel)ᵀ, scaling = alpha / r = 4.
+    const delta = tf.tidy(() => tf.transpose(tf.mul(tf.matMul(weight('lora_A').read(), weight('lora_B').read()), 4)));
+    const sum = Float32Array.from(await delta.data(), (value, index) => value + original[index]!);
+    delta.dispose();
+    const expected = dequantizeRows(quantizeMatrix(sum, stored.rows, stored.cols, quantization));
+    const warnings: string[] = [];
+    const previous = setWarningHandler((message) => warnings.push(message));
+    try {
+      await peft.mergeAdapter();
+    } finally {
+      setWarningHandler(previous);
+    }
+    const bits = quantization === 'int8' ? '8-bit' : '4-bit';
+    expect(warnings.filter((message) => message.includes(`Merge lora module to ${bits} linear may get different generations due to rounding errors`)).length).toBe(2); // one per merged q_proj (2 layers)
+    const merged = stored.read();
+    let fromExpected = 0;
+    let fromExact = 0;
+    for (let index = 0; index < merged.length; index++) {
+      fromExpected = Math.max(fromExpected, Math.abs(merged[index]! - expected[index]!));
+      fromExact = Math.max(fromExact, Math.abs(merged[index]! - sum[index]!));
+    }
+    // The store holds exactly the requantised sum (the same codes as the reference quantiser) …
+    expect(fromExpected).toBeLessThan(1e-6);
+    // … which is not the exact sum: the merge rounded, as PEFT's warning says.
+    expect(fromExact).toBeGreaterThan(1e-4);
+    expect(stored.storage).toBe(quantization);
+    expect(tf.memory().numTensors).toBe(before + 4); // the adapter's A and B (2 layers)
+    model.dispose();
   });
 
   it('IA3 wraps store-backed layers as Dense and matches the llama-ia3 fixture', async () => {

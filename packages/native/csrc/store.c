@@ -182,6 +182,13 @@ static void source_row(const void *source, int type, long rows, long cols, int t
   for (long col = 0; col < cols; col++) out[col] = source_value(source, type, (size_t)col * rows + row);
 }
 
+/* Value `index` of the flattened [rows, cols] weight, from a source laid out [rows, cols] (or [cols, rows] transposed). */
+static inline float source_flat(const void *source, int type, long rows, long cols, int transpose, size_t index) {
+  if (!transpose) return source_value(source, type, index);
+  size_t row = index / (size_t)cols, col = index % (size_t)cols;
+  return source_value(source, type, col * (size_t)rows + row);
+}
+
 static void *allocate(size_t bytes) {
   void *pointer = NULL;
   if (posix_memalign(&pointer, 64, bytes > 0 ? bytes : 64) != 0) return NULL;
@@ -252,33 +259,31 @@ int peftjs_weight_build(peftjs_weight *w, const void *source, int source_type, l
   } else if (storage == PEFTJS_STORE_NF4 || storage == PEFTJS_STORE_FP4) {
     size_t blocks = (count + PEFTJS_BLOCK - 1) / PEFTJS_BLOCK;
     float *absmax = (float *)allocate(blocks * sizeof(float));
-    float *values = (float *)allocate(count > 0 ? count * sizeof(float) : 4);
-    if (absmax == NULL || values == NULL) {
-      free(absmax);
-      free(values);
-      goto fail;
-    }
+    if (absmax == NULL) goto fail;
     nf4_prepare();
-    /* blocks run over the flattened [rows, cols] matrix, so they may span rows */
-    for (long r = 0; r < rows; r++) source_row(source, source_type, rows, cols, transpose, r, values + (size_t)r * cols);
     uint8_t *codes = (uint8_t *)result.owned;
     memset(codes, 0, data_bytes);
+    /* blocks run over the flattened [rows, cols] matrix, so they may span rows; each is read from
+       the source on its own (no float32 copy of the whole weight: for a 150k-token embedding that
+       copy alone was half a gigabyte at load) */
     for (size_t block = 0; block < blocks; block++) {
       size_t begin = block * PEFTJS_BLOCK, end = begin + PEFTJS_BLOCK < count ? begin + PEFTJS_BLOCK : count;
+      size_t length = end - begin;
+      float values[PEFTJS_BLOCK];
+      if (!transpose && source_type == PEFTJS_SOURCE_F32) memcpy(values, (const uint8_t *)source + begin * 4, length * 4);
+      else for (size_t j = 0; j < length; j++) values[j] = source_flat(source, source_type, rows, cols, transpose, begin + j);
       float maximum = 0.0f;
-      for (size_t index = begin; index < end; index++) maximum = fmaxf(maximum, fabsf(values[index]));
+      for (size_t j = 0; j < length; j++) maximum = fmaxf(maximum, fabsf(values[j]));
       absmax[block] = maximum;
       float inverse = maximum > 0.0f ? 1.0f / maximum : 0.0f;
       uint8_t block_codes[PEFTJS_BLOCK];
-      size_t length = end - begin;
       /* one code per value first (a loop the compiler vectorises), then two per byte */
       if (storage == PEFTJS_STORE_NF4)
-        for (size_t j = 0; j < length; j++) block_codes[j] = (uint8_t)quantize_nf4(values[begin + j] * inverse);
+        for (size_t j = 0; j < length; j++) block_codes[j] = (uint8_t)quantize_nf4(values[j] * inverse);
       else
-        for (size_t j = 0; j < length; j++) block_codes[j] = (uint8_t)quantize_fp4(values[begin + j] * inverse);
+        for (size_t j = 0; j < length; j++) block_codes[j] = (uint8_t)quantize_fp4(values[j] * inverse);
       for (size_t j = 0; j < length; j++) codes[(begin + j) / 2] |= (uint8_t)((begin + j) % 2 == 0 ? block_codes[j] << 4 : block_codes[j]);
     }
-    free(values);
     if (!nested) {
       result.scales = absmax;
       result.bytes += blocks * sizeof(float);

@@ -247,6 +247,7 @@ export async function trainAdapter(options: TrainAdapterOptions): Promise<TrainA
   assertTrainingFits(base.model, {
     batchSize: Math.min(args.perDeviceTrainBatchSize, examples.length),
     sequenceLength: examples.reduce((longest, example) => Math.max(longest, example.inputIds.length), 1),
+    gradientCheckpointing: options.gradientCheckpointing === true,
   });
   // A row's "task_ids" (multitask prompt tuning, Poly) was read by tokenizeRows.
   const rows: TrainingExample[] = examples.map((example) => ({

@@ -5,6 +5,7 @@ import { ModelLoadError } from '../errors';
 import { HFActivation, isActivationName, type ActivationName } from '../layers/activations';
 import { AttentionMaskBias } from '../layers/attention-mask';
 import { PositionIds, SelectToken } from '../layers/position-ids';
+import { embedding as storedEmbedding } from '../layers/embedding';
 import { linear } from '../layers/linear';
 import { ScaledDotProductAttention } from '../layers/scaled-dot-product-attention';
 import type { BuildOptions } from './build-options';
@@ -90,7 +91,7 @@ export function buildBert(config: BertConfig, options: BuildOptions & { head?: B
 
   const dense = (name: string, units: number) => linear({ name, units, useBias: true, kernelInitializer: init.normal(), biasInitializer: init.zeros() });
   const layerNorm = (name: string) => fusedLayerNorm({ name, axis: -1, epsilon: config.layerNormEps, gammaInitializer: init.ones(), betaInitializer: init.zeros() });
-  const embedding = (name: string, inputDim: number) => tfl.layers.embedding({ name, inputDim, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
+  const embedding = (name: string, inputDim: number) => storedEmbedding({ name, inputDim, outputDim: config.hiddenSize, embeddingsInitializer: init.normal() });
 
   const embeddings = join(prefix, 'embeddings');
   const words = embedding(`${embeddings}.word_embeddings`, config.vocabSize).apply(inputIds) as SymbolicTensor;

@@ -76,7 +76,7 @@ export function buildGPT2(config: GPT2Config, options: BuildOptions & { head?: '
   const wte = embedding({ name: join(prefix, 'wte'), inputDim: config.vocabSize, outputDim: config.nEmbd, embeddingsInitializer: init.normal() });
   const tokens = wte.apply(inputIds) as SymbolicTensor;
   const positionIds = new PositionIds({ name: glue(prefix, 'position_ids') }).apply(tokens) as SymbolicTensor;
-  const wpe = tfl.layers.embedding({ name: join(prefix, 'wpe'), inputDim: config.nPositions, outputDim: config.nEmbd, embeddingsInitializer: init.normal() });
+  const wpe = embedding({ name: join(prefix, 'wpe'), inputDim: config.nPositions, outputDim: config.nEmbd, embeddingsInitializer: init.normal() });
   let hidden = tfl.layers.add({ name: glue(prefix, 'embeddings') }).apply([tokens, wpe.apply(positionIds) as SymbolicTensor]) as SymbolicTensor;
   const bias = new AttentionMaskBias({ name: glue(prefix, 'attention_mask'), causal: true }).apply([attentionMask, hidden]) as SymbolicTensor;
 

@@ -4,6 +4,7 @@ import { ConfigReader, type PretrainedConfig } from '../config/pretrained-config
 import { ModelLoadError } from '../errors';
 import { GatedActivation, HFActivation, isActivationName, type ActivationName } from '../layers/activations';
 import { AttentionMaskBias } from '../layers/attention-mask';
+import { embedding } from '../layers/embedding';
 import { linear } from '../layers/linear';
 import { ScaledDotProductAttention } from '../layers/scaled-dot-product-attention';
 import { AttentionBiasSum, ConstantScale, CrossAttention, InputsEmbeds, T5LayerNorm, T5RelativePositionBias } from '../layers/t5-layers';
@@ -147,7 +148,7 @@ export function buildT5(config: T5Config, options: BuildOptions & { head?: T5Hea
   };
   const residual = (path: string, a: SymbolicTensor, b: SymbolicTensor) => tfl.layers.add({ name: glue(path, 'residual') }).apply([a, b]) as SymbolicTensor;
 
-  const shared = tfl.layers.embedding({
+  const shared = embedding({
     name: 'shared',
     inputDim: config.vocabSize,
     outputDim: config.dModel,

@@ -85,5 +85,20 @@ describe('bitsandbytes formats in TypeScript (the array store and the reference 
       for (let index = 0; index < native.length; index++) if (!Object.is(native[index], reference[index]) && native[index] !== reference[index]) mismatches++;
       expect(mismatches, `${storage}${doubleQuant ? ' (double quant)' : ''}`).toBe(0);
     }
+    // From a transposed source ([cols, rows], GPT-2's Conv1D) the store quantises the same matrix.
+    const transposedSource = new Float32Array(rows * cols);
+    for (let row = 0; row < rows; row++) for (let col = 0; col < cols; col++) transposedSource[col * rows + row] = values[row * cols + col]!;
+    for (const [storage, doubleQuant] of storages.filter(([name]) => name === 'int8' || name === 'nf4')) {
+      const params = Float64Array.from([0, 0, 0, 0, rows, cols, 1, ['float32', 'bfloat16', 'float16', 'int8', 'nf4', 'fp4'].indexOf(storage), doubleQuant ? 1 : 0]);
+      const id = addon.storeCreate(params, new Uint8Array(transposedSource.buffer));
+      const native = new Float32Array(rows * cols);
+      addon.storeRead(id, native, 0, rows);
+      addon.storeFree(id);
+      const reference = dequantizeRows(quantizeMatrix(values, rows, cols, storage, doubleQuant));
+      expect(
+        native.every((value, index) => value === reference[index]),
+        `${storage}${doubleQuant ? ' (double quant)' : ''} from a transposed source`,
+      ).toBe(true);
+    }
   });
 });

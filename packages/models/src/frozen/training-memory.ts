@@ -1,5 +1,6 @@
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { getModelInfo } from '@peftjs/core';
+import { layerProjection } from '../loss/lm-head-projection';
 import { FrozenWeightVariable } from './frozen-weight-variable';
 import type { MemoryEstimate } from './memory-estimate';
 
@@ -9,6 +10,9 @@ import type { MemoryEstimate } from './memory-estimate';
  * issue 13's profile of an unfused SmolLM-135M step (~1 GiB per 128-token row).
  */
 const TFJS_ACTIVATION_FACTOR = 3.5;
+
+/** Logit values of one chunk of `chunkedCrossEntropy` (its default), of which a few exist at once. */
+const CHUNK_LOGIT_VALUES = 1 << 22;
 
 export interface TrainingMemoryOptions {
   batchSize: number;
@@ -24,7 +28,7 @@ function integer(config: Record<string, unknown>, ...keys: string[]): number | u
 
 /**
  * An estimate of what a training step needs: activations kept for the backward pass and the
- * logits over the vocabulary (wasm heap), the model's tfjs variables with a gradient and two Adam
+ * logits over the vocabulary (a chunk of them behind a frozen head; wasm heap), the model's tfjs variables with a gradient and two Adam
  * moments for each trainable one; frozen weights in a store count outside the heap. The options
  * that would help are listed for the error message.
  */
@@ -38,7 +42,10 @@ export function estimateTrainingMemory(model: LayersModel, options: TrainingMemo
   const tokens = options.batchSize * options.sequenceLength;
   const perLayer = TFJS_ACTIVATION_FACTOR * (16 * hidden + 4 * intermediate + 2.5 * heads * options.sequenceLength);
   const activationValues = options.gradientCheckpointing ? tokens * (layers * hidden + perLayer) : tokens * layers * perLayer;
-  const logitValues = 3 * tokens * vocab;
+  // A frozen head scores the vocabulary in chunks (causalLmTrainingLoss); any other, in full logits.
+  const output = model.outputs.length === 1 ? model.outputs[0]!.sourceLayer : undefined;
+  const chunked = output !== undefined && layerProjection(output) !== null;
+  const logitValues = 3 * (chunked ? Math.min(tokens * vocab, CHUNK_LOGIT_VALUES) : tokens * vocab);
   let variables = 0;
   let trainable = 0;
   let outside = 0;

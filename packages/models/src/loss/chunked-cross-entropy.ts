@@ -5,13 +5,14 @@ import type { LmHeadProjection } from './lm-head-projection';
 
 export interface ChunkedCrossEntropyOptions {
   /**
-   * Rows scored at once. Default: as many as keep one chunk's logits near 16 M values (64 MB),
-   * so the full `[rows, vocab]` logits and their gradient never exist at once.
+   * Rows scored at once. Default: as many as keep one chunk's logits near 4 M values (16 MB),
+   * so the full `[rows, vocab]` logits and their gradient never exist at once (at most two
+   * chunk-sized tensors are alive at a time).
    */
   chunkRows?: number;
 }
 
-const DEFAULT_CHUNK_VALUES = 1 << 24;
+const DEFAULT_CHUNK_VALUES = 1 << 22;
 
 /**
  * Mean cross-entropy of `head(rows)` against `labels`, skipping IGNORE_INDEX, computed chunk by
