@@ -1,7 +1,7 @@
 /**
  * Where one training step's activation memory goes: runs the bench/scale workload (LoRA r=16,
- * Adam, batch × seq on single-threaded wasm) for two steps and, for the second, prints the wasm
- * heap size, the peak of tfjs' tensor bytes (and the kernel running at that peak), the bytes the
+ * Adam, batch × seq on single-threaded wasm) for two steps and, for the first, prints where the
+ * wasm heap grew (kernel, layer), the peak of tfjs' tensor bytes (and the kernel running at that peak), the bytes the
  * tape keeps for the backward pass at the end of the forward pass (deduplicated by data buffer),
  * grouped by layer role and kernel, and the bytes live at each decoder layer's start.
  *
@@ -63,8 +63,6 @@ const step = () => {
 };
 const heapAfterLoad = heapBytes();
 const rssAfterLoad = process.resourceUsage().maxRSS * 1024;
-step();
-const heapAfterFirst = heapBytes();
 
 // Instrumentation for the second step.
 const engine = tf.engine() as unknown as EngineInternals;
@@ -77,6 +75,8 @@ engine.trackTensor = (tensor, backend) => {
   if (engine.state.numBytes > peak.bytes) peak = { bytes: engine.state.numBytes, kernel, phase };
 };
 const runKernel = engine.runKernel.bind(engine);
+const growth: string[] = [];
+let lastHeap = heapBytes();
 engine.runKernel = (name, ...rest) => {
   const previous = kernel;
   kernel = name;
@@ -84,6 +84,13 @@ engine.runKernel = (name, ...rest) => {
     return runKernel(name, ...rest);
   } finally {
     kernel = previous;
+    const now = heapBytes();
+    if (now > lastHeap) {
+      growth.push(
+        `  heap ${(lastHeap / MB).toFixed(0)} → ${(now / MB).toFixed(0)} MB in ${phase} (kernel ${name}, layer ${layerStarts.at(-1)?.name ?? '-'}, live tensors ${(engine.state.numBytes / MB).toFixed(0)} MB)`,
+      );
+      lastHeap = now;
+    }
   }
 };
 let forwardEnd: { bytes: number; tape: TapeNode[] } | undefined;
@@ -105,6 +112,8 @@ for (const layer of model.layers) {
   };
 }
 const before = engine.state.numBytes;
+step();
+const heapAfterFirst = heapBytes();
 step();
 const role = (name: string) => name.replace(/\.\d+(?=[.-]|$)/, '.N');
 const byRole = new Map<string, number>();
@@ -131,5 +140,7 @@ console.log(
 console.log(`tensor bytes before the step ${(before / MB).toFixed(0)} MB; at the end of the forward pass ${(forwardEnd!.bytes / MB).toFixed(0)} MB`);
 console.log(`peak tensor bytes ${(peak.bytes / MB).toFixed(0)} MB in ${peak.phase} (kernel ${peak.kernel})`);
 console.log(`saved for backward: ${(savedTotal / MB).toFixed(1)} MB`);
+console.log('where the heap grew in step 1:');
+for (const line of growth) console.log(line);
 for (const [key, bytes] of [...byRole.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`  ${(bytes / MB).toFixed(1).padStart(8)} MB  ${key}`);
 process.exit(0);

@@ -90,4 +90,39 @@ describe('lean backprop', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, row]);
   });
+
+  it('frees what a custom gradient computes along the way as soon as that gradient is done', async () => {
+    await tf.setBackend('cpu');
+    const x = tf.variable(tf.randomNormal([4, 8], 0, 1, 'float32', 6));
+    let liveAtLast = 0;
+    // y = x·2, whose gradient makes four intermediates before its result.
+    const double = (last: boolean) =>
+      tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+        value: tf.mul(args[0] as tf.Tensor, 2),
+        gradFunc: (dy: tf.Tensor) => {
+          if (last) liveAtLast = tf.memory().numTensors;
+          return tf.add(tf.mul(tf.sub(tf.add(dy, 1), 1), 1), dy);
+        },
+      }));
+    const f = () => {
+      let y: tf.Tensor = double(true)(x);
+      for (let index = 0; index < 10; index++) y = double(false)(y);
+      return tf.sum(y) as tf.Scalar;
+    };
+    const run = () => {
+      const result = tf.variableGrads(f, [x]);
+      return { tensors: [result.value, result.grads[x.name]!], live: liveAtLast };
+    };
+    disableLeanBackprop();
+    const before = tf.memory().numTensors;
+    const stock = run();
+    enableLeanBackprop();
+    const lean = run();
+    expect(await lean.tensors[1]!.data()).toEqual(await stock.tensors[1]!.data());
+    // tfjs-core keeps the 10 later gradients' 4 intermediates each until the end.
+    expect(stock.live - lean.live).toBeGreaterThanOrEqual(40);
+    tf.dispose([...stock.tensors, ...lean.tensors]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
 });

@@ -98,10 +98,20 @@ function leanGradients(this: EngineInternals, f: () => Tensor, xs: Tensor[], dy?
       const node = filtered[index]!;
       const dys = node.outputs.map((output) => accumulated.get(output.id) ?? null);
       if (node.gradient == null) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
-      const inputGradients = shapeOnlyGradient(node, dys as Tensor[]) ?? node.gradient(dys as Tensor[]);
+      // One tidy around the whole gradient: a custom gradient (tf.customGrad) computes its result
+      // when called, and tfjs-core leaves the intermediates of that call (recomputed attention
+      // probabilities, normalisation statistics…) alive until the whole backward pass ends.
+      const inputGradients = this.tidy(() => {
+        const functions = shapeOnlyGradient(node, dys as Tensor[]) ?? node.gradient!(dys as Tensor[]);
+        const computed: Record<string, Tensor> = {};
+        for (const inputName in node.inputs) {
+          if (!(inputName in functions)) throw new Error(`Cannot backprop through input ${inputName}. Available gradients found: ${Object.keys(functions)}.`);
+          computed[inputName] = functions[inputName]!();
+        }
+        return computed;
+      });
       for (const inputName in node.inputs) {
-        if (!(inputName in inputGradients)) throw new Error(`Cannot backprop through input ${inputName}. Available gradients found: ${Object.keys(inputGradients)}.`);
-        const dx = this.tidy(() => inputGradients[inputName]!());
+        const dx = inputGradients[inputName]!;
         if (dx.dtype !== 'float32')
           throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${inputName} must have 'float32' dtype, but has '${dx.dtype}'`);
         const x = node.inputs[inputName]!;
