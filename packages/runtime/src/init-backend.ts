@@ -71,8 +71,8 @@ let lastReport: BackendReport | undefined;
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendReport> {
   const choice = resolveBackendChoice(options);
-  if (leanBackpropWanted(options)) enableLeanBackprop();
-  else disableLeanBackprop();
+  // Applied once a backend is up: a failed call changes nothing.
+  const applyLeanBackprop = leanBackpropWanted(options) ? enableLeanBackprop : disableLeanBackprop;
   const candidates: readonly BackendName[] = choice === 'auto' ? BACKEND_NAMES : [choice];
   const attempts: { backend: string; error: Error }[] = [];
   for (const name of candidates) {
@@ -90,10 +90,12 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       continue;
     }
     if (name === 'webgpu') {
+      applyLeanBackprop();
       lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([]), adapter: webgpuAdapterReport() });
       return lastReport;
     }
     if (name !== 'wasm') {
+      applyLeanBackprop();
       lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([]) });
       return lastReport;
     }
@@ -108,6 +110,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     const native = useNative ? nativeReport() : Object.freeze({ available: false, reason: 'turned off (native: false)' });
     const threadsResult = wasmThreadsResult();
     const wasmThreadsReport = Object.freeze({ threads: wasmThreads(), ...(threadsResult.reason === undefined ? {} : { reason: threadsResult.reason }) });
+    applyLeanBackprop();
     lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([...fixes]), native, wasmThreads: wasmThreadsReport });
     return lastReport;
   }
