@@ -12,6 +12,7 @@ import {
   type VariableUpdate,
 } from '@peftjs/core';
 import { isPissaInit, LORA_PEFT_TYPE, type LoraInit } from './lora-config';
+import { scaleBy } from './constant-scale';
 import { stopGradient } from './stop-gradient';
 
 type Kwargs = Record<string, unknown>;
@@ -220,7 +221,7 @@ export abstract class LoraLayer extends TunerLayer {
       const a = this.loraA.get(name)!.read();
       const b = this.loraB.get(name)!.read();
       const dropped = this.usesDropout && training && settings.loraDropout > 0 ? tf.dropout(inputs, settings.loraDropout) : inputs;
-      const lora = tf.mul(this.loraBranch(dropped, a, b), settings.scaling);
+      const lora = scaleBy(this.loraBranch(dropped, a, b), settings.scaling);
       if (!settings.useDora) {
         result = tf.add(result, lora);
         continue;

@@ -35,6 +35,36 @@ describe('Linear', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('with frozen weights, gives the same value and input gradient and keeps nothing for the backward pass', async () => {
+    const before = tf.memory().numTensors;
+    const layer = new Linear({ units: 3, useBias: true, name: 'frozen', biasInitializer: 'glorotNormal' });
+    const x = tf.randomNormal([2, 4, 5], 0, 1, 'float32', 2);
+    const dy = tf.randomNormal([2, 4, 3], 0, 1, 'float32', 3);
+    // Tensors alive when the backward pass starts (counted by the first gradient to run).
+    let liveAtBackward = 0;
+    const probe = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+      value: tf.clone(args[0] as tf.Tensor),
+      gradFunc: (gradient: tf.Tensor) => {
+        liveAtBackward = tf.memory().numTensors;
+        return tf.clone(gradient);
+      },
+    }));
+    const run = () => {
+      const { value, grad } = tf.valueAndGrad((input: tf.Tensor) => tf.sum(tf.mul(probe(layer.apply(input) as tf.Tensor), dy)))(x);
+      return { tensors: [value, grad], live: liveAtBackward };
+    };
+    const trainable = run();
+    layer.trainable = false;
+    const frozen = run();
+    expect(await maxAbsDifference(frozen.tensors[0]!, trainable.tensors[0]!)).toBe(0);
+    expect(await maxAbsDifference(frozen.tensors[1]!, trainable.tensors[1]!)).toBeLessThan(1e-6);
+    // Op by op the tape keeps the input (for the kernel's gradient) and the product (for the bias add).
+    expect(frozen.live).toBeLessThan(trainable.live);
+    tf.dispose([x, dy, ...trainable.tensors, ...frozen.tensors]);
+    layer.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('GPT2Conv1D is linear for all-linear and keeps the [in, out] torch layout', () => {
     const layer = new GPT2Conv1D({ units: 6, name: 'c_attn' });
     layer.apply(tfl.input({ shape: [null, 4] }));

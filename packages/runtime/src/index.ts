@@ -1,4 +1,4 @@
-export { initBackend, getBackendReport, resolveBackendChoice, BACKEND_ENV_VAR } from './init-backend';
+export { initBackend, getBackendReport, resolveBackendChoice, BACKEND_ENV_VAR, LEAN_BACKPROP_ENV_VAR } from './init-backend';
 export type { InitBackendOptions } from './init-backend';
 export { formatBackendReport } from './backend-report';
 export type { BackendReport } from './backend-report';

@@ -5,6 +5,7 @@ import { formatBackendReport } from './backend-report';
 import { BackendNotInstalledError } from './errors/backend-not-installed-error';
 import { PeftRuntimeError } from './errors/peft-runtime-error';
 import { UnknownBackendError } from './errors/unknown-backend-error';
+import { isLeanBackpropEnabled } from './gradients/lean-backprop';
 import { getBackendReport, initBackend, resolveBackendChoice } from './init-backend';
 import { registeredWasmFixes, unregisterWasmFixes } from './wasm-fixes/register-wasm-fixes';
 import { WASM_FIX_NAMES, WasmFix } from './wasm-fixes/wasm-fix-names';
@@ -38,6 +39,19 @@ describe('initBackend', () => {
       `tfjs backend: wasm (@tensorflow/tfjs-backend-wasm 4.22.0), no GPU, fixes: ${allFixes(native).join(', ')}, native: ` +
         (native ? `${report.native!.isa} (1 thread)` : `off (${report.native!.reason})`),
     );
+  });
+
+  it('turns lean backprop on by default; leanBackprop: false or PEFTJS_LEAN_BACKPROP=0 turns it off', async () => {
+    await initBackend({ backend: 'cpu', env: noEnv });
+    expect(isLeanBackpropEnabled()).toBe(true);
+    await initBackend({ backend: 'cpu', env: noEnv, leanBackprop: false });
+    expect(isLeanBackpropEnabled()).toBe(false);
+    await initBackend({ backend: 'cpu', env: { PEFTJS_LEAN_BACKPROP: '1' } });
+    expect(isLeanBackpropEnabled()).toBe(true);
+    await initBackend({ backend: 'cpu', env: { PEFTJS_LEAN_BACKPROP: '0' } });
+    expect(isLeanBackpropEnabled()).toBe(false);
+    await initBackend({ backend: 'cpu', env: noEnv });
+    expect(isLeanBackpropEnabled()).toBe(true);
   });
 
   it('is idempotent', async () => {

@@ -7,6 +7,7 @@ import { UnknownBackendError } from './errors/unknown-backend-error';
 import { wasmThreadsResult } from './backends/wasm-backend-loader';
 import { webgpuAdapterReport } from './backends/webgpu-backend-loader';
 import { WASM_THREADS_ENV_VAR, wasmThreads } from './backends/wasm-threads';
+import { disableLeanBackprop, enableLeanBackprop } from './gradients/lean-backprop';
 import { loadNativeKernels, nativeReport } from './native/native-kernels';
 import { registeredWasmFixes, registerWasmFixes, unregisterWasmFixes } from './wasm-fixes/register-wasm-fixes';
 import type { WasmFixName } from './wasm-fixes/wasm-fix-names';
@@ -16,6 +17,9 @@ const NATIVE_FIXES: readonly WasmFixName[] = [WasmFix.nativeMatMul, WasmFix.nati
 
 /** The environment variable that overrides automatic backend selection. */
 export const BACKEND_ENV_VAR = 'PEFTJS_BACKEND';
+
+/** The environment variable that turns lean backprop off (`0`). */
+export const LEAN_BACKPROP_ENV_VAR = 'PEFTJS_LEAN_BACKPROP';
 
 export interface InitBackendOptions {
   /**
@@ -42,7 +46,12 @@ export interface InitBackendOptions {
    * 1, single-threaded). Takes effect only if the wasm backend has not started yet in this process.
    */
   wasmThreads?: number;
-  /** Where to read `PEFTJS_BACKEND`, `PEFTJS_NATIVE`, `PEFTJS_THREADS` from; defaults to `process.env` (ignored where there is none). */
+  /**
+   * Free each tape entry as soon as the backward pass has used it (default true;
+   * `PEFTJS_LEAN_BACKPROP=0` also turns it off). See `enableLeanBackprop`. Global: every backend.
+   */
+  leanBackprop?: boolean;
+  /** Where to read `PEFTJS_BACKEND`, `PEFTJS_NATIVE`, `PEFTJS_THREADS`, `PEFTJS_LEAN_BACKPROP` from; defaults to `process.env` (ignored where there is none). */
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -62,6 +71,8 @@ let lastReport: BackendReport | undefined;
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendReport> {
   const choice = resolveBackendChoice(options);
+  // Applied once a backend is up: a failed call changes nothing.
+  const applyLeanBackprop = leanBackpropWanted(options) ? enableLeanBackprop : disableLeanBackprop;
   const candidates: readonly BackendName[] = choice === 'auto' ? BACKEND_NAMES : [choice];
   const attempts: { backend: string; error: Error }[] = [];
   for (const name of candidates) {
@@ -79,10 +90,12 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       continue;
     }
     if (name === 'webgpu') {
+      applyLeanBackprop();
       lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([]), adapter: webgpuAdapterReport() });
       return lastReport;
     }
     if (name !== 'wasm') {
+      applyLeanBackprop();
       lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([]) });
       return lastReport;
     }
@@ -97,10 +110,17 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     const native = useNative ? nativeReport() : Object.freeze({ available: false, reason: 'turned off (native: false)' });
     const threadsResult = wasmThreadsResult();
     const wasmThreadsReport = Object.freeze({ threads: wasmThreads(), ...(threadsResult.reason === undefined ? {} : { reason: threadsResult.reason }) });
+    applyLeanBackprop();
     lastReport = Object.freeze({ backend: name, ...loaded, fixes: Object.freeze([...fixes]), native, wasmThreads: wasmThreadsReport });
     return lastReport;
   }
   throw new NoBackendAvailableError({ attempts });
+}
+
+function leanBackpropWanted(options: InitBackendOptions): boolean {
+  if (options.leanBackprop !== undefined) return options.leanBackprop;
+  const source = options.env ?? (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return source?.[LEAN_BACKPROP_ENV_VAR]?.trim() !== '0';
 }
 
 function threadsFromEnv(env: InitBackendOptions['env'], name: string): number | undefined {

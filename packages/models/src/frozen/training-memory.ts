@@ -5,14 +5,16 @@ import { FrozenWeightVariable } from './frozen-weight-variable';
 import type { MemoryEstimate } from './memory-estimate';
 
 /**
- * How many more activation values tfjs keeps for the backward pass than the textbook count
- * (Korthikanti et al. 2022: per token and layer 16·h + 4·i + 2.5·heads·seq values), calibrated on
- * issue 13's profile of an unfused SmolLM-135M step (~1 GiB per 128-token row).
+ * The wasm heap a step grows by, relative to the textbook count of activation values kept for the
+ * backward pass (Korthikanti et al. 2022: per token and layer 16·h + 4·i + 2.5·heads·seq values).
+ * With lean backprop (`initBackend`'s default) bench/scale/memory-profile.ts measures about 0.5
+ * (SmolLM-135M, batch 2 × 128: 300 MB) to 0.6 (GPT-2 124M, batch 4 × 128: 420 MB); 1 leaves room
+ * for the heap's growth steps and for tfjs' own gradients when lean backprop is off.
  */
-const TFJS_ACTIVATION_FACTOR = 3.5;
+const TFJS_ACTIVATION_FACTOR = 1;
 
-/** Logit values of one chunk of `chunkedCrossEntropy` (its default), of which a few exist at once. */
-const CHUNK_LOGIT_VALUES = 1 << 22;
+/** The values of the chunk-sized tensors the chunked cross-entropy keeps alive at once. */
+const CHUNKED_LOSS_VALUES = 2 * (1 << 22);
 
 export interface TrainingMemoryOptions {
   batchSize: number;
@@ -42,10 +44,9 @@ export function estimateTrainingMemory(model: LayersModel, options: TrainingMemo
   const tokens = options.batchSize * options.sequenceLength;
   const perLayer = TFJS_ACTIVATION_FACTOR * (16 * hidden + 4 * intermediate + 2.5 * heads * options.sequenceLength);
   const activationValues = options.gradientCheckpointing ? tokens * (layers * hidden + perLayer) : tokens * layers * perLayer;
-  // A frozen head scores the vocabulary in chunks (causalLmTrainingLoss); any other, in full logits.
+  // A frozen head is scored chunk by chunk (causalLmTrainingLoss); a trainable one makes full logits.
   const output = model.outputs.length === 1 ? model.outputs[0]!.sourceLayer : undefined;
-  const chunked = output !== undefined && layerProjection(output) !== null;
-  const logitValues = 3 * (chunked ? Math.min(tokens * vocab, CHUNK_LOGIT_VALUES) : tokens * vocab);
+  const logitValues = output && layerProjection(output) ? Math.min(CHUNKED_LOSS_VALUES, 3 * tokens * vocab) : 3 * tokens * vocab;
   let variables = 0;
   let trainable = 0;
   let outside = 0;

@@ -50,6 +50,8 @@ export function chunkedCrossEntropy(rows: tf.Tensor2D, labels: tf.Tensor1D, head
         const chunk = tf.slice(rows, [start, 0], [size, -1]) as tf.Tensor2D;
         const chunkValid = tf.slice(valid, [start], [size]);
         const safe = tf.where(tf.cast(chunkValid, 'bool'), tf.slice(ids, [start], [size]), tf.zerosLike(tf.slice(ids, [start], [size])));
+        // Each [size, vocab] tensor is freed as soon as the next one exists: the wasm heap keeps
+        // its high-water mark, so at most two of them are alive at once.
         const logits = head.logits(chunk);
         if (hasFusedKernel(NativeFusedKernel.crossEntropy, logits)) {
           // One native pass per row: log-sum-exp, the label's logit and (softmax − one-hot)·weight.
@@ -60,18 +62,26 @@ export function chunkedCrossEntropy(rows: tf.Tensor2D, labels: tf.Tensor1D, head
         }
         const maximum = tf.max(logits, -1, true);
         const shifted = tf.sub(logits, maximum);
+        logits.dispose();
         const exponentials = tf.exp(shifted);
         const sums = tf.sum(exponentials, -1, true);
         // logsumexp − the label's logit, both measured from the row's maximum.
         const flatIndex = tf.add(tf.mul(tf.range(0, size, 1, 'int32'), tf.scalar(vocab, 'int32')), safe);
         const picked = tf.gather(tf.reshape(shifted, [-1]), flatIndex);
+        shifted.dispose();
         const perRow = tf.sub(tf.reshape(tf.log(sums), [-1]), picked);
         const lossSum = tf.sum(tf.mul(perRow, chunkValid));
         if (!recording) return [lossSum, undefined];
         const weights = tf.reshape(tf.div(chunkValid, scored), [size, 1]);
         const probabilities = tf.div(exponentials, sums);
-        const oneHot = tf.cast(tf.oneHot(safe, vocab), 'float32');
-        const dLogits = tf.mul(tf.sub(probabilities, oneHot), weights) as tf.Tensor2D;
+        exponentials.dispose();
+        const labelMask = tf.oneHot(safe, vocab);
+        const oneHot = tf.cast(labelMask, 'float32');
+        labelMask.dispose();
+        const difference = tf.sub(probabilities, oneHot);
+        tf.dispose([probabilities, oneHot]);
+        const dLogits = tf.mul(difference, weights) as tf.Tensor2D;
+        difference.dispose();
         return [lossSum, head.inputGradient(dLogits)];
       });
       const next = tf.add(total, lossSum);

@@ -50,4 +50,79 @@ describe('lean backprop', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, w, b]);
   });
+
+  it('saves nothing for Add, Sub, Reshape and ExpandDims, with the same gradients (broadcasting included)', async () => {
+    await tf.setBackend('cpu');
+    const x = tf.variable(tf.randomNormal([3, 4], 0, 1, 'float32', 4));
+    const row = tf.variable(tf.randomNormal([4], 0, 1, 'float32', 5));
+    // Tensors alive when the backward pass starts (counted by the first gradient to run).
+    let liveAtBackward = 0;
+    const probe = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [input] = args as [tf.Tensor];
+      return {
+        value: tf.clone(input),
+        gradFunc: (dy: tf.Tensor) => {
+          liveAtBackward = tf.memory().numTensors;
+          return tf.clone(dy);
+        },
+      };
+    });
+    const f = () => {
+      const shifted = tf.sub(tf.add(x, row), tf.reshape(row, [1, 4]));
+      const expanded = tf.expandDims(tf.reshape(tf.mul(shifted, shifted), [12]), 0);
+      return probe(tf.sum(tf.add(expanded, tf.scalar(1)))) as tf.Scalar;
+    };
+    const run = () => {
+      const result = tf.variableGrads(f, [x, row]);
+      const live = liveAtBackward;
+      const values = [result.value, result.grads[x.name]!, result.grads[row.name]!];
+      return { values, live };
+    };
+    disableLeanBackprop();
+    const before = tf.memory().numTensors;
+    const stock = run();
+    enableLeanBackprop();
+    const lean = run();
+    for (const [index, tensor] of lean.values.entries()) expect(await tensor.data()).toEqual(await stock.values[index]!.data());
+    // Op by op the tape keeps x + row, both Sub inputs, the Reshape inputs and the last Add's; lean keeps only Mul's inputs.
+    expect(lean.live).toBeLessThan(stock.live);
+    tf.dispose([...stock.values, ...lean.values]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, row]);
+  });
+
+  it('frees what a custom gradient computes along the way as soon as that gradient is done', async () => {
+    await tf.setBackend('cpu');
+    const x = tf.variable(tf.randomNormal([4, 8], 0, 1, 'float32', 6));
+    let liveAtLast = 0;
+    // y = x·2, whose gradient makes four intermediates before its result.
+    const double = (last: boolean) =>
+      tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+        value: tf.mul(args[0] as tf.Tensor, 2),
+        gradFunc: (dy: tf.Tensor) => {
+          if (last) liveAtLast = tf.memory().numTensors;
+          return tf.add(tf.mul(tf.sub(tf.add(dy, 1), 1), 1), dy);
+        },
+      }));
+    const f = () => {
+      let y: tf.Tensor = double(true)(x);
+      for (let index = 0; index < 10; index++) y = double(false)(y);
+      return tf.sum(y) as tf.Scalar;
+    };
+    const run = () => {
+      const result = tf.variableGrads(f, [x]);
+      return { tensors: [result.value, result.grads[x.name]!], live: liveAtLast };
+    };
+    disableLeanBackprop();
+    const before = tf.memory().numTensors;
+    const stock = run();
+    enableLeanBackprop();
+    const lean = run();
+    expect(await lean.tensors[1]!.data()).toEqual(await stock.tensors[1]!.data());
+    // tfjs-core keeps the 10 later gradients' 4 intermediates each until the end.
+    expect(stock.live - lean.live).toBeGreaterThanOrEqual(40);
+    tf.dispose([...stock.tensors, ...lean.tensors]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
 });
