@@ -2,7 +2,7 @@
  * Real-size LoRA training: models of four published shapes (GPT-2 124M, SmolLM-135M, Qwen2-0.5B,
  * TinyLlama-1.1B), random-initialised and written as transformers folders under the temp dir (no
  * download), LoRA r=16 on q_proj,v_proj (GPT-2: c_attn), batch 4 × 128, Adam, one warm-up step then
- * `--steps` timed ones; s/step, tokens/s and peak RSS per storage (float32 / bfloat16 / int8 / nf4)
+ * `--steps` timed ones; s/step, tokens/s and peak RSS per storage (float32 in the wasm heap / float32-store, the native store mapped from the file / bfloat16 / int8 / nf4)
  * with and without gradient checkpointing, each configuration in its own child process; the same
  * workload in PyTorch (bench/anchors/scale_lora.py, when Debian's python3-torch is installed), one
  * thread each. Every number comes with its ratio to PyTorch float32 without checkpointing.

@@ -61,6 +61,8 @@ try {
   const options: Record<string, unknown> = {};
   if (storage === 'bfloat16' || storage === 'float16') options.dtype = storage;
   if (storage === 'int8' || storage === 'nf4' || storage === 'fp4') options.quantization = storage;
+  // float32 weights mapped from the file into the native store instead of wasm-heap variables
+  if (storage === 'float32-store') options.frozenStore = 'native';
   const base = await AutoModelForCausalLM.fromPretrained(folder, options as never);
   result.loadSeconds = (performance.now() - started) / 1000;
   result.memoryAfterLoad = memoryBreakdown();
