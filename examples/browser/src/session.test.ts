@@ -229,9 +229,7 @@ describe('Session (the Web Worker’s engine, run in Node)', () => {
     const summary = await stored.loadModel(files, 'gpt2', { storage: 'float32' });
     // Every 2-D weight went to the store (wte, wpe, c_attn, c_proj, c_fc), as in Node's store.
     const header = await openSafetensors(files['model.safetensors']!);
-    const matrices = header.header.tensors
-      .filter((tensor) => tensor.shape.length === 2)
-      .reduce((sum, tensor) => sum + tensor.shape[0]! * tensor.shape[1]!, 0);
+    const matrices = header.header.tensors.filter((tensor) => tensor.shape.length === 2).reduce((sum, tensor) => sum + tensor.shape[0]! * tensor.shape[1]!, 0);
     await header.close();
     expect(summary.storedBytes).toBe(4 * matrices);
     const expected = await heap.generate('1 2 3 4', 3);
