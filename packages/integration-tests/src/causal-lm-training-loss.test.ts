@@ -13,6 +13,7 @@ import {
   FrozenLinear,
   IGNORE_INDEX,
   layerProjection,
+  lossChunkRows,
   setGradientCheckpointing,
   weightProjection,
 } from '@peftjs/models';
@@ -102,6 +103,13 @@ describe.each(BACKENDS)('chunkedCrossEntropy on %s', (backend) => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([rows, weight, labels]);
   });
+});
+
+it('the default loss chunk is at least 256 rows (thin chunks re-read the head) and at least 4 M logits', () => {
+  expect(lossChunkRows(151_936)).toBe(256); // Qwen2: 4 M logits would be 27 rows
+  expect(lossChunkRows(49_152)).toBe(256);
+  expect(lossChunkRows(128)).toBe(32_768);
+  expect(lossChunkRows(0)).toBe(4_194_304);
 });
 
 const MODELS: Array<[string, Record<string, unknown>, string[]]> = [

@@ -104,7 +104,7 @@ export { generate, type GenerateOptions } from './generation/generate';
 export { createRandom, sampleToken, type SamplingOptions } from './generation/sampling';
 export { saveModel, modelStateDict, type SaveModelOptions } from './weights/save-model';
 export { compileForLabels } from './loss/compile-for-labels';
-export { chunkedCrossEntropy, type ChunkedCrossEntropyOptions } from './loss/chunked-cross-entropy';
+export { chunkedCrossEntropy, lossChunkRows, type ChunkedCrossEntropyOptions } from './loss/chunked-cross-entropy';
 export { weightProjection, layerProjection, type LmHeadProjection } from './loss/lm-head-projection';
 export { causalLmTrainingLoss, type CausalLmTrainingLossOptions } from './training/causal-lm-training-loss';
 export { runModelGraph, decoderLayerOf, type RunModelGraphOptions } from './training/run-model-graph';

@@ -1,5 +1,6 @@
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { getModelInfo } from '@peftjs/core';
+import { lossChunkRows } from '../loss/chunked-cross-entropy';
 import { layerProjection } from '../loss/lm-head-projection';
 import { FrozenWeightVariable } from './frozen-weight-variable';
 import type { MemoryEstimate } from './memory-estimate';
@@ -13,8 +14,6 @@ import type { MemoryEstimate } from './memory-estimate';
  */
 const TFJS_ACTIVATION_FACTOR = 1;
 
-/** The values of the chunk-sized tensors the chunked cross-entropy keeps alive at once. */
-const CHUNKED_LOSS_VALUES = 2 * (1 << 22);
 
 export interface TrainingMemoryOptions {
   batchSize: number;
@@ -46,7 +45,8 @@ export function estimateTrainingMemory(model: LayersModel, options: TrainingMemo
   const activationValues = options.gradientCheckpointing ? tokens * (layers * hidden + perLayer) : tokens * layers * perLayer;
   // A frozen head is scored chunk by chunk (causalLmTrainingLoss); a trainable one makes full logits.
   const output = model.outputs.length === 1 ? model.outputs[0]!.sourceLayer : undefined;
-  const logitValues = output && layerProjection(output) ? Math.min(CHUNKED_LOSS_VALUES, 3 * tokens * vocab) : 3 * tokens * vocab;
+  // The chunked loss keeps two chunk-sized tensors alive at once.
+  const logitValues = output && layerProjection(output) ? Math.min(2 * lossChunkRows(vocab) * vocab, 3 * tokens * vocab) : 3 * tokens * vocab;
   let variables = 0;
   let trainable = 0;
   let outside = 0;

@@ -5,14 +5,24 @@ import type { LmHeadProjection } from './lm-head-projection';
 
 export interface ChunkedCrossEntropyOptions {
   /**
-   * Rows scored at once. Default: as many as keep one chunk's logits near 4 M values (16 MB),
-   * so the full `[rows, vocab]` logits and their gradient never exist at once (at most two
-   * chunk-sized tensors are alive at a time).
+   * Rows scored at once. Default: `lossChunkRows(vocab)`. The full `[rows, vocab]` logits and
+   * their gradient never exist at once (at most two chunk-sized tensors are alive at a time).
    */
   chunkRows?: number;
 }
 
 const DEFAULT_CHUNK_VALUES = 1 << 22;
+/**
+ * Each chunk's two products re-read the whole head, so a thin chunk is bound by memory, not
+ * arithmetic: on Qwen2's 151 936-word head, 27-row chunks (4 M values) ran the loss at 43 GFLOP/s
+ * and 256-row chunks at 86 (bench/scale/loss-chunk.ts).
+ */
+const MIN_CHUNK_ROWS = 256;
+
+/** The rows the chunked cross-entropy scores at once by default: ≥ 256, and ≥ 4 M logits. */
+export function lossChunkRows(vocab: number): number {
+  return Math.max(MIN_CHUNK_ROWS, Math.floor(DEFAULT_CHUNK_VALUES / Math.max(1, vocab)));
+}
 
 /**
  * Mean cross-entropy of `head(rows)` against `labels`, skipping IGNORE_INDEX, computed chunk by
@@ -28,7 +38,7 @@ export function chunkedCrossEntropy(rows: tf.Tensor2D, labels: tf.Tensor1D, head
   const [count] = rows.shape;
   if (labels.shape[0] !== count) throw new Error(`chunkedCrossEntropy: ${count} rows but ${labels.shape[0]} labels`);
   const vocab = head.vocabSize;
-  const chunkRows = Math.max(1, Math.floor(options.chunkRows ?? DEFAULT_CHUNK_VALUES / vocab));
+  const chunkRows = Math.max(1, Math.floor(options.chunkRows ?? lossChunkRows(vocab)));
   const recording = (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
   const ids = tf.tidy(() => tf.cast(labels, 'int32'));
   const valid = tf.tidy(() => tf.cast(tf.notEqual(ids, tf.scalar(IGNORE_INDEX, 'int32')), 'float32'));
