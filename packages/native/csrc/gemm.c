@@ -84,6 +84,17 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void peftjs_tra
 }
 #define TRANSPOSE8 peftjs_transpose8
 
+/* The same for a 4×4 block, in SSE registers. */
+__attribute__((always_inline)) static inline void peftjs_transpose4(const float *src, long lds, float *dst, long ldd) {
+  __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + lds), r2 = _mm_loadu_ps(src + 2 * lds), r3 = _mm_loadu_ps(src + 3 * lds);
+  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+  _mm_storeu_ps(dst, r0);
+  _mm_storeu_ps(dst + ldd, r1);
+  _mm_storeu_ps(dst + 2 * ldd, r2);
+  _mm_storeu_ps(dst + 3 * ldd, r3);
+}
+#define TRANSPOSE4 peftjs_transpose4
+
 /* ---- AVX2 + FMA: 6×16 micro-tile ---- */
 typedef float peftjs_v8u __attribute__((vector_size(32), aligned(4)));
 #define SUFFIX avx2
@@ -120,6 +131,7 @@ typedef float peftjs_v16u __attribute__((vector_size(64), aligned(4)));
 #define MRN 24
 #include "gemm_kernel.inc"
 #undef TRANSPOSE8
+#undef TRANSPOSE4
 #endif
 
 static int detected_isa = -1;
