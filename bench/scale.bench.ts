@@ -5,7 +5,9 @@
  * `--steps` timed ones; s/step, tokens/s and peak RSS per storage (float32 in the wasm heap / float32-store, the native store mapped from the file / bfloat16 / int8 / nf4)
  * with and without gradient checkpointing, each configuration in its own child process; the same
  * workload in PyTorch (bench/anchors/scale_lora.py, when Debian's python3-torch is installed), one
- * thread each. Every number comes with its ratio to PyTorch float32 without checkpointing.
+ * thread each. Every number comes with its ratio to PyTorch float32 without checkpointing, and each
+ * row's model FLOPs per second (`stepFlops`: the step's products and attention, no recomputation),
+ * which compares the shapes per FLOP.
  *
  *   pnpm bench scale                                   everything (long: run under the heavy lock)
  *   SCALE_SHAPES=smollm-135m,gpt2-124m SCALE_STORAGES=float32 SCALE_STEPS=3 pnpm bench scale
@@ -19,7 +21,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SHAPES, parameterCount } from './scale/model-shapes';
+import { SHAPES, parameterCount, stepFlops } from './scale/model-shapes';
 import { writeRandomCheckpoint } from './scale/write-random-checkpoint';
 
 const benchDirectory = dirname(fileURLToPath(import.meta.url));
@@ -68,6 +70,9 @@ const rows: Row[] = [];
 const format = (value: number | undefined, digits: number) => (value === undefined ? '—' : value.toFixed(digits));
 
 function print(row: Row, anchor: Row | undefined): void {
+  // Model FLOPs per second: compares shapes per FLOP (GPT-2 against the LLaMA shapes, say).
+  const flops = stepFlops(SHAPES.find((shape) => shape.name === row.shape)!, Number(batch), Number(seq));
+  if (row.secondsPerStep) row.modelGflopsPerSecond = flops / row.secondsPerStep / 1e9;
   const ratio = (ours: number | undefined, theirs: number | undefined) => (ours && theirs ? ` (${(ours / theirs).toFixed(2)}×)` : '');
   const what = `${row.shape.padEnd(15)} ${row.runtime.padEnd(7)} ${row.storage.padEnd(8)} ckpt ${row.checkpointing ? 'on ' : 'off'}${row.nativeFused === false ? ' (no native fused)' : ''}`;
   if (!row.ok) {
@@ -75,7 +80,7 @@ function print(row: Row, anchor: Row | undefined): void {
     return;
   }
   console.log(
-    `${what}  ${format(row.secondsPerStep, 2)} s/step${ratio(row.secondsPerStep, anchor?.secondsPerStep)}  ${format(row.tokensPerSecond, 1)} tok/s  peak RSS ${format(row.maxRssMB, 0)} MB${ratio(row.maxRssMB, anchor?.maxRssMB)}  first loss ${format((row.losses as number[] | undefined)?.[0], 5)}`,
+    `${what}  ${format(row.secondsPerStep, 2)} s/step${ratio(row.secondsPerStep, anchor?.secondsPerStep)}  ${format(row.tokensPerSecond, 1)} tok/s  ${format(row.modelGflopsPerSecond as number | undefined, 1)} GFLOP/s  peak RSS ${format(row.maxRssMB, 0)} MB${ratio(row.maxRssMB, anchor?.maxRssMB)}  first loss ${format((row.losses as number[] | undefined)?.[0], 5)}`,
   );
 }
 
@@ -148,7 +153,14 @@ writeFileSync(
       date: new Date().toISOString(),
       machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGB: os.totalmem() / 2 ** 30, node: process.version, platform: process.platform },
       workload: { batch: Number(batch), seq: Number(seq), steps: Number(steps), lora: { r: 16, alpha: 32, dropout: 0 }, optimizer: 'adam 1e-4', threads: Number(threads) },
-      shapes: shapes.map((shape) => ({ name: shape.name, label: shape.label, parameters: parameterCount(shape), targets: shape.targets, config: shape.config })),
+      shapes: shapes.map((shape) => ({
+        name: shape.name,
+        label: shape.label,
+        parameters: parameterCount(shape),
+        stepFlops: stepFlops(shape, Number(batch), Number(seq)),
+        targets: shape.targets,
+        config: shape.config,
+      })),
       rows,
     },
     null,

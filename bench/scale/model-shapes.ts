@@ -170,3 +170,29 @@ export function checkpointTensors(shape: ModelShape): TensorSpec[] {
 export function parameterCount(shape: ModelShape): number {
   return checkpointTensors(shape).reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1), 0);
 }
+
+/**
+ * The arithmetic of one LoRA training step, counted as "model FLOPs" (no recomputation): every
+ * product of the forward pass (2 FLOPs per multiply-add) and of the input gradients (as many
+ * again; frozen weights get no weight gradient), the attention scores and their weighted sum
+ * (forward, and twice that backward), and LoRA's r=16 factors on the targets (forward, input and
+ * weight gradients). Lets shapes be compared per FLOP, whatever their mix of layers.
+ */
+export function stepFlops(shape: ModelShape, batch: number, seq: number, rank = 16): number {
+  const tokens = batch * seq;
+  const c = shape.config as Record<string, number & boolean>;
+  const weightMatrices = checkpointTensors(shape).filter((spec) => spec.shape.length === 2 && !/wte|wpe|embed_tokens/.test(spec.name));
+  // The head: a tied one multiplies by the embedding matrix.
+  const headParameters = c.vocab_size * (c.hidden_size ?? c.n_embd);
+  const productParameters =
+    weightMatrices.reduce((sum, spec) => sum + spec.shape[0]! * spec.shape[1]!, 0) + (weightMatrices.some((spec) => spec.name === 'lm_head.weight') ? 0 : headParameters);
+  const hidden = c.hidden_size ?? c.n_embd;
+  const layers = c.num_hidden_layers ?? c.n_layer;
+  const attention = 12 * batch * seq * seq * hidden * layers;
+  let loraShapes = 0;
+  for (const spec of weightMatrices) {
+    if (!shape.targets.some((target) => spec.name.includes(`.${target}.`))) continue;
+    loraShapes += spec.shape[0]! + spec.shape[1]!;
+  }
+  return 4 * tokens * productParameters + attention + 6 * tokens * rank * loraShapes;
+}

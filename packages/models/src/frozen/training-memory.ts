@@ -14,7 +14,6 @@ import type { MemoryEstimate } from './memory-estimate';
  */
 const TFJS_ACTIVATION_FACTOR = 1;
 
-
 export interface TrainingMemoryOptions {
   batchSize: number;
   sequenceLength: number;

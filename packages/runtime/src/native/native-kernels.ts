@@ -1,3 +1,4 @@
+import type * as NativeModule from '@peftjs/native';
 import type { NativeAddon } from '@peftjs/native';
 
 import { importOptional, isModuleNotFound } from '../backends/import-optional';
@@ -13,8 +14,15 @@ export interface NativeReport {
   readonly reason?: string;
 }
 
+/**
+ * The addon's parameter-block layouts, read from the loaded package: runtime takes no value import
+ * of the optional `@peftjs/native`, and so repeats none of its tables.
+ */
+export type NativeLayout = Pick<typeof NativeModule, 'SgemmParam' | 'SGEMM_PARAMS' | 'AdamParam' | 'ADAM_PARAMS' | 'FusedOp' | 'FUSED_PARAMS'>;
+
 interface NativeState {
   addon?: NativeAddon;
+  layout?: NativeLayout;
   reason: string;
   loading?: Promise<void>;
 }
@@ -73,6 +81,7 @@ async function load(env: Readonly<Record<string, string | undefined>>): Promise<
   const status = loadNative({ env });
   if (status.available) {
     state.addon = status.addon;
+    state.layout = module as unknown as NativeLayout;
     state.reason = '';
   } else {
     state.reason = status.reason;
@@ -88,6 +97,11 @@ function parseThreads(value: string | undefined): number | undefined {
 }
 
 let suspended = false;
+
+/** The loaded addon's parameter layouts (undefined until it loads). */
+export function nativeLayout(): NativeLayout | undefined {
+  return state.layout;
+}
 
 /** The loaded addon, or undefined (not loaded, not installed, or failed its self-test). */
 export function nativeAddon(): NativeAddon | undefined {

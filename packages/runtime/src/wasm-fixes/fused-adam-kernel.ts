@@ -1,6 +1,6 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
-import { nativeAddon } from '../native/native-kernels';
+import { nativeAddon, nativeLayout } from '../native/native-kernels';
 import { FusedAdam } from '../optimizers/fused-adam-kernel-name';
 import { missingKernelFix } from './kernel-override';
 import type { KernelArgs, WasmBackend } from './wasm-backend-internals';
@@ -18,8 +18,7 @@ export interface FusedAdamAttrs {
   weightDecay: number;
 }
 
-const ADAM_PARAMS = 17; // the addon's parameter block (AdamParam in @peftjs/native)
-const params = new Float64Array(ADAM_PARAMS);
+let params: Float64Array | undefined;
 const f = Math.fround;
 
 /**
@@ -55,20 +54,27 @@ export const fusedAdamKernel: KernelFunc = (args) => {
     return outputs;
   }
   const addon = nativeAddon();
-  if (addon !== undefined) {
-    params[0] = size;
-    [x, m, v, g, ...outputs].forEach((tensor, index) => {
-      params[1 + index] = heapOffset(backend, tensor);
-    });
-    params[8] = learningRate;
-    params[9] = beta1;
-    params[10] = beta2;
-    params[11] = epsilon;
-    params[12] = correction1;
-    params[13] = correction2;
-    params[14] = weightDecay;
-    params[15] = f(1 - beta1);
-    params[16] = f(1 - beta2);
+  const layout = nativeLayout();
+  if (addon !== undefined && layout !== undefined) {
+    const P = layout.AdamParam;
+    params ??= new Float64Array(layout.ADAM_PARAMS);
+    params[P.size] = size;
+    params[P.variable] = heapOffset(backend, x);
+    params[P.m] = heapOffset(backend, m);
+    params[P.v] = heapOffset(backend, v);
+    params[P.gradient] = heapOffset(backend, g);
+    params[P.variableOut] = heapOffset(backend, outputs[0]!);
+    params[P.mOut] = heapOffset(backend, outputs[1]!);
+    params[P.vOut] = heapOffset(backend, outputs[2]!);
+    params[P.learningRate] = learningRate;
+    params[P.beta1] = beta1;
+    params[P.beta2] = beta2;
+    params[P.epsilon] = epsilon;
+    params[P.biasCorrection1] = correction1;
+    params[P.biasCorrection2] = correction2;
+    params[P.weightDecay] = weightDecay;
+    params[P.oneMinusBeta1] = f(1 - beta1);
+    params[P.oneMinusBeta2] = f(1 - beta2);
     addon.adam(heapView(backend), params);
     return outputs;
   }

@@ -3,7 +3,7 @@ import { getKernel, registerKernel, Transpose, unregisterKernel } from '@tensorf
 
 import { kernelOverrideFix } from './kernel-override';
 
-import { nativeAddon } from '../native/native-kernels';
+import { nativeAddon, nativeLayout, type NativeLayout } from '../native/native-kernels';
 import type { KernelArgs, WasmBackend } from './wasm-backend-internals';
 import { heapOffset, heapView } from './wasm-backend-internals';
 import type { WasmFixUnit } from './wasm-fix-unit';
@@ -38,23 +38,7 @@ function fusedAddon(): FusedAddon | undefined {
   return typeof addon?.fused === 'function' ? (addon as FusedAddon) : undefined;
 }
 
-// Operation codes of the addon's `fused` (FusedOp in @peftjs/native, a type-only dependency here).
-const Op = {
-  rmsNorm: 1,
-  rmsNormGrad: 2,
-  swiglu: 3,
-  swigluGrad: 4,
-  rotary: 5,
-  softmax: 6,
-  softmaxGrad: 7,
-  crossEntropy: 8,
-  geluTanh: 9,
-  geluTanhGrad: 10,
-  layerNorm: 11,
-  layerNormGrad: 12,
-  transpose: 13,
-} as const;
-const params = new Float64Array(16);
+let params: Float64Array | undefined;
 
 const sizeOf = (tensor: TensorInfo) => tensor.shape.reduce((product, dim) => product * dim, 1);
 const describe = (tensor: TensorInfo) => `${tensor.dtype} [${tensor.shape.join(', ')}]`;
@@ -66,13 +50,16 @@ function expectFloat(kernel: string, name: string, tensor: TensorInfo, shape?: r
 }
 
 /** Writes `[op, ...values]` where values are numbers or tensors (their heap offsets), then runs it. */
-function run(backend: WasmBackend, kernel: string, op: number, values: ReadonlyArray<number | TensorInfo | null>): void {
+function run(backend: WasmBackend, kernel: string, op: keyof NativeLayout['FusedOp'], values: ReadonlyArray<number | TensorInfo | null>): void {
   const addon = fusedAddon();
-  if (addon === undefined) throw new Error(`${kernel}: @peftjs/native with the fused kernels is not loaded`);
+  const layout = nativeLayout();
+  if (addon === undefined || layout === undefined) throw new Error(`${kernel}: @peftjs/native with the fused kernels is not loaded`);
+  params ??= new Float64Array(layout.FUSED_PARAMS);
   params.fill(0);
-  params[0] = op;
+  params[0] = layout.FusedOp[op];
+  const block = params;
   values.forEach((value, index) => {
-    params[index + 1] = value === null ? -1 : typeof value === 'number' ? value : heapOffset(backend, value);
+    block[index + 1] = value === null ? -1 : typeof value === 'number' ? value : heapOffset(backend, value);
   });
   addon.fused(heapView(backend), params);
 }
@@ -86,7 +73,7 @@ const rmsNorm: KernelFunc = (args) => {
   expectFloat(NativeFusedKernel.rmsNorm, 'x', x);
   expectFloat(NativeFusedKernel.rmsNorm, 'weight', weight, [dim]);
   const y = backend.makeOutput([...x.shape], 'float32');
-  run(backend, NativeFusedKernel.rmsNorm, Op.rmsNorm, [sizeOf(x) / dim, dim, x, weight, y, (attrs as { epsilon: number }).epsilon]);
+  run(backend, NativeFusedKernel.rmsNorm, 'rmsNorm', [sizeOf(x) / dim, dim, x, weight, y, (attrs as { epsilon: number }).epsilon]);
   return y;
 };
 
@@ -101,7 +88,7 @@ const rmsNormGrad: KernelFunc = (args) => {
   expectFloat(NativeFusedKernel.rmsNormGrad, 'dy', dy, x.shape);
   const dx = backend.makeOutput([...x.shape], 'float32');
   const dWeight = backend.makeOutput([dim], 'float32');
-  run(backend, NativeFusedKernel.rmsNormGrad, Op.rmsNormGrad, [sizeOf(x) / dim, dim, x, weight, dy, dx, dWeight, (attrs as { epsilon: number }).epsilon]);
+  run(backend, NativeFusedKernel.rmsNormGrad, 'rmsNormGrad', [sizeOf(x) / dim, dim, x, weight, dy, dx, dWeight, (attrs as { epsilon: number }).epsilon]);
   return [dx, dWeight];
 };
 
@@ -116,7 +103,7 @@ const layerNorm: KernelFunc = (args) => {
   if (gamma) expectFloat(kernel, 'gamma', gamma, [dim]);
   if (beta) expectFloat(kernel, 'beta', beta, [dim]);
   const y = backend.makeOutput([...x!.shape], 'float32');
-  run(backend, kernel, Op.layerNorm, [sizeOf(x!) / dim, dim, x!, gamma ?? null, beta ?? null, y, (attrs as { epsilon: number }).epsilon]);
+  run(backend, kernel, 'layerNorm', [sizeOf(x!) / dim, dim, x!, gamma ?? null, beta ?? null, y, (attrs as { epsilon: number }).epsilon]);
   return y;
 };
 
@@ -134,7 +121,7 @@ const layerNormGrad: KernelFunc = (args) => {
   const dx = backend.makeOutput([...x!.shape], 'float32');
   const dGamma = gamma ? backend.makeOutput([dim], 'float32') : null;
   const dBeta = withBeta ? backend.makeOutput([dim], 'float32') : null;
-  run(backend, kernel, Op.layerNormGrad, [sizeOf(x!) / dim, dim, x!, gamma ?? null, dy!, dx, dGamma, dBeta, epsilon]);
+  run(backend, kernel, 'layerNormGrad', [sizeOf(x!) / dim, dim, x!, gamma ?? null, dy!, dx, dGamma, dBeta, epsilon]);
   return [dx, ...(dGamma ? [dGamma] : []), ...(dBeta ? [dBeta] : [])];
 };
 
@@ -145,7 +132,7 @@ const swiglu: KernelFunc = (args) => {
   expectFloat(NativeFusedKernel.swiglu, 'gate', gate);
   expectFloat(NativeFusedKernel.swiglu, 'up', up, gate.shape);
   const y = backend.makeOutput([...gate.shape], 'float32');
-  run(backend, NativeFusedKernel.swiglu, Op.swiglu, [sizeOf(gate), gate, up, y]);
+  run(backend, NativeFusedKernel.swiglu, 'swiglu', [sizeOf(gate), gate, up, y]);
   return y;
 };
 
@@ -158,7 +145,7 @@ const swigluGrad: KernelFunc = (args) => {
   expectFloat(NativeFusedKernel.swigluGrad, 'dy', dy, gate.shape);
   const dGate = backend.makeOutput([...gate.shape], 'float32');
   const dUp = backend.makeOutput([...gate.shape], 'float32');
-  run(backend, NativeFusedKernel.swigluGrad, Op.swigluGrad, [sizeOf(gate), gate, up, dy, dGate, dUp]);
+  run(backend, NativeFusedKernel.swigluGrad, 'swigluGrad', [sizeOf(gate), gate, up, dy, dGate, dUp]);
   return [dGate, dUp];
 };
 
@@ -168,7 +155,7 @@ const geluTanh: KernelFunc = (args) => {
   const { x } = (args as KernelArgs).inputs as Record<'x', TensorInfo>;
   expectFloat(NativeFusedKernel.geluTanh, 'x', x);
   const y = backend.makeOutput([...x.shape], 'float32');
-  run(backend, NativeFusedKernel.geluTanh, Op.geluTanh, [sizeOf(x), x, y]);
+  run(backend, NativeFusedKernel.geluTanh, 'geluTanh', [sizeOf(x), x, y]);
   return y;
 };
 
@@ -179,7 +166,7 @@ const geluTanhGrad: KernelFunc = (args) => {
   expectFloat(NativeFusedKernel.geluTanhGrad, 'x', x);
   expectFloat(NativeFusedKernel.geluTanhGrad, 'dy', dy, x.shape);
   const dx = backend.makeOutput([...x.shape], 'float32');
-  run(backend, NativeFusedKernel.geluTanhGrad, Op.geluTanhGrad, [sizeOf(x), x, dy, dx]);
+  run(backend, NativeFusedKernel.geluTanhGrad, 'geluTanhGrad', [sizeOf(x), x, dy, dx]);
   return dx;
 };
 
@@ -197,7 +184,7 @@ const rotary: KernelFunc = (args) => {
   expectFloat(kernel, 'cos', cos, [cosBatch, 1, seq, dim]);
   expectFloat(kernel, 'sin', sin, [cosBatch, 1, seq, dim]);
   const y = backend.makeOutput([...x.shape], 'float32');
-  run(backend, kernel, Op.rotary, [batch, heads, seq, dim, cosBatch, x, cos, sin, y, (attrs as { transposed?: boolean }).transposed ? 1 : 0]);
+  run(backend, kernel, 'rotary', [batch, heads, seq, dim, cosBatch, x, cos, sin, y, (attrs as { transposed?: boolean }).transposed ? 1 : 0]);
   return y;
 };
 
@@ -221,7 +208,7 @@ const attentionSoftmax: KernelFunc = (args) => {
   }
   expectFloat(kernel, 'bias', bias, [biasBatch, 1, seq, keys]);
   const p = backend.makeOutput([...scores.shape], 'float32');
-  run(backend, kernel, Op.softmax, [batch, numHeads, seq, keys, scores, bias, biasBatch, p, divisors.length, ...divisors]);
+  run(backend, kernel, 'softmax', [batch, numHeads, seq, keys, scores, bias, biasBatch, p, divisors.length, ...divisors]);
   return p;
 };
 
@@ -234,7 +221,7 @@ const softmaxGrad: KernelFunc = (args) => {
   expectFloat(NativeFusedKernel.softmaxGrad, 'dProbabilities', dProbabilities, probabilities.shape);
   const keys = probabilities.shape[probabilities.shape.length - 1]!;
   const ds = backend.makeOutput([...probabilities.shape], 'float32');
-  run(backend, NativeFusedKernel.softmaxGrad, Op.softmaxGrad, [sizeOf(probabilities) / keys, keys, probabilities, dProbabilities, ds, (attrs as { scale: number }).scale]);
+  run(backend, NativeFusedKernel.softmaxGrad, 'softmaxGrad', [sizeOf(probabilities) / keys, keys, probabilities, dProbabilities, ds, (attrs as { scale: number }).scale]);
   return ds;
 };
 
@@ -254,7 +241,7 @@ const crossEntropy: KernelFunc = (args) => {
   expectFloat(kernel, 'weights', weights, [rows]);
   const loss = backend.makeOutput([rows], 'float32');
   const grad = (attrs as { withGradient?: boolean }).withGradient ? backend.makeOutput([rows, vocab], 'float32') : null;
-  run(backend, kernel, Op.crossEntropy, [rows, vocab, logits, labels, weights, loss, grad]);
+  run(backend, kernel, 'crossEntropy', [rows, vocab, logits, labels, weights, loss, grad]);
   return grad === null ? [loss] : [loss, grad];
 };
 
@@ -313,7 +300,7 @@ export const nativeTransposeKernelFix = kernelOverrideFix(WasmFix.nativeTranspos
     for (let axis = 0; axis < 6; axis++) values.push(axis < rank ? x.shape[axis]! : 0);
     for (let axis = 0; axis < 6; axis++) values.push(axis < rank ? perm[axis]! : 0);
     values.push(x, y);
-    run(backend, Transpose, Op.transpose, values);
+    run(backend, Transpose, 'transpose', values);
     return y;
   };
 });

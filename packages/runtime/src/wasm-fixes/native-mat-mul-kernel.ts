@@ -2,38 +2,12 @@ import type { NativeAddon } from '@peftjs/native';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { _FusedMatMul, BatchMatMul, broadcast_util, util } from '@tensorflow/tfjs-core';
 
-import { nativeAddon } from '../native/native-kernels';
+import { nativeAddon, nativeLayout, type NativeLayout } from '../native/native-kernels';
 import { kernelOverrideFix } from './kernel-override';
 import type { KernelArgs, WasmBackend } from './wasm-backend-internals';
 import { heapOffset, heapView } from './wasm-backend-internals';
 import type { WasmFixUnit } from './wasm-fix-unit';
 import { WasmFix } from './wasm-fix-names';
-
-// Indices of the addon's sgemm parameter block (`SgemmParam` in @peftjs/native; repeated here so
-// that runtime needs no value import from the optional package).
-const P = {
-  batch: 0,
-  m: 1,
-  n: 2,
-  k: 3,
-  a: 4,
-  b: 5,
-  c: 6,
-  aStride: 7,
-  bStride: 8,
-  transposeA: 9,
-  transposeB: 10,
-  bias: 11,
-  biasStride: 12,
-  biasScalar: 13,
-  activation: 14,
-  leakyreluAlpha: 15,
-  prelu: 16,
-  preluScalar: 17,
-  aMatrices: 18,
-  bMatrices: 19,
-} as const;
-const SGEMM_PARAMS = 20;
 
 const activations: Record<string, number> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5, prelu: 6 };
 
@@ -96,6 +70,7 @@ function perColumn(shape: number[], n: number): 'scalar' | 'column' | undefined 
  */
 function runProduct(
   addon: NativeAddon,
+  P: NativeLayout['SgemmParam'],
   params: Float64Array,
   backend: WasmBackend,
   plan: Plan,
@@ -139,8 +114,8 @@ function runProduct(
  * layout), batches and broadcast batches run in one call, and the data never leaves the heap.
  * Anything else (other dtypes, shapes tfjs rejects) goes to the kernel below.
  */
-export function createNativeBatchMatMulKernel(addon: NativeAddon, below: KernelConfig): KernelFunc {
-  const params = new Float64Array(SGEMM_PARAMS);
+export function createNativeBatchMatMulKernel(addon: NativeAddon, layout: NativeLayout, below: KernelConfig): KernelFunc {
+  const params = new Float64Array(layout.SGEMM_PARAMS);
   return (args) => {
     const { inputs, attrs } = args as KernelArgs;
     const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
@@ -149,7 +124,7 @@ export function createNativeBatchMatMulKernel(addon: NativeAddon, below: KernelC
     if (plan === undefined) {
       return below.kernelFunc(args);
     }
-    return runProduct(addon, params, args.backend as WasmBackend, plan, a, b, transposeA, transposeB);
+    return runProduct(addon, layout.SgemmParam, params, args.backend as WasmBackend, plan, a, b, transposeA, transposeB);
   };
 }
 
@@ -158,8 +133,8 @@ export function createNativeBatchMatMulKernel(addon: NativeAddon, below: KernelC
  * activation applied to each output tile while it is in cache. Takes a bias and prelu slopes of one
  * value or one per output column (what `Dense` passes); anything else goes to the kernel below.
  */
-export function createNativeFusedMatMulKernel(addon: NativeAddon, below: KernelConfig): KernelFunc {
-  const params = new Float64Array(SGEMM_PARAMS);
+export function createNativeFusedMatMulKernel(addon: NativeAddon, layout: NativeLayout, below: KernelConfig): KernelFunc {
+  const params = new Float64Array(layout.SGEMM_PARAMS);
   return (args) => {
     const { inputs, attrs } = args as KernelArgs;
     const { a, b, bias, preluActivationWeights } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
@@ -188,7 +163,7 @@ export function createNativeFusedMatMulKernel(addon: NativeAddon, below: KernelC
     ) {
       return below.kernelFunc(args);
     }
-    return runProduct(addon, params, args.backend as WasmBackend, plan, a, b, transposeA, transposeB, {
+    return runProduct(addon, layout.SgemmParam, params, args.backend as WasmBackend, plan, a, b, transposeA, transposeB, {
       bias,
       biasScalar: biasKind === 'scalar',
       activation: activationCode,
@@ -208,11 +183,13 @@ export function isNativeBatchMatMul(kernelFunc: KernelFunc | undefined): boolean
 
 export const nativeMatMulKernelFix: WasmFixUnit = kernelOverrideFix(WasmFix.nativeMatMul, BatchMatMul, (below) => {
   const addon = nativeAddon();
-  nativeBatchMatMul = addon === undefined ? undefined : createNativeBatchMatMulKernel(addon, below);
+  const layout = nativeLayout();
+  nativeBatchMatMul = addon === undefined || layout === undefined ? undefined : createNativeBatchMatMulKernel(addon, layout, below);
   return nativeBatchMatMul;
 });
 
 export const nativeFusedMatMulKernelFix: WasmFixUnit = kernelOverrideFix(WasmFix.nativeFusedMatMul, _FusedMatMul, (below) => {
   const addon = nativeAddon();
-  return addon === undefined ? undefined : createNativeFusedMatMulKernel(addon, below);
+  const layout = nativeLayout();
+  return addon === undefined || layout === undefined ? undefined : createNativeFusedMatMulKernel(addon, layout, below);
 });
