@@ -5,7 +5,7 @@
  * own part) over `--steps` steps after one warm-up. What they do not account for is the layers',
  * the tape's and the optimizer's JavaScript between kernels. Prints a table; `--json <file>` writes it too.
  *
- *   tsx bench/scale/profile-step.ts /tmp/peftjs-scale/smollm-135m [--batch 4] [--seq 128] [--steps 1] [--checkpointing] [--no-native-fused]
+ *   tsx bench/scale/profile-step.ts /tmp/peftjs-scale/smollm-135m [--targets q_proj,v_proj] [--batch 4] [--seq 128] [--steps 1] [--checkpointing] [--no-native-fused]
  */
 import '@tensorflow/tfjs-backend-cpu';
 
@@ -63,8 +63,8 @@ engine.runKernelFunc = (params) => {
   if (name === traceKernel) {
     const where = (new Error().stack ?? '')
       .split('\n')
-      .filter((line) => line.includes('/packages/') && !line.includes('profile-step'))
-      .slice(0, 4)
+      .filter((line) => (line.includes('/packages/') || line.includes('tfjs-core/dist')) && !line.includes('profile-step') && !line.includes('engine.js'))
+      .slice(0, 6)
       .join(' <- ');
     callers.set(where, (callers.get(where) ?? 0) + elapsed - inner);
   }
@@ -76,7 +76,7 @@ engine.runKernelFunc = (params) => {
 };
 
 const base = await AutoModelForCausalLM.fromPretrained(folder);
-const peft = getPeftModel(base, createLoraConfig({ r: 16, loraAlpha: 32, loraDropout: 0, targetModules: ['q_proj', 'v_proj'] }));
+const peft = getPeftModel(base, createLoraConfig({ r: 16, loraAlpha: 32, loraDropout: 0, targetModules: argument('targets', 'q_proj,v_proj').split(',') }));
 const model = peft.model as LayersModel;
 const vocab = model.outputs[0]!.shape[2] as number;
 const ids = tf.tensor2d(

@@ -1,7 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attentionOp, chunkedCrossEntropy, geluTanhOp, layerNormOp, NativeFusedKernel, rmsNormOp, rotaryOp, swigluOp, weightProjection } from '@peftjs/models';
+import {
+  attentionOp,
+  chunkedCrossEntropy,
+  geluTanhOp,
+  layerNormOp,
+  NativeFusedKernel,
+  rmsNormOp,
+  rotaryOp,
+  STORE_GATHER_KERNEL,
+  STORE_MAT_MUL_KERNEL,
+  swigluOp,
+  weightProjection,
+} from '@peftjs/models';
 import { initBackend, registeredWasmFixes, registerWasmFixes, unregisterWasmFixes, WasmFix } from '@peftjs/runtime';
 
 // Each native fused kernel (wasm with @peftjs/native) against the tfjs composition it replaces,
@@ -82,6 +94,14 @@ function countCalls(kernelName: string): { stop(): number } {
 }
 
 describe('native fused kernels equal the tfjs composition on wasm, value and gradients', () => {
+  // models names the kernels it runs and runtime registers them; neither package imports the other,
+  // so the names are a contract checked here.
+  it('every kernel models runs is one runtime registers', ({ skip }) => {
+    if (!native) skip();
+    for (const name of [...Object.values(NativeFusedKernel), STORE_MAT_MUL_KERNEL, STORE_GATHER_KERNEL]) {
+      expect(tf.getKernel(name, 'wasm'), name).toBeDefined();
+    }
+  });
   it('RMSNorm', async ({ skip }) => {
     if (!native) skip();
     const x = tf.randomNormal([3, 7, 576], 0, 2, 'float32', 4);

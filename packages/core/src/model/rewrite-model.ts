@@ -52,7 +52,14 @@ export function rewriteModel(model: LayersModel, replacements: ReadonlyMap<layer
     }
     for (const input of inputs) remember(journal, input.sourceLayer);
     remember(journal, target);
+    // tfjs counts every symbolic call as one more owner of the layer's weights. The rebuilt graph
+    // takes over the old graph's calls rather than adding owners (a layer already called keeps its
+    // count; a new wrapper gets its first): otherwise disposing the PEFT model, or the model that
+    // unload() returns, would leave every re-applied layer's weights alive.
+    const owned = target as unknown as { _refCount: number | null };
+    const owners = owned._refCount;
     const applied = target.apply(inputs.length === 1 ? inputs[0]! : inputs, node.callArgs ?? {}) as SymbolicTensor | SymbolicTensor[];
+    if (owners !== null) owned._refCount = owners;
     const outputs = Array.isArray(applied) ? applied : [applied];
     node.outputTensors.forEach((output, index) => memo.set(output, outputs[index]!));
     return memo.get(tensor)!;

@@ -11,6 +11,7 @@ import type { Restore } from './kernel-override';
 import { nativeFusedKernelsFix, nativeTransposeKernelFix } from './native-fused-kernels';
 import { nativeFusedMatMulKernelFix, nativeMatMulKernelFix } from './native-mat-mul-kernel';
 import { storeGatherKernelFix, storeMatMulKernelFix } from './store-kernels';
+import { gatherRowsKernelFix, splitRowsKernelFix } from './row-copy-kernels';
 import { tileGradFix } from './tile-grad';
 import { unsortedSegmentSumKernelFix } from './unsorted-segment-sum-kernel';
 import type { WasmFixUnit } from './wasm-fix-unit';
@@ -36,6 +37,8 @@ const units: readonly WasmFixUnit[] = [
   tileGradFix,
   nativeFusedKernelsFix,
   nativeTransposeKernelFix,
+  gatherRowsKernelFix,
+  splitRowsKernelFix,
 ];
 
 /**

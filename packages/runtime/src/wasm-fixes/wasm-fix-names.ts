@@ -28,6 +28,10 @@ export const WasmFix = {
   nativeFused: 'native-fused',
   /** wasm `Transpose` copying whole rows natively when the last axis stays last (attention's head layout; only when the addon loaded). */
   nativeTranspose: 'native-transpose',
+  /** wasm `GatherV2` copying whole rows (embedding lookups): the stock kernel walks value by value. */
+  gatherRows: 'gather-rows',
+  /** wasm `SplitV` copying whole runs (GPT-2's fused q, k, v projection): the stock kernel walks value by value. */
+  splitRows: 'split-rows',
 } as const;
 
 export type WasmFixName = (typeof WasmFix)[keyof typeof WasmFix];
