@@ -5,8 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { pnpmCommand } from './pnpm-command.mjs';
 
-const PNPM_VERSION = '9.15.9';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const task = process.argv[2];
 const extra = process.argv.slice(3);
@@ -15,12 +15,6 @@ function run(command, args, options = {}) {
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32', ...options });
   if (result.error) throw result.error;
   return result.status ?? 1;
-}
-
-function pnpmCommand() {
-  const probe = spawnSync('pnpm', ['--version'], { encoding: 'utf8', shell: process.platform === 'win32' });
-  if (probe.status === 0 && probe.stdout.trim() === PNPM_VERSION) return ['pnpm', []];
-  return ['npx', ['-y', `pnpm@${PNPM_VERSION}`]];
 }
 
 const [pnpm, pnpmPrefix] = pnpmCommand();

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalRegistry } from './local-registry.mjs';
+import { pnpmCommand } from './pnpm-command.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const TFJS_VERSION = '4.22.0';
@@ -22,8 +23,11 @@ let failures = 0;
 
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, { encoding: 'utf8', ...options, env: { ...process.env, ...options.env } });
-  return { status: result.status ?? 1, output: `${result.stdout ?? ''}${result.stderr ?? ''}` };
+  return { status: result.status ?? 1, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? result.error.message : ''}` };
 }
+
+// CI runs this script directly, where pnpm may not be on PATH (npm test fetched it through npx).
+const [pnpm, pnpmPrefix] = pnpmCommand();
 
 // The local registry answers from this process, so npm must run without blocking it.
 function runAsync(command, args, options = {}) {
@@ -56,7 +60,7 @@ try {
 
   const packed = [];
   for (const { dir, manifest } of packages) {
-    const result = run('pnpm', ['pack', '--pack-destination', tarballs], { cwd: dir });
+    const result = run(pnpm, [...pnpmPrefix, 'pack', '--pack-destination', tarballs], { cwd: dir });
     if (!check(`pack ${manifest.name}`, result)) continue;
     const file = join(tarballs, `${manifest.name.replace('@', '').replace('/', '-')}-${manifest.version}.tgz`);
     const contents = run('tar', ['xzOf', file, 'package/package.json']);
