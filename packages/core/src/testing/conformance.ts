@@ -190,16 +190,22 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
           const tensorsBefore = tf.memory().numTensors;
           trainSteps(peftModel, inputs, 3);
           expect(tf.memory().numTensors).toBe(tensorsBefore);
-          const after = await snapshot(peftModel);
+          const adapterNames = [...peftModel.namedParameters().keys()].filter((name) => name.includes(tuner.weightPrefix));
+          let after = await snapshot(peftModel);
+          // Under module and rank dropout a step can skip every adapter (LyCORIS' case drops each of
+          // its two about a third of the time: three steps left about one run in a thousand with
+          // nothing moved), so a run where nothing moved gets up to three more steps.
+          for (let extra = 0; extra < 3 && !adapterNames.some((name) => arraysDiffer(before.get(name)!, after.get(name)!)); extra++) {
+            trainSteps(peftModel, inputs, 1);
+            after = await snapshot(peftModel);
+          }
           for (const [name, param] of peftModel.namedParameters()) {
             const moved = arraysDiffer(before.get(name)!, after.get(name)!);
             const isAdapter = name.includes(tuner.weightPrefix) || name.includes('modules_to_save.');
             if (isAdapter) expect(trainable.has(param.variable.id), `${name} should be trainable`).toBe(true);
             else if (!extraTrainable.has(name)) expect(moved, `${name} is not an adapter weight but moved`).toBe(false);
           }
-          const movedAdapter = [...peftModel.namedParameters().keys()].filter((name) => name.includes(tuner.weightPrefix));
-          let anyMoved = false;
-          for (const name of movedAdapter) if (arraysDiffer(before.get(name)!, after.get(name)!)) anyMoved = true;
+          const anyMoved = adapterNames.some((name) => arraysDiffer(before.get(name)!, after.get(name)!));
           expect(anyMoved, 'training moved no adapter weight').toBe(true);
           tf.dispose(inputs);
         });
