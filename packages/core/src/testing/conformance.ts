@@ -192,9 +192,9 @@ export function describeTunerConformance(tuner: TunerV1<any>, cases: readonly Co
           expect(tf.memory().numTensors).toBe(tensorsBefore);
           const adapterNames = [...peftModel.namedParameters().keys()].filter((name) => name.includes(tuner.weightPrefix));
           let after = await snapshot(peftModel);
-          // Under module and rank dropout a step can skip every adapter (LyCORIS' case drops each of
-          // its two about a third of the time: three steps left about one run in a thousand with
-          // nothing moved), so a run where nothing moved gets up to three more steps.
+          // Under module and rank dropout a step can skip every adapter (a case whose two adapters
+          // are each dropped about a third of the time: three steps left about one run in a
+          // thousand with nothing moved), so a run where nothing moved gets up to three more steps.
           for (let extra = 0; extra < 3 && !adapterNames.some((name) => arraysDiffer(before.get(name)!, after.get(name)!)); extra++) {
             trainSteps(peftModel, inputs, 1);
             after = await snapshot(peftModel);
